@@ -1,0 +1,67 @@
+using Microsoft.CodeAnalysis;
+
+namespace LstmGen.Generator;
+
+/// <summary>Every diagnostic LstmGen reports. Each message says what to change.</summary>
+internal static class DiagnosticDescriptors
+{
+    private const string Category = "LstmGen";
+
+    public static readonly DiagnosticDescriptor NotPartial = new(
+        "LSTM001", "LSTM model class must be partial",
+        "Class '{0}' has [LstmModel] but is not partial: declare it 'partial class {0}' so the generator can add the model's members",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor SizeNotPositive = new(
+        "LSTM002", "LSTM size must be positive",
+        "{0} is {1}: set it to a whole number of at least {2}",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor SizeTooLarge = new(
+        "LSTM003", "LSTM size above the supported maximum",
+        "{0} is {1}, above the supported maximum of {2}: {3}",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor NestedOrGeneric = new(
+        "LSTM004", "LSTM model class must be a top-level, non-generic class",
+        "Class '{0}' is {1}: declare the [LstmModel] class at namespace level and without type parameters",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor ActivationWithoutHead = new(
+        "LSTM005", "Output activation needs a dense head",
+        "OutputActivation is {0} but OutputSize is 0: set OutputSize to the number of outputs of the dense head, or remove OutputActivation",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor InvalidActivation = new(
+        "LSTM006", "Unknown output activation",
+        "OutputActivation value {0} is not defined: use OutputActivation.None, Sigmoid, Tanh or Softmax",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor MissingSize = new(
+        "LSTM007", "Required LSTM size missing",
+        "[LstmModel] needs {0}: add '{0} = <n>' to the attribute",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor TooManyParameters = new(
+        "LSTM008", "LSTM model too large",
+        "The model has {0} parameters, above the supported maximum of {1} (float arrays are indexed with int and each kernel width keeps a packed copy): reduce HiddenSize, InputSize or NumLayers",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor InternalError = new(
+        "LSTM999", "LstmGen generator failed",
+        "The LstmGen generator failed on '{0}': {1}. Please report this with the attribute that caused it.",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    public static DiagnosticDescriptor ById(string id) => id switch
+    {
+        "LSTM001" => NotPartial,
+        "LSTM002" => SizeNotPositive,
+        "LSTM003" => SizeTooLarge,
+        "LSTM004" => NestedOrGeneric,
+        "LSTM005" => ActivationWithoutHead,
+        "LSTM006" => InvalidActivation,
+        "LSTM007" => MissingSize,
+        "LSTM008" => TooManyParameters,
+        _ => InternalError,
+    };
+}

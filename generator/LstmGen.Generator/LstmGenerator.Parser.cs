@@ -1,0 +1,133 @@
+using System.Collections.Immutable;
+using System.Linq;
+using System.Threading;
+using LstmGen.Generator.Model;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+
+namespace LstmGen.Generator;
+
+public sealed partial class LstmGenerator
+{
+    /// <summary>Maximum sizes, and why (also stated in the README's attribute reference).</summary>
+    internal static class Limits
+    {
+        public const int MaxInputSize = 16384;
+        public const int MaxHiddenSize = 4096;
+        public const int MaxNumLayers = 16;
+        public const int MaxOutputSize = 65536;
+        public const long MaxParameters = 1L << 27; // 128 Mi floats = 512 MiB, plus a packed copy
+        public const string SizeReason = "larger shapes would need more than the 512 MiB of float32 weights a fixed-shape model is built for; use a smaller model or split it";
+        public const string LayersReason = "each layer adds emitted code and sequential latency; 16 stacked layers is already far beyond what trains well";
+    }
+
+    internal static class Parser
+    {
+        public static ParseResult Parse(GeneratorAttributeSyntaxContext context, CancellationToken cancellationToken)
+        {
+            var classSyntax = (ClassDeclarationSyntax)context.TargetNode;
+            var symbol = (INamedTypeSymbol)context.TargetSymbol;
+            var diagnostics = ImmutableArray.CreateBuilder<DiagnosticInfo>();
+            try
+            {
+                return ParseCore(context, classSyntax, symbol, diagnostics, cancellationToken);
+            }
+            catch (System.OperationCanceledException)
+            {
+                throw;
+            }
+            catch (System.Exception ex)
+            {
+                diagnostics.Add(new DiagnosticInfo(DiagnosticDescriptors.InternalError.Id, LocationInfo.From(classSyntax.Identifier.GetLocation()),
+                    Args(symbol.Name, ex.GetType().Name + ": " + ex.Message)));
+                return new ParseResult(null, new EquatableArray<DiagnosticInfo>(diagnostics.ToImmutable()));
+            }
+        }
+
+        private static ParseResult ParseCore(GeneratorAttributeSyntaxContext context, ClassDeclarationSyntax classSyntax, INamedTypeSymbol symbol,
+            ImmutableArray<DiagnosticInfo>.Builder diagnostics, CancellationToken cancellationToken)
+        {
+            AttributeData attribute = context.Attributes[0];
+            var attributeSyntax = attribute.ApplicationSyntaxReference?.GetSyntax(cancellationToken) as AttributeSyntax;
+            LocationInfo? classLocation = LocationInfo.From(classSyntax.Identifier.GetLocation());
+            LocationInfo? attributeLocation = LocationInfo.From(attributeSyntax?.GetLocation()) ?? classLocation;
+
+            if (!classSyntax.Modifiers.Any(SyntaxKind.PartialKeyword))
+                diagnostics.Add(new DiagnosticInfo(DiagnosticDescriptors.NotPartial.Id, classLocation, Args(symbol.Name)));
+            if (symbol.ContainingType is not null)
+                diagnostics.Add(new DiagnosticInfo(DiagnosticDescriptors.NestedOrGeneric.Id, classLocation, Args(symbol.Name, "nested in '" + symbol.ContainingType.Name + "'")));
+            else if (symbol.IsGenericType)
+                diagnostics.Add(new DiagnosticInfo(DiagnosticDescriptors.NestedOrGeneric.Id, classLocation, Args(symbol.Name, "generic")));
+
+            int? inputSize = null, hiddenSize = null, numLayers = null, outputSize = null, activation = null;
+            bool bias = true;
+            foreach (var named in attribute.NamedArguments)
+            {
+                TypedConstant value = named.Value;
+                switch (named.Key)
+                {
+                    case "InputSize": inputSize = value.Value as int?; break;
+                    case "HiddenSize": hiddenSize = value.Value as int?; break;
+                    case "NumLayers": numLayers = value.Value as int?; break;
+                    case "OutputSize": outputSize = value.Value as int?; break;
+                    case "Bias": bias = value.Value as bool? ?? true; break;
+                    case "OutputActivation": activation = value.Value as int?; break;
+                }
+            }
+
+            LocationInfo? ArgLocation(string name)
+            {
+                var arg = attributeSyntax?.ArgumentList?.Arguments.FirstOrDefault(a => a.NameEquals?.Name.Identifier.ValueText == name);
+                return LocationInfo.From(arg?.GetLocation()) ?? attributeLocation;
+            }
+
+            void CheckSize(string name, int? value, int min, int max, string reason, bool required)
+            {
+                if (value is null)
+                {
+                    if (required)
+                        diagnostics.Add(new DiagnosticInfo(DiagnosticDescriptors.MissingSize.Id, attributeLocation, Args(name)));
+                    return;
+                }
+                if (value < min)
+                    diagnostics.Add(new DiagnosticInfo(DiagnosticDescriptors.SizeNotPositive.Id, ArgLocation(name), Args(name, Str(value.Value), Str(min))));
+                else if (value > max)
+                    diagnostics.Add(new DiagnosticInfo(DiagnosticDescriptors.SizeTooLarge.Id, ArgLocation(name), Args(name, Str(value.Value), Str(max), reason)));
+            }
+
+            CheckSize("InputSize", inputSize, 1, Limits.MaxInputSize, Limits.SizeReason, required: true);
+            CheckSize("HiddenSize", hiddenSize, 1, Limits.MaxHiddenSize, Limits.SizeReason, required: true);
+            CheckSize("NumLayers", numLayers, 1, Limits.MaxNumLayers, Limits.LayersReason, required: false);
+            CheckSize("OutputSize", outputSize, 0, Limits.MaxOutputSize, Limits.SizeReason, required: false);
+
+            int act = activation ?? OutputActivationValues.None;
+            if (act < 0 || act >= OutputActivationValues.Names.Length)
+                diagnostics.Add(new DiagnosticInfo(DiagnosticDescriptors.InvalidActivation.Id, ArgLocation("OutputActivation"), Args(Str(act))));
+            else if (act != OutputActivationValues.None && (outputSize ?? 0) == 0)
+                diagnostics.Add(new DiagnosticInfo(DiagnosticDescriptors.ActivationWithoutHead.Id, ArgLocation("OutputActivation"), Args(OutputActivationValues.Names[act])));
+
+            if (diagnostics.Count == 0)
+            {
+                long i = inputSize!.Value, h = hiddenSize!.Value, l = numLayers ?? 1, o = outputSize ?? 0;
+                long count = 4 * h * (i + h) + (bias ? 8 * h : 0) + (l - 1) * (4 * h * (h + h) + (bias ? 8 * h : 0)) + (o > 0 ? o * h + o : 0);
+                if (count > Limits.MaxParameters)
+                    diagnostics.Add(new DiagnosticInfo(DiagnosticDescriptors.TooManyParameters.Id, attributeLocation, Args(Str(count), Str(Limits.MaxParameters))));
+            }
+
+            if (diagnostics.Count > 0)
+                return new ParseResult(null, new EquatableArray<DiagnosticInfo>(diagnostics.ToImmutable()));
+
+            string? ns = symbol.ContainingNamespace.IsGlobalNamespace ? null : symbol.ContainingNamespace.ToDisplayString();
+            string accessibility = symbol.DeclaredAccessibility == Accessibility.Public ? "public" : "internal";
+            string hintName = (ns is null ? "" : ns + ".") + symbol.Name + ".Lstm.g.cs";
+            var spec = new LstmModelSpec(ns, symbol.Name, accessibility, hintName,
+                inputSize!.Value, hiddenSize!.Value, numLayers ?? 1, bias, outputSize ?? 0, act);
+            return new ParseResult(spec, EquatableArray<DiagnosticInfo>.Empty);
+        }
+
+        private static string Str(long value) => value.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+        private static EquatableArray<string> Args(params string[] values) => new(ImmutableArray.Create(values));
+    }
+}

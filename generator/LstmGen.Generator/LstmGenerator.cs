@@ -1,0 +1,64 @@
+using System.Linq;
+using LstmGen.Generator.Model;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+
+namespace LstmGen.Generator;
+
+/// <summary>
+/// Turns <c>[LstmModel(...)]</c> on a partial class into a fixed-shape LSTM: parse (attribute to
+/// <see cref="LstmModelSpec"/>), then emit (spec to C#). Diagnostics travel as data on their own output.
+/// </summary>
+[Generator(LanguageNames.CSharp)]
+public sealed partial class LstmGenerator : IIncrementalGenerator
+{
+    internal const string AttributeMetadataName = "LstmGen.LstmModelAttribute";
+
+    /// <summary>Names of the pipeline steps, for caching tests.</summary>
+    public static class TrackingNames
+    {
+        /// <summary>The attribute parsed into a model and diagnostics.</summary>
+        public const string Parse = nameof(Parse);
+        /// <summary>The valid models.</summary>
+        public const string Models = nameof(Models);
+        /// <summary>The diagnostics.</summary>
+        public const string Diagnostics = nameof(Diagnostics);
+    }
+
+    /// <inheritdoc/>
+    public void Initialize(IncrementalGeneratorInitializationContext context)
+    {
+        IncrementalValuesProvider<ParseResult> results = context.SyntaxProvider
+            .ForAttributeWithMetadataName(
+                AttributeMetadataName,
+                predicate: static (node, _) => node is ClassDeclarationSyntax,
+                transform: static (ctx, ct) => Parser.Parse(ctx, ct))
+            .WithTrackingName(TrackingNames.Parse);
+
+        IncrementalValuesProvider<LstmModelSpec> models = results
+            .Where(static r => r.Model is not null)
+            .Select(static (r, _) => r.Model!)
+            .WithTrackingName(TrackingNames.Models);
+
+        IncrementalValuesProvider<DiagnosticInfo> diagnostics = results
+            .SelectMany(static (r, _) => r.Diagnostics)
+            .WithTrackingName(TrackingNames.Diagnostics);
+
+        context.RegisterSourceOutput(diagnostics, static (spc, d) => spc.ReportDiagnostic(d.ToDiagnostic()));
+        context.RegisterSourceOutput(models, static (spc, model) =>
+        {
+            string source;
+            try
+            {
+                source = new Emitter(model).Emit();
+            }
+            catch (System.Exception ex)
+            {
+                // The generator never throws: an emitter bug becomes a diagnostic naming the class.
+                spc.ReportDiagnostic(Diagnostic.Create(DiagnosticDescriptors.InternalError, null, model.ClassName, ex.GetType().Name + ": " + ex.Message));
+                return;
+            }
+            spc.AddSource(model.HintName, source);
+        });
+    }
+}

@@ -1,0 +1,21 @@
+namespace LstmGen.Generator.Model;
+
+/// <summary>What the attribute on one partial class asks for: plain data, equatable, no Roslyn objects.</summary>
+internal sealed record LstmModelSpec(
+    string? Namespace,
+    string ClassName,
+    string Accessibility,
+    string HintName,
+    int InputSize,
+    int HiddenSize,
+    int NumLayers,
+    bool Bias,
+    int OutputSize,
+    int OutputActivation);
+
+/// <summary>Values of the OutputActivation enum, kept in step with src/LstmGen/LstmModelAttribute.cs.</summary>
+internal static class OutputActivationValues
+{
+    public const int None = 0, Sigmoid = 1, Tanh = 2, Softmax = 3;
+    public static readonly string[] Names = { "None", "Sigmoid", "Tanh", "Softmax" };
+}

@@ -1,0 +1,157 @@
+using System;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
+using System.Runtime.Intrinsics.X86;
+
+namespace LstmGen;
+
+/// <summary>
+/// Element-wise building blocks of the generated kernels: tanh and sigmoid approximations for every vector width,
+/// and a multiply-add that uses a fused instruction only where the hardware has one.
+/// </summary>
+/// <remarks>
+/// tanh(x) is approximated on [-7.99, 7.99] by x·P(x²)/Q(x²) with P of degree 5 and Q of degree 3 in x² (fitted
+/// here for least maximum absolute error), and clamped outside. Maximum absolute error in float32:
+/// <see cref="MaxTanhError"/> for tanh and half of it for sigmoid, over the whole float range. NaN propagates,
+/// ±0 and subnormals are returned unchanged (to within the error bound), ±∞ give ±1.
+/// </remarks>
+public static class LstmMath
+{
+    /// <summary>Largest absolute error of <see cref="Tanh(float)"/> (and every vector overload) against the exact tanh.</summary>
+    public const float MaxTanhError = 4e-7f;
+
+    /// <summary>Largest absolute error of <see cref="Sigmoid(float)"/> against the exact logistic function.</summary>
+    public const float MaxSigmoidError = 2e-7f;
+
+    private const float Clamp = 7.99f;
+    private const float P0 = 0.99999994f, P1 = 0.12973167f, P2 = 0.0029794516f, P3 = 9.821667E-06f, P4 = -1.45371315E-08f, P5 = 2.3084127E-11f;
+    private const float Q1 = 0.46306464f, Q2 = 0.024001423f, Q3 = 0.00023632824f;
+
+    /// <summary>tanh(x) to within <see cref="MaxTanhError"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Tanh(float x)
+    {
+        x = Math.Clamp(x, -Clamp, Clamp); // NaN passes through Math.Clamp
+        float u = x * x;
+        float p = MulAdd(MulAdd(MulAdd(MulAdd(MulAdd(P5, u, P4), u, P3), u, P2), u, P1), u, P0);
+        float q = MulAdd(MulAdd(MulAdd(Q3, u, Q2), u, Q1), u, 1f);
+        return x * p / q;
+    }
+
+    /// <summary>σ(x) = 0.5 + 0.5·tanh(x/2), to within <see cref="MaxSigmoidError"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Sigmoid(float x) => MulAdd(0.5f, Tanh(0.5f * x), 0.5f);
+
+    /// <summary>a·b + c; fused only where the hardware has a fused instruction.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float MulAdd(float a, float b, float c) =>
+        Fma.IsSupported || AdvSimd.IsSupported ? MathF.FusedMultiplyAdd(a, b, c) : a * b + c;
+
+    /// <inheritdoc cref="Tanh(float)"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Tanh(Vector128<float> x)
+    {
+        x = Vector128.Clamp(x, Vector128.Create(-Clamp), Vector128.Create(Clamp));
+        Vector128<float> u = x * x;
+        Vector128<float> p = MulAdd(MulAdd(MulAdd(MulAdd(MulAdd(Vector128.Create(P5), u, Vector128.Create(P4)), u, Vector128.Create(P3)), u, Vector128.Create(P2)), u, Vector128.Create(P1)), u, Vector128.Create(P0));
+        Vector128<float> q = MulAdd(MulAdd(MulAdd(Vector128.Create(Q3), u, Vector128.Create(Q2)), u, Vector128.Create(Q1)), u, Vector128<float>.One);
+        return x * p / q;
+    }
+
+    /// <inheritdoc cref="Tanh(float)"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Tanh(Vector256<float> x)
+    {
+        x = Vector256.Clamp(x, Vector256.Create(-Clamp), Vector256.Create(Clamp));
+        Vector256<float> u = x * x;
+        Vector256<float> p = MulAdd(MulAdd(MulAdd(MulAdd(MulAdd(Vector256.Create(P5), u, Vector256.Create(P4)), u, Vector256.Create(P3)), u, Vector256.Create(P2)), u, Vector256.Create(P1)), u, Vector256.Create(P0));
+        Vector256<float> q = MulAdd(MulAdd(MulAdd(Vector256.Create(Q3), u, Vector256.Create(Q2)), u, Vector256.Create(Q1)), u, Vector256<float>.One);
+        return x * p / q;
+    }
+
+    /// <inheritdoc cref="Tanh(float)"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Tanh(Vector512<float> x)
+    {
+        x = Vector512.Clamp(x, Vector512.Create(-Clamp), Vector512.Create(Clamp));
+        Vector512<float> u = x * x;
+        Vector512<float> p = MulAdd(MulAdd(MulAdd(MulAdd(MulAdd(Vector512.Create(P5), u, Vector512.Create(P4)), u, Vector512.Create(P3)), u, Vector512.Create(P2)), u, Vector512.Create(P1)), u, Vector512.Create(P0));
+        Vector512<float> q = MulAdd(MulAdd(MulAdd(Vector512.Create(Q3), u, Vector512.Create(Q2)), u, Vector512.Create(Q1)), u, Vector512<float>.One);
+        return x * p / q;
+    }
+
+    /// <inheritdoc cref="Sigmoid(float)"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Sigmoid(Vector128<float> x) => MulAdd(Vector128.Create(0.5f), Tanh(x * 0.5f), Vector128.Create(0.5f));
+
+    /// <inheritdoc cref="Sigmoid(float)"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Sigmoid(Vector256<float> x) => MulAdd(Vector256.Create(0.5f), Tanh(x * 0.5f), Vector256.Create(0.5f));
+
+    /// <inheritdoc cref="Sigmoid(float)"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Sigmoid(Vector512<float> x) => MulAdd(Vector512.Create(0.5f), Tanh(x * 0.5f), Vector512.Create(0.5f));
+
+    /// <summary>a·b + c; fused only where the hardware has a fused instruction (FMA3 on x64, NEON on ARM64).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> MulAdd(Vector128<float> a, Vector128<float> b, Vector128<float> c) =>
+        Fma.IsSupported || AdvSimd.IsSupported ? Vector128.FusedMultiplyAdd(a, b, c) : a * b + c;
+
+    /// <inheritdoc cref="MulAdd(Vector128{float}, Vector128{float}, Vector128{float})"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> MulAdd(Vector256<float> a, Vector256<float> b, Vector256<float> c) =>
+        Fma.IsSupported ? Vector256.FusedMultiplyAdd(a, b, c) : a * b + c;
+
+    /// <inheritdoc cref="MulAdd(Vector128{float}, Vector128{float}, Vector128{float})"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> MulAdd(Vector512<float> a, Vector512<float> b, Vector512<float> c) =>
+        Avx512F.IsSupported ? Vector512.FusedMultiplyAdd(a, b, c) : a * b + c;
+
+    /// <summary>Dot product of two length-<paramref name="n"/> runs; used by the dense head, which is not on the recurrent path.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Dot(ref float a, ref float b, int n)
+    {
+        int k = 0;
+        float sum = 0f;
+        if (Vector256.IsHardwareAccelerated && n >= 8)
+        {
+            Vector256<float> acc = Vector256<float>.Zero;
+            for (; k <= n - 8; k += 8)
+                acc = MulAdd(Vector256.LoadUnsafe(ref a, (nuint)k), Vector256.LoadUnsafe(ref b, (nuint)k), acc);
+            sum = Vector256.Sum(acc);
+        }
+        else if (Vector128.IsHardwareAccelerated && n >= 4)
+        {
+            Vector128<float> acc = Vector128<float>.Zero;
+            for (; k <= n - 4; k += 4)
+                acc = MulAdd(Vector128.LoadUnsafe(ref a, (nuint)k), Vector128.LoadUnsafe(ref b, (nuint)k), acc);
+            sum = Vector128.Sum(acc);
+        }
+        for (; k < n; k++)
+            sum = MulAdd(Unsafe.Add(ref a, k), Unsafe.Add(ref b, k), sum);
+        return sum;
+    }
+
+    /// <summary>Applies the dense head's activation to <paramref name="y"/> in place.</summary>
+    public static void ApplyActivation(OutputActivation activation, Span<float> y)
+    {
+        switch (activation)
+        {
+            case OutputActivation.Sigmoid:
+                for (int k = 0; k < y.Length; k++) y[k] = 1f / (1f + MathF.Exp(-y[k]));
+                break;
+            case OutputActivation.Tanh:
+                for (int k = 0; k < y.Length; k++) y[k] = MathF.Tanh(y[k]);
+                break;
+            case OutputActivation.Softmax:
+                float max = float.NegativeInfinity;
+                for (int k = 0; k < y.Length; k++) max = MathF.Max(max, y[k]);
+                float sum = 0f;
+                for (int k = 0; k < y.Length; k++) { float e = MathF.Exp(y[k] - max); y[k] = e; sum += e; }
+                float inv = 1f / sum;
+                for (int k = 0; k < y.Length; k++) y[k] *= inv;
+                break;
+        }
+    }
+}

@@ -1,0 +1,75 @@
+using System;
+
+namespace LstmGen;
+
+/// <summary>
+/// Packs one layer's PyTorch-layout weights into the order the generated kernels stream them.
+/// </summary>
+/// <remarks>
+/// Units are padded to <c>Hp = ceil(H / width)·width</c> and grouped in blocks of <c>width</c> units; a tile is
+/// <c>blocksPerTile</c> consecutive blocks. Weights are stored tile by tile; inside a tile, column by column of
+/// <c>z = [x; h]</c>; inside a column, block by block, gate by gate (i, f, g, o), <c>width</c> units each. So the
+/// kernel's accumulators for one tile are fed by one linear stream, with one broadcast of <c>z_j</c> per column.
+/// Biases are pre-summed (<c>b_ih + b_hh</c>) and laid out like one column, for all tiles in order.
+/// The i, f and o rows (weights and bias) are pre-scaled by 0.5 so that σ(a) = 0.5 + 0.5·tanh(a/2) costs one tanh.
+/// Padded units get zero weights and bias, so their c and h stay exactly 0.
+/// </remarks>
+public static class LstmPacking
+{
+    /// <summary>Number of floats the packed weights of a layer take (the bias follows them).</summary>
+    public static int PackedWeightLength(int inputSize, int hiddenSize, int width) =>
+        4 * RoundUp(hiddenSize, width) * (inputSize + hiddenSize);
+
+    /// <summary>Rounds <paramref name="value"/> up to a multiple of <paramref name="multiple"/>.</summary>
+    public static int RoundUp(int value, int multiple) => (value + multiple - 1) / multiple * multiple;
+
+    /// <summary>Packs one layer. <paramref name="biasIh"/> and <paramref name="biasHh"/> are empty for a layer without bias.</summary>
+    public static void PackLayer(
+        ReadOnlySpan<float> weightIh, ReadOnlySpan<float> weightHh, ReadOnlySpan<float> biasIh, ReadOnlySpan<float> biasHh,
+        int inputSize, int hiddenSize, int width, int blocksPerTile, Span<float> weights, Span<float> bias)
+    {
+        int h = hiddenSize, k = inputSize + hiddenSize;
+        int hp = RoundUp(h, width);
+        int blocks = hp / width;
+        if (blocks % blocksPerTile != 0)
+            throw new ArgumentException($"blocksPerTile {blocksPerTile} does not divide the {blocks} blocks.", nameof(blocksPerTile));
+        int tiles = blocks / blocksPerTile;
+        int columnStride = blocksPerTile * 4 * width;
+        int tileStride = k * columnStride;
+        if (weights.Length < tiles * tileStride || bias.Length < 4 * hp)
+            throw new ArgumentException("The destination is too small for the packed layer.");
+        if (weightIh.Length != 4 * h * inputSize || weightHh.Length != 4 * h * h)
+            throw new ArgumentException("The source weights do not have the layer's shape.");
+
+        for (int tile = 0; tile < tiles; tile++)
+        {
+            for (int b = 0; b < blocksPerTile; b++)
+            {
+                int block = tile * blocksPerTile + b;
+                for (int gate = 0; gate < 4; gate++)
+                {
+                    float scale = gate == 2 ? 1f : 0.5f;
+                    for (int lane = 0; lane < width; lane++)
+                    {
+                        int unit = block * width + lane;
+                        int dst = tile * tileStride + (b * 4 + gate) * width + lane;
+                        int biasDst = (block * 4 + gate) * width + lane;
+                        if (unit >= h)
+                        {
+                            for (int j = 0; j < k; j++) weights[dst + j * columnStride] = 0f;
+                            bias[biasDst] = 0f;
+                            continue;
+                        }
+                        int row = gate * h + unit;
+                        for (int j = 0; j < inputSize; j++)
+                            weights[dst + j * columnStride] = scale * weightIh[row * inputSize + j];
+                        for (int j = 0; j < h; j++)
+                            weights[dst + (inputSize + j) * columnStride] = scale * weightHh[row * h + j];
+                        float sum = biasIh.IsEmpty ? 0f : biasIh[row] + biasHh[row];
+                        bias[biasDst] = scale * sum;
+                    }
+                }
+            }
+        }
+    }
+}
