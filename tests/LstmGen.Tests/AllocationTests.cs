@@ -1,0 +1,62 @@
+using System;
+using Xunit;
+
+namespace LstmGen.Tests;
+
+/// <summary>Steady state allocates nothing: 10,000 Step calls and repeated Forward calls, measured per thread.</summary>
+public sealed class AllocationTests
+{
+    [Theory]
+    [MemberData(nameof(Models.Names), MemberType = typeof(Models))]
+    public void StepAllocatesNothing(string name)
+    {
+        var c = Models.Get(name);
+        var model = c.Create(1);
+        var state = model.NewState();
+        float[] x = Models.Inputs(c.I, 1);
+        var y = new float[c.OutputLength];
+        for (int k = 0; k < 100; k++) model.Step(x, state, y); // warm up: pack weights, tier up
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int k = 0; k < 10_000; k++) model.Step(x, state, y);
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Equal(0, allocated);
+    }
+
+    [Theory]
+    [MemberData(nameof(Models.Names), MemberType = typeof(Models))]
+    public void ForwardAllocatesNothing(string name)
+    {
+        var c = Models.Get(name);
+        var model = c.Create(1);
+        var state = model.NewState();
+        const int steps = 150;
+        float[] xs = Models.Inputs(steps * c.I, 2);
+        var ys = new float[steps * c.OutputLength];
+        var last = new float[c.OutputLength];
+        for (int k = 0; k < 5; k++) { model.Forward(xs, state, ys); model.Forward(xs, state, last); }
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int k = 0; k < 20; k++) { model.Forward(xs, state, ys); model.Forward(xs, state, last); }
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Equal(0, allocated);
+    }
+
+    [Fact]
+    public void ParameterWriteAndRepackAllocateNothing()
+    {
+        var model = new Lstm_8_32_2(1);
+        var state = model.NewState();
+        var x = new float[Lstm_8_32_2.InputSize];
+        var y = new float[Lstm_8_32_2.OutputSize];
+        model.Step(x, state, y);
+        var tensor = model.Parameters["weight_hh_l1"];
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int k = 0; k < 100; k++)
+        {
+            tensor[k] = 0.01f * k;
+            model.Step(x, state, y);
+        }
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+}
