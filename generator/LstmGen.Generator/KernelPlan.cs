@@ -34,13 +34,14 @@ internal sealed class VectorWidth
 
     public string IsAcceleratedCondition => IsScalar ? "true" : $"{Static}.IsHardwareAccelerated";
 
-    public string Load(string reference, string offset) =>
-        IsScalar ? $"global::System.Runtime.CompilerServices.Unsafe.Add(ref {reference}, {offset})" : $"{Static}.LoadUnsafe(ref {reference}, (nuint)({offset}))";
+    // The kernel classes define Load, Store, Splat, MulAdd and Tanh helpers for their width (EmitHelpers), so emitted lines stay short.
+    public string Load(string reference, string offset) => $"Load(ref {reference}, {offset})";
 
-    public string Store(string value, string reference, string offset) =>
-        IsScalar ? $"global::System.Runtime.CompilerServices.Unsafe.Add(ref {reference}, {offset}) = {value};" : $"{Static}.StoreUnsafe({value}, ref {reference}, (nuint)({offset}));";
+    public string Store(string value, string reference, string offset) => $"Store({value}, ref {reference}, {offset});";
 
-    public string Broadcast(string value) => IsScalar ? value : $"{Static}.Create({value})";
+    public string Broadcast(string value) => $"Splat({value})";
+
+    public string StaticClass => Static;
 
     public string Zero => IsScalar ? "0f" : $"{Type}.Zero";
 }

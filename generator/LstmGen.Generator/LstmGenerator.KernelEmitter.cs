@@ -43,6 +43,7 @@ public sealed partial class LstmGenerator
                 _w.Line($"// column loop {(plan.Columns <= LayerPlan.MaxUnrolledColumns ? "unrolled" : "a loop")}, {N(plan.Splits(plan.Columns))} partial sum(s) per accumulator in Step, {N(plan.Splits(plan.Hidden))} in the recurrence.");
             }
             _w.Line();
+            EmitHelpers();
             EmitPack();
             EmitStep();
             EmitForwardChunk();
@@ -56,6 +57,38 @@ public sealed partial class LstmGenerator
             EmitCopy();
             _w.Close();
             _w.Line();
+        }
+
+        private const string Inline = "[global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]";
+
+        /// <summary>Short names for this width's operations; all inlined.</summary>
+        private void EmitHelpers()
+        {
+            string t = _v.Type;
+            if (_v.IsScalar)
+            {
+                _w.Line($"{Inline} private static float Load(ref float source, int offset) => {Unsafe}.Add(ref source, offset);");
+                _w.Line($"{Inline} private static void Store(float value, ref float destination, int offset) => {Unsafe}.Add(ref destination, offset) = value;");
+                _w.Line($"{Inline} private static float Splat(float value) => value;");
+            }
+            else
+            {
+                _w.Line($"{Inline} private static {t} Load(ref float source, int offset) => {_v.StaticClass}.LoadUnsafe(ref source, (nuint)offset);");
+                _w.Line($"{Inline} private static void Store({t} value, ref float destination, int offset) => {_v.StaticClass}.StoreUnsafe(value, ref destination, (nuint)offset);");
+                _w.Line($"{Inline} private static {t} Splat(float value) => {_v.StaticClass}.Create(value);");
+            }
+            _w.Line($"{Inline} private static float At(ref float source, int offset) => {Unsafe}.Add(ref source, offset);");
+            _w.Line($"{Inline} private static {t} MulAdd({t} a, {t} b, {t} c) => {Math}.MulAdd(a, b, c);");
+            _w.Line($"{Inline} private static {t} Tanh({t} x) => {Math}.Tanh(x);");
+            _w.Line();
+        }
+
+        /// <summary>"a + b", folded when a is a literal.</summary>
+        private static string Add(string a, int b)
+        {
+            if (a.Length == 0) return N(b);
+            if (int.TryParse(a, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out int value)) return N(value + b);
+            return b == 0 ? a : $"{a} + {N(b)}";
         }
 
         private void EmitPack()
@@ -163,11 +196,10 @@ public sealed partial class LstmGenerator
 
             void EmitColumn(string columnOffsetInZ, string weightRef, string weightOffset, int partial)
             {
-                _w.Line($"zj = {_v.Broadcast($"{Unsafe}.Add(ref z, {columnOffsetInZ})")};");
+                _w.Line($"zj = {_v.Broadcast($"At(ref z, {columnOffsetInZ})")};");
                 for (int v = 0; v < vectors; v++)
                 {
-                    string off = weightOffset.Length == 0 ? N(v * lanes) : $"{weightOffset} + {N(v * lanes)}";
-                    _w.Line($"{Acc(partial, v)} = {Math}.MulAdd({_v.Load(weightRef, off)}, zj, {Acc(partial, v)});");
+                    _w.Line($"{Acc(partial, v)} = MulAdd({_v.Load(weightRef, Add(weightOffset, v * lanes))}, zj, {Acc(partial, v)});");
                 }
             }
 
@@ -208,15 +240,15 @@ public sealed partial class LstmGenerator
                 string unit = tileLoop ? $"tile * {N(plan.BlocksPerTile * lanes)} + {N(b * lanes)}" : N(b * lanes);
                 int q = b * 4;
                 _w.Line($"// block {N(b)}: i, f, o = σ(a) = 0.5 + 0.5·tanh(a/2) (those rows were pre-scaled by 0.5); g = tanh(a)");
-                _w.Line($"{_v.Type} i{N(b)} = {Math}.MulAdd(half, {Math}.Tanh(a{N(q)}), half);");
-                _w.Line($"{_v.Type} f{N(b)} = {Math}.MulAdd(half, {Math}.Tanh(a{N(q + 1)}), half);");
-                _w.Line($"{_v.Type} g{N(b)} = {Math}.Tanh(a{N(q + 2)});");
-                _w.Line($"{_v.Type} o{N(b)} = {Math}.MulAdd(half, {Math}.Tanh(a{N(q + 3)}), half);");
+                _w.Line($"{_v.Type} i{N(b)} = MulAdd(half, Tanh(a{N(q)}), half);");
+                _w.Line($"{_v.Type} f{N(b)} = MulAdd(half, Tanh(a{N(q + 1)}), half);");
+                _w.Line($"{_v.Type} g{N(b)} = Tanh(a{N(q + 2)});");
+                _w.Line($"{_v.Type} o{N(b)} = MulAdd(half, Tanh(a{N(q + 3)}), half);");
                 _w.Line("// c_t = f ⊙ c_(t-1) + i ⊙ g");
-                _w.Line($"{_v.Type} c{N(b)} = {Math}.MulAdd(f{N(b)}, {_v.Load("c", unit)}, i{N(b)} * g{N(b)});");
+                _w.Line($"{_v.Type} c{N(b)} = MulAdd(f{N(b)}, {_v.Load("c", unit)}, i{N(b)} * g{N(b)});");
                 _w.Line(_v.Store($"c{N(b)}", "c", unit));
                 _w.Line("// h_t = o ⊙ tanh(c_t)");
-                _w.Line(_v.Store($"o{N(b)} * {Math}.Tanh(c{N(b)})", "hOut", unit));
+                _w.Line(_v.Store($"o{N(b)} * Tanh(c{N(b)})", "hOut", unit));
             }
             if (tileLoop) _w.Close();
             _w.Close();
@@ -259,17 +291,17 @@ public sealed partial class LstmGenerator
             _w.Line($"ref float xt = ref {Unsafe}.Add(ref x, t * {N(inputs)});");
             for (int s = 0; s < steps; s++)
                 for (int v = 0; v < group; v++)
-                    _w.Line($"{_v.Type} a{N(s)}_{N(v)} = {_v.Load("bias", "vector + " + N(v * lanes))};");
+                    _w.Line($"{_v.Type} a{N(s)}_{N(v)} = {_v.Load("bias", Add("vector", v * lanes))};");
             void Column(string j, string wRef, string wOff)
             {
                 for (int v = 0; v < group; v++)
-                    _w.Line($"{_v.Type} w{N(v)} = {_v.Load(wRef, wOff.Length == 0 ? N(v * lanes) : wOff + " + " + N(v * lanes))};");
+                    _w.Line($"{_v.Type} w{N(v)} = {_v.Load(wRef, Add(wOff, v * lanes))};");
                 for (int s = 0; s < steps; s++)
                 {
                     string xIndex = s == 0 ? j : $"{j} + {N(s * inputs)}";
-                    _w.Line($"{_v.Type} x{N(s)} = {_v.Broadcast($"{Unsafe}.Add(ref xt, {xIndex})")};");
+                    _w.Line($"{_v.Type} x{N(s)} = {_v.Broadcast($"At(ref xt, {xIndex})")};");
                     for (int v = 0; v < group; v++)
-                        _w.Line($"a{N(s)}_{N(v)} = {Math}.MulAdd(w{N(v)}, x{N(s)}, a{N(s)}_{N(v)});");
+                        _w.Line($"a{N(s)}_{N(v)} = MulAdd(w{N(v)}, x{N(s)}, a{N(s)}_{N(v)});");
                 }
             }
             if (unrolled)

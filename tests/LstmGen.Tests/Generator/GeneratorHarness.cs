@@ -1,0 +1,42 @@
+using System;
+using System.Collections.Immutable;
+using System.IO;
+using System.Linq;
+using LstmGen.Generator;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+
+namespace LstmGen.Tests.Generator;
+
+/// <summary>Runs the generator in memory on a source text and compiles the result.</summary>
+internal static class GeneratorHarness
+{
+    private static readonly Lazy<ImmutableArray<MetadataReference>> References = new(() =>
+    {
+        string tpa = (string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!;
+        return tpa.Split(Path.PathSeparator)
+            .Where(p => Path.GetFileName(p).StartsWith("System", StringComparison.Ordinal) || Path.GetFileName(p) is "netstandard.dll" or "mscorlib.dll")
+            .Select(p => (MetadataReference)MetadataReference.CreateFromFile(p))
+            .Append(MetadataReference.CreateFromFile(typeof(LstmModelAttribute).Assembly.Location))
+            .ToImmutableArray();
+    });
+
+    public static CSharpCompilation Compilation(string source) =>
+        CSharpCompilation.Create("GeneratorTest",
+            new[] { CSharpSyntaxTree.ParseText(source, new CSharpParseOptions(LanguageVersion.Preview), path: "Model.cs") },
+            References.Value,
+            new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, nullableContextOptions: NullableContextOptions.Enable));
+
+    public static GeneratorDriver Driver() =>
+        CSharpGeneratorDriver.Create(new[] { new LstmGenerator().AsSourceGenerator() },
+            parseOptions: new CSharpParseOptions(LanguageVersion.Preview),
+            driverOptions: new GeneratorDriverOptions(IncrementalGeneratorOutputKind.None, trackIncrementalGeneratorSteps: true));
+
+    /// <summary>Runs the generator; returns the generator's diagnostics, the output compilation and the generated sources.</summary>
+    public static (ImmutableArray<Diagnostic> GeneratorDiagnostics, Compilation Output, GeneratorDriverRunResult Run) Run(string source)
+    {
+        var compilation = Compilation(source);
+        var driver = Driver().RunGeneratorsAndUpdateCompilation(compilation, out var output, out var diagnostics);
+        return (diagnostics, output, driver.GetRunResult());
+    }
+}
