@@ -31,7 +31,8 @@ public static class Program
                   dotnet run -c Release --project bench/LstmGen.Bench -- [--short] [--filter <glob>...] [other BenchmarkDotNet options]
                   --short   a very short job (CI smoke run: checks every benchmark validates and runs; numbers are rough)
                   --filter  BenchmarkDotNet glob over Namespace.Class.Method, e.g. '*A_1x16x1*' or '*LstmGen*' (default: all)
-                Results: bench/results/latest.md (summary + BenchmarkDotNet's tables), bench/results/BenchmarkDotNet.Artifacts/.
+                Results: bench/results/latest.md (--short: latest-short.md): summary + BenchmarkDotNet's tables;
+                         BenchmarkDotNet's own logs and exports in bench/results/BenchmarkDotNet.Artifacts/.
                 """);
             return 0;
         }
@@ -51,7 +52,7 @@ public static class Program
         // In-process toolchain: the benchmarks run inside this process, whose build output has the GLIBCXX-patched
         // libLibTorchSharp.so (see README.md). The default toolchain would build and run a separate child project.
         Job job = isShort
-            ? Job.Default.WithId("Short").WithWarmupCount(1).WithIterationCount(3).WithIterationTime(TimeInterval.FromMilliseconds(25))
+            ? Job.Default.WithId("Short").WithWarmupCount(8).WithIterationCount(3).WithIterationTime(TimeInterval.FromMilliseconds(50))
             : Job.Default.WithId("Full").WithWarmupCount(6).WithIterationCount(25).WithIterationTime(TimeInterval.FromMilliseconds(250));
         job = job.WithToolchain(InProcessEmitToolchain.Instance).WithGcServer(false).WithGcConcurrent(false);
 
@@ -76,7 +77,8 @@ public static class Program
             MarkdownExporter.GitHub.ExportToLog(summary, logger);
             md.AppendLine(logger.GetLog()).AppendLine();
         }
-        string latest = Path.Combine(resultsDir, "latest.md");
+        // A smoke run must not overwrite the real results: its numbers are rough (few iterations; the JIT may still be tiering).
+        string latest = Path.Combine(resultsDir, isShort ? "latest-short.md" : "latest.md");
         File.WriteAllText(latest, md.ToString());
 
         Console.WriteLine();

@@ -87,10 +87,21 @@ public abstract class ShapeBenchmark
         _naive.Reset();
     }
 
+    /// <summary>The shape class's name (BenchmarkDotNet's in-process toolchain runs an emitted subclass of it).</summary>
+    private string ShapeName
+    {
+        get
+        {
+            var type = GetType();
+            while (type.BaseType is { } b && b != typeof(ShapeBenchmark)) type = b;
+            return type.Name;
+        }
+    }
+
     private void Check(string what, float[] actual, float[] expected)
     {
         if (actual.Length != expected.Length)
-            throw new InvalidOperationException($"{GetType().Name}: {what} produced {actual.Length} values, LstmGen Forward {expected.Length}.");
+            throw new InvalidOperationException($"{ShapeName}: {what} produced {actual.Length} values, LstmGen Forward {expected.Length}.");
         float worst = 0; int at = 0;
         for (int k = 0; k < actual.Length; k++)
         {
@@ -99,7 +110,7 @@ public abstract class ShapeBenchmark
         }
         if (!(worst <= Tolerance))
             throw new InvalidOperationException(
-                $"{GetType().Name}: {what} disagrees with LstmGen Forward by {worst:G3} > {Tolerance:G3} at step {at / HiddenSize}, unit {at % HiddenSize} " +
+                $"{ShapeName}: {what} disagrees with LstmGen Forward by {worst:G3} > {Tolerance:G3} at step {at / HiddenSize}, unit {at % HiddenSize} " +
                 $"({actual[at]:G9} vs {expected[at]:G9}). Refusing to benchmark a wrong kernel.");
     }
 

@@ -57,6 +57,7 @@ public sealed class TorchPeer : IDisposable
     public TorchPeer(int inputSize, int hiddenSize, int numLayers, ReadOnlySpan<float> parameters, ReadOnlySpan<float> xs, int steps)
     {
         EnsureAvailable();
+        torch.set_num_threads(1);   // again, on the thread that runs the benchmark (libtorch keeps some of this per thread)
         _hiddenSize = hiddenSize; _numLayers = numLayers; _steps = steps;
         int h = hiddenSize, g = 4 * hiddenSize;
         _lstm = torch.nn.LSTM(inputSize, h, numLayers, bias: true, batchFirst: false);

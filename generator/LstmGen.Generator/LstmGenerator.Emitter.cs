@@ -32,6 +32,7 @@ public sealed partial class LstmGenerator
         private int O => HasHead ? _spec.OutputSize : H;
 
         internal int LayerPlanHidden => H;
+        internal int TrainHq => Align16(H);
         internal int LayerCount => L;
         internal bool HasBias => _spec.Bias;
 
@@ -82,6 +83,9 @@ public sealed partial class LstmGenerator
         }
 
         internal int TensorsPerLayer => _spec.Bias ? 4 : 2;
+
+        /// <summary>Offset of tensor number <paramref name="index"/> (PyTorch order) in the flat parameter array.</summary>
+        internal int TensorOffset(int index) => Tensors().Take(index).Sum(t => t.Rows * System.Math.Max(1, t.Columns));
         private int LstmParameterCount => Tensors().Where(t => !t.Name.StartsWith("fc.", StringComparison.Ordinal)).Sum(t => t.Rows * System.Math.Max(1, t.Columns));
         private int ParameterCount => Tensors().Sum(t => t.Rows * System.Math.Max(1, t.Columns));
 
@@ -111,6 +115,7 @@ public sealed partial class LstmGenerator
             EmitHead();
             EmitPacking();
             EmitState();
+            new TrainerEmitter(this, _w, _spec).Emit();
             foreach (var width in VectorWidth.All)
                 new KernelEmitter(this, _w, width).Emit();
             _w.Close();

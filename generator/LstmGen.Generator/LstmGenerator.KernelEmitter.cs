@@ -52,8 +52,10 @@ public sealed partial class LstmGenerator
                 var plan = new LayerPlan(inputs, H, _v);
                 EmitCell(plan, recurrentOnly: false);
                 EmitCell(plan, recurrentOnly: true);
+                EmitCell(plan, recurrentOnly: true, training: true);
                 EmitProjection(plan);
             }
+            new BackwardEmitter(_model, _w, _v).Emit();
             EmitCopy();
             _w.Close();
             _w.Line();
@@ -140,9 +142,9 @@ public sealed partial class LstmGenerator
                 int inputs = plan.Inputs;
                 string source = k == 0 ? "ref x" : S(_model.StateSeqName(k - 1));
                 _w.Line($"// layer {N(k)}: G[t] = b + W_ih·x_t for the chunk, then per step a = G[t] + W_hh·h_(t-1)");
-                _w.Line($"Project{N(inputs)}({W(k)}, {B(k)}, {source}, n, {S("StateG")});");
+                _w.Line($"Project{N(inputs)}({W(k)}, {B(k)}, {source}, {N(inputs)}, n, {S("StateG")});");
                 _w.Open("for (int t = 0; t < n; t++)");
-                _w.Line($"Recur{N(inputs)}({W(k)}, {S("StateG + t * " + N(4 * plan.PaddedHidden))}, {S("StateZ" + N(k))}, {S("StateC" + N(k))}, {S("StateHNew")});");
+                _w.Line($"Recur{N(inputs)}({W(k)}, {S("StateG + t * " + N(4 * plan.PaddedHidden))}, {S("StateZ" + N(k) + " + " + N(inputs))}, {S("StateC" + N(k))}, {S("StateHNew")});");
                 _w.Line($"Copy({S("StateHNew")}, {S("StateZ" + N(k) + " + " + N(inputs))});");
                 _w.Line($"Copy({S("StateHNew")}, {S(_model.StateSeqName(k) + " + t * " + N(H))});");
                 _w.Close();
@@ -161,7 +163,7 @@ public sealed partial class LstmGenerator
         /// Emits a cell kernel. The full step (<c>Cell{Ik}</c>) starts each accumulator from the bias and runs over all
         /// columns of z = [x; h]; the recurrence (<c>Recur{Ik}</c>) starts from the hoisted G row and runs over the h columns.
         /// </summary>
-        private void EmitCell(LayerPlan plan, bool recurrentOnly)
+        private void EmitCell(LayerPlan plan, bool recurrentOnly, bool training = false)
         {
             int first = recurrentOnly ? plan.Inputs : 0;
             int columns = plan.Columns - first;
@@ -169,12 +171,14 @@ public sealed partial class LstmGenerator
             int vectors = plan.VectorsPerTile;
             int lanes = _v.Lanes;
             bool unrolled = columns <= LayerPlan.MaxUnrolledColumns;
-            string name = (recurrentOnly ? "Recur" : "Cell") + N(plan.Inputs);
+            string name = (training ? "RecurTrain" : recurrentOnly ? "Recur" : "Cell") + N(plan.Inputs);
 
-            _w.Line(recurrentOnly
-                ? "/// <summary>One step of the recurrence: a = G[t] + W_hh·h_(t-1) (the input half was hoisted), then the cell update.</summary>"
+            _w.Line(training
+                ? "/// <summary>One training step of the recurrence: as Recur, and also keeps i, f, g, o and tanh(c_t) for the backward pass.</summary>"
+                : recurrentOnly
+                ? "/// <summary>One step of the recurrence: a = G[t] + W_hh·h_(t-1) (the input half was hoisted; z is h_(t-1)), then the cell update.</summary>"
                 : "/// <summary>One step of one layer: a = (b_ih + b_hh) + W·[x; h_(t-1)], then the cell update.</summary>");
-            _w.Open($"private static void {name}(ref float w, ref float init, ref float z, ref float c, ref float hOut)");
+            _w.Open($"private static void {name}(ref float w, ref float init, ref float z, ref float c, ref float hOut{(training ? ", ref float gates, ref float tanhC" : "")})");
             bool tileLoop = plan.Tiles > 1;
             if (tileLoop)
                 _w.Open($"for (int tile = 0; tile < {N(plan.Tiles)}; tile++)");
@@ -208,19 +212,19 @@ public sealed partial class LstmGenerator
             if (unrolled)
             {
                 for (int j = 0; j < columns; j++)
-                    EmitColumn(N(first + j), "wt", N(j * plan.ColumnStride), j % splits);
+                    EmitColumn(N(j), "wt", N(j * plan.ColumnStride), j % splits);
             }
             else
             {
                 int loopColumns = columns / splits * splits;
                 _w.Line($"ref float wj = ref wt;");
-                _w.Open($"for (int j = {N(first)}; j < {N(first + loopColumns)}; j += {N(splits)})");
+                _w.Open($"for (int j = 0; j < {N(loopColumns)}; j += {N(splits)})");
                 for (int p = 0; p < splits; p++)
                     EmitColumn(p == 0 ? "j" : "j + " + N(p), "wj", p == 0 ? "" : N(p * plan.ColumnStride), p);
                 _w.Line($"wj = ref {Unsafe}.Add(ref wj, {N(splits * plan.ColumnStride)});");
                 _w.Close();
                 for (int j = loopColumns; j < columns; j++)
-                    EmitColumn(N(first + j), "wt", N(j * plan.ColumnStride), j % splits);
+                    EmitColumn(N(j), "wt", N(j * plan.ColumnStride), j % splits);
             }
             if (splits > 1)
             {
@@ -247,8 +251,22 @@ public sealed partial class LstmGenerator
                 _w.Line("// c_t = f ⊙ c_(t-1) + i ⊙ g");
                 _w.Line($"{_v.Type} c{N(b)} = MulAdd(f{N(b)}, {_v.Load("c", unit)}, i{N(b)} * g{N(b)});");
                 _w.Line(_v.Store($"c{N(b)}", "c", unit));
-                _w.Line("// h_t = o ⊙ tanh(c_t)");
-                _w.Line(_v.Store($"o{N(b)} * Tanh(c{N(b)})", "hOut", unit));
+                if (training)
+                {
+                    _w.Line("// kept for the backward pass: the gates (PyTorch row order, rows padded to TrainHq) and tanh(c_t)");
+                    string[] gateNames = { "i", "f", "g", "o" };
+                    for (int gate = 0; gate < 4; gate++)
+                        _w.Line(_v.Store($"{gateNames[gate]}{N(b)}", "gates", Add(unit, gate * _model.TrainHq)));
+                    _w.Line($"{_v.Type} tc{N(b)} = Tanh(c{N(b)});");
+                    _w.Line(_v.Store($"tc{N(b)}", "tanhC", unit));
+                    _w.Line("// h_t = o ⊙ tanh(c_t)");
+                    _w.Line(_v.Store($"o{N(b)} * tc{N(b)}", "hOut", unit));
+                }
+                else
+                {
+                    _w.Line("// h_t = o ⊙ tanh(c_t)");
+                    _w.Line(_v.Store($"o{N(b)} * Tanh(c{N(b)})", "hOut", unit));
+                }
             }
             if (tileLoop) _w.Close();
             _w.Close();
@@ -270,7 +288,7 @@ public sealed partial class LstmGenerator
             bool unrolled = inputs <= LayerPlan.MaxUnrolledProjectionColumns;
 
             _w.Line("/// <summary>G[t] = (b_ih + b_hh) + W_ih·x_t for t in [0, n): the input half of every step, as one blocked matrix product.</summary>");
-            _w.Open($"private static void Project{N(inputs)}(ref float w, ref float bias, ref float x, int n, ref float g)");
+            _w.Open($"private static void Project{N(inputs)}(ref float w, ref float bias, ref float x, int xStride, int n, ref float g)");
             _w.Open($"for (int tile = 0; tile < {N(plan.Tiles)}; tile++)");
             _w.Open($"for (int grp = 0; grp < {N(groups)}; grp++)");
             _w.Line($"ref float wg = ref {Unsafe}.Add(ref w, tile * {N(plan.TileStride)} + grp * {N(group * lanes)});");
@@ -288,7 +306,7 @@ public sealed partial class LstmGenerator
         {
             int lanes = _v.Lanes;
             _w.Open(loopHeader);
-            _w.Line($"ref float xt = ref {Unsafe}.Add(ref x, t * {N(inputs)});");
+            _w.Line($"ref float xt = ref {Unsafe}.Add(ref x, t * xStride);");
             for (int s = 0; s < steps; s++)
                 for (int v = 0; v < group; v++)
                     _w.Line($"{_v.Type} a{N(s)}_{N(v)} = {_v.Load("bias", Add("vector", v * lanes))};");
@@ -298,7 +316,7 @@ public sealed partial class LstmGenerator
                     _w.Line($"{_v.Type} w{N(v)} = {_v.Load(wRef, Add(wOff, v * lanes))};");
                 for (int s = 0; s < steps; s++)
                 {
-                    string xIndex = s == 0 ? j : $"{j} + {N(s * inputs)}";
+                    string xIndex = s == 0 ? j : s == 1 ? $"{j} + xStride" : $"{j} + {N(s)} * xStride";
                     _w.Line($"{_v.Type} x{N(s)} = {_v.Broadcast($"At(ref xt, {xIndex})")};");
                     for (int v = 0; v < group; v++)
                         _w.Line($"a{N(s)}_{N(v)} = MulAdd(w{N(v)}, x{N(s)}, a{N(s)}_{N(v)});");

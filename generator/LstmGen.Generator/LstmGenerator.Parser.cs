@@ -18,6 +18,8 @@ public sealed partial class LstmGenerator
         public const int MaxNumLayers = 16;
         public const int MaxOutputSize = 65536;
         public const long MaxParameters = 1L << 27; // 128 Mi floats = 512 MiB, plus a packed copy
+        public const int MaxSequenceLength = 1_000_000;
+        public const string SequenceReason = "the trainer keeps every step's activations; train longer streams in windows with truncated BPTT (Trainer.CarryState)";
         public const string SizeReason = "larger shapes would need more than the 512 MiB of float32 weights a fixed-shape model is built for; use a smaller model or split it";
         public const string LayersReason = "each layer adds emitted code and sequential latency; 16 stacked layers is already far beyond what trains well";
     }
@@ -60,7 +62,7 @@ public sealed partial class LstmGenerator
             else if (symbol.IsGenericType)
                 diagnostics.Add(new DiagnosticInfo(DiagnosticDescriptors.NestedOrGeneric.Id, classLocation, Args(symbol.Name, "generic")));
 
-            int? inputSize = null, hiddenSize = null, numLayers = null, outputSize = null, activation = null;
+            int? inputSize = null, hiddenSize = null, numLayers = null, outputSize = null, activation = null, sequenceLength = null;
             bool bias = true;
             foreach (var named in attribute.NamedArguments)
             {
@@ -73,6 +75,7 @@ public sealed partial class LstmGenerator
                     case "OutputSize": outputSize = value.Value as int?; break;
                     case "Bias": bias = value.Value as bool? ?? true; break;
                     case "OutputActivation": activation = value.Value as int?; break;
+                    case "SequenceLength": sequenceLength = value.Value as int?; break;
                 }
             }
 
@@ -100,6 +103,7 @@ public sealed partial class LstmGenerator
             CheckSize("HiddenSize", hiddenSize, 1, Limits.MaxHiddenSize, Limits.SizeReason, required: true);
             CheckSize("NumLayers", numLayers, 1, Limits.MaxNumLayers, Limits.LayersReason, required: false);
             CheckSize("OutputSize", outputSize, 0, Limits.MaxOutputSize, Limits.SizeReason, required: false);
+            CheckSize("SequenceLength", sequenceLength, 0, Limits.MaxSequenceLength, Limits.SequenceReason, required: false);
 
             int act = activation ?? OutputActivationValues.None;
             if (act < 0 || act >= OutputActivationValues.Names.Length)
@@ -122,7 +126,7 @@ public sealed partial class LstmGenerator
             string accessibility = symbol.DeclaredAccessibility == Accessibility.Public ? "public" : "internal";
             string hintName = (ns is null ? "" : ns + ".") + symbol.Name + ".Lstm.g.cs";
             var spec = new LstmModelSpec(ns, symbol.Name, accessibility, hintName,
-                inputSize!.Value, hiddenSize!.Value, numLayers ?? 1, bias, outputSize ?? 0, act);
+                inputSize!.Value, hiddenSize!.Value, numLayers ?? 1, bias, outputSize ?? 0, act, sequenceLength ?? 0);
             return new ParseResult(spec, EquatableArray<DiagnosticInfo>.Empty);
         }
 

@@ -20,4 +20,7 @@ public interface ILstmModel<TState> where TState : class, ILstmState
 
     /// <summary>A whole sequence: T·InputSize values in, T·OutputSize (every step) or OutputSize (last step) out.</summary>
     void Forward(ReadOnlySpan<float> xs, TState state, Span<float> ys);
+
+    /// <summary>A trainer for this model (see the generated <c>CreateTrainer</c>).</summary>
+    Training.ILstmTrainer CreateTrainer(Training.Optimizer optimizer, Training.Loss loss, float clipNorm = 0f, float clipValue = 0f, int maxSequenceLength = 0);
 }

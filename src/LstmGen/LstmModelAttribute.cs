@@ -28,6 +28,12 @@ public sealed class LstmModelAttribute : Attribute
     /// </summary>
     public int OutputSize { get; set; }
 
+    /// <summary>
+    /// The sequence length training is sized for: the default for <c>CreateTrainer</c>'s <c>maxSequenceLength</c>.
+    /// 0 (the default) leaves it to that argument. Inference accepts any length either way.
+    /// </summary>
+    public int SequenceLength { get; set; }
+
     /// <summary>Activation applied after the dense head. Requires <see cref="OutputSize"/> &gt; 0.</summary>
     public OutputActivation OutputActivation { get; set; }
 }

@@ -29,6 +29,7 @@ public interface IModelDriver
     ILstmState NewState();
     void Step(ReadOnlySpan<float> x, ILstmState state, Span<float> y);
     void Forward(ReadOnlySpan<float> xs, ILstmState state, Span<float> ys);
+    LstmGen.Training.ILstmTrainer CreateTrainer(LstmGen.Training.Optimizer optimizer, LstmGen.Training.Loss loss, float clipNorm = 0, float clipValue = 0, int maxT = 64);
 }
 
 public sealed class Driver<TModel, TState>(TModel model) : IModelDriver
@@ -39,6 +40,8 @@ public sealed class Driver<TModel, TState>(TModel model) : IModelDriver
     public ILstmState NewState() => Model.NewState();
     public void Step(ReadOnlySpan<float> x, ILstmState state, Span<float> y) => Model.Step(x, (TState)state, y);
     public void Forward(ReadOnlySpan<float> xs, ILstmState state, Span<float> ys) => Model.Forward(xs, (TState)state, ys);
+    public LstmGen.Training.ILstmTrainer CreateTrainer(LstmGen.Training.Optimizer optimizer, LstmGen.Training.Loss loss, float clipNorm = 0, float clipValue = 0, int maxT = 64) =>
+        Model.CreateTrainer(optimizer, loss, clipNorm, clipValue, maxT);
 }
 
 public sealed record ModelCase(string Name, int I, int H, int L, bool Bias, int O, OutputActivation Activation, Func<int, IModelDriver> Create)

@@ -11,7 +11,8 @@ internal sealed record LstmModelSpec(
     int NumLayers,
     bool Bias,
     int OutputSize,
-    int OutputActivation);
+    int OutputActivation,
+    int SequenceLength);
 
 /// <summary>Values of the OutputActivation enum, kept in step with src/LstmGen/LstmModelAttribute.cs.</summary>
 internal static class OutputActivationValues

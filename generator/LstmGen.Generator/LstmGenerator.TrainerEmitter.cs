@@ -1,0 +1,328 @@
+using System.Linq;
+using LstmGen.Generator.Model;
+
+namespace LstmGen.Generator;
+
+public sealed partial class LstmGenerator
+{
+    /// <summary>
+    /// Emits <c>CreateTrainer</c> and the nested <c>Trainer</c> class: buffers sized once, the loss on the head, the
+    /// dense head's backward pass, dispatch to the width's BPTT kernels, clipping, the non-finite guard and the update.
+    /// </summary>
+    internal sealed class TrainerEmitter
+    {
+        private readonly Emitter _model;
+        private readonly SourceWriter _w;
+        private readonly LstmModelSpec _spec;
+
+        public TrainerEmitter(Emitter model, SourceWriter writer, LstmModelSpec spec)
+        {
+            _model = model;
+            _w = writer;
+            _spec = spec;
+        }
+
+        private static string N(long value) => Emitter.N(value);
+        private const string Unsafe = Emitter.Unsafe;
+        private const string MemoryMarshal = Emitter.MemoryMarshal;
+        private int H => _spec.HiddenSize;
+        private int L => _spec.NumLayers;
+        private int Hq => _model.TrainHq;
+        private bool HasHead => _spec.OutputSize > 0;
+        private int O => HasHead ? _spec.OutputSize : H;
+        private int Oq => Emitter.Align16(O);
+
+        public void Emit()
+        {
+            EmitLayout();
+            EmitCreate();
+            EmitTrainer();
+        }
+
+        private void EmitLayout()
+        {
+            // Per layer: h_0..h_T and c_0..c_T ((T+1)·Hq each), gates (T·4Hq), tanh(c_t) (T·Hq); then shared buffers.
+            int perLayerT = 7 * Hq, perLayerConst = 2 * Hq;
+            _w.Line("// Trainer buffer layout, in floats, for sequences of up to maxT steps; rows are TrainHq floats (HiddenSize rounded up to 16).");
+            _w.Line($"private const int TrainHq = {N(Hq)};");
+            _w.Line($"private static int TrainHs(int layer, int maxT) => layer * (maxT * {N(perLayerT)} + {N(perLayerConst)});");
+            _w.Line($"private static int TrainCs(int layer, int maxT) => TrainHs(layer, maxT) + (maxT + 1) * TrainHq;");
+            _w.Line($"private static int TrainGates(int layer, int maxT) => TrainCs(layer, maxT) + (maxT + 1) * TrainHq;");
+            _w.Line($"private static int TrainTanhC(int layer, int maxT) => TrainGates(layer, maxT) + maxT * {N(4 * Hq)};");
+            _w.Line($"private static int TrainG(int maxT) => TrainHs({N(L)}, maxT);");
+            _w.Line($"private static int TrainDa(int maxT) => TrainG(maxT) + maxT * {N(4 * Hq)};");
+            _w.Line($"private static int TrainDh(int which, int maxT) => TrainDa(maxT) + maxT * {N(4 * Hq)} + which * maxT * TrainHq;");
+            _w.Line($"private static int TrainDhNext(int maxT) => TrainDh(2, maxT);");
+            _w.Line($"private static int TrainDcNext(int maxT) => TrainDhNext(maxT) + TrainHq;");
+            _w.Line($"private static int TrainBias(int layer, int maxT) => TrainDcNext(maxT) + TrainHq + layer * {N(4 * Hq)};");
+            _w.Line($"private static int TrainLogits(int maxT) => TrainBias({N(L)}, maxT);");
+            _w.Line($"private static int TrainDLogits(int maxT) => TrainLogits(maxT) + maxT * {N(Oq)};");
+            _w.Line($"private static int TrainLength(int maxT) => TrainDLogits(maxT) + maxT * {N(Oq)};");
+            _w.Line();
+        }
+
+        private void EmitCreate()
+        {
+            string defaultLength = _spec.SequenceLength > 0 ? "SequenceLength" : "0";
+            if (_spec.SequenceLength > 0)
+            {
+                _w.Line("/// <summary>The sequence length training is sized for (the attribute's SequenceLength).</summary>");
+                _w.Line($"public const int SequenceLength = {N(_spec.SequenceLength)};");
+                _w.Line();
+            }
+            _w.Line("/// <summary>");
+            _w.Line("/// Creates a trainer: forward pass, back-propagation through time and an update per call of <see cref=\"Trainer.Step(global::System.ReadOnlySpan{float}, global::System.ReadOnlySpan{float})\"/>.");
+            _w.Line("/// All its memory is allocated here; steps allocate nothing.");
+            _w.Line("/// </summary>");
+            _w.Line("/// <param name=\"optimizer\">The update rule (Sgd, Adam, AdamW); one optimizer per trainer.</param>");
+            _w.Line("/// <param name=\"loss\">The objective, on the head's output (see <see cref=\"global::LstmGen.Training.Loss\"/>).</param>");
+            _w.Line("/// <param name=\"clipNorm\">If above 0, gradients are scaled so their global L2 norm is at most this.</param>");
+            _w.Line("/// <param name=\"clipValue\">If above 0, every gradient is clamped to [−clipValue, clipValue].</param>");
+            _w.Line($"/// <param name=\"maxSequenceLength\">The longest sequence a step will see{(_spec.SequenceLength > 0 ? "; defaults to SequenceLength" : "")}.</param>");
+            _w.Open($"public Trainer CreateTrainer(global::LstmGen.Training.Optimizer optimizer, global::LstmGen.Training.Loss loss, float clipNorm = 0f, float clipValue = 0f, int maxSequenceLength = {defaultLength})");
+            _w.Line("global::System.ArgumentNullException.ThrowIfNull(optimizer);");
+            _w.Line("if (maxSequenceLength <= 0)");
+            _w.Line($"    throw new global::System.ArgumentOutOfRangeException(nameof(maxSequenceLength), maxSequenceLength, \"Give the longest training sequence: maxSequenceLength > 0, or SequenceLength on [LstmModel].\");");
+            _w.Line("if (!(clipNorm >= 0f) || !(clipValue >= 0f))");
+            _w.Line("    throw new global::System.ArgumentOutOfRangeException(nameof(clipNorm), \"clipNorm and clipValue must be 0 (off) or above.\");");
+            _w.Line("return new Trainer(this, optimizer, loss, clipNorm, clipValue, maxSequenceLength);");
+            _w.Close();
+            _w.Line();
+            _w.Line($"global::LstmGen.Training.ILstmTrainer global::LstmGen.ILstmModel<State>.CreateTrainer(global::LstmGen.Training.Optimizer optimizer, global::LstmGen.Training.Loss loss, float clipNorm, float clipValue, int maxSequenceLength) =>");
+            _w.Line($"    CreateTrainer(optimizer, loss, clipNorm, clipValue, maxSequenceLength > 0 ? maxSequenceLength : {defaultLength});");
+            _w.Line();
+        }
+
+        private void EmitDispatch(string call)
+        {
+            for (int k = 0; k < VectorWidth.All.Length; k++)
+            {
+                var width = VectorWidth.All[k];
+                if (width.IsScalar) _w.Line($"else {width.ClassName}.{call}");
+                else _w.Line($"{(k == 0 ? "if" : "else if")} ({width.IsAcceleratedCondition}) {width.ClassName}.{call}");
+            }
+        }
+
+        private void EmitTrainer()
+        {
+            string cls = _spec.ClassName;
+            _w.Line("/// <summary>");
+            _w.Line($"/// Trains a <see cref=\"{cls}\"/>: forward pass keeping activations, BPTT (lstm.md §4), clipping, a NaN/∞ guard and the");
+            _w.Line("/// optimizer's update, allocation-free. Deterministic: the same seed, data and settings give the same weights.");
+            _w.Line("/// </summary>");
+            _w.Open("public sealed class Trainer : global::LstmGen.Training.ILstmTrainer");
+            _w.Line($"private readonly {cls} _model;");
+            _w.Line("private readonly global::LstmGen.Training.Optimizer _optimizer;");
+            _w.Line("private readonly global::LstmGen.Training.Loss _loss;");
+            _w.Line("private readonly float _clipNorm, _clipValue;");
+            _w.Line("private readonly int _maxT;");
+            _w.Line("private readonly global::LstmGen.AlignedBuffer _buffer;");
+            _w.Line("private readonly State _carried;");
+            _w.Line();
+            _w.Open($"internal Trainer({cls} model, global::LstmGen.Training.Optimizer optimizer, global::LstmGen.Training.Loss loss, float clipNorm, float clipValue, int maxT)");
+            _w.Line("_model = model; _optimizer = optimizer; _loss = loss; _clipNorm = clipNorm; _clipValue = clipValue; _maxT = maxT;");
+            _w.Line("_buffer = new global::LstmGen.AlignedBuffer(TrainLength(maxT));");
+            _w.Line("_carried = model.NewState();");
+            _w.Line("var shapes = new (string Name, int Rows, int Columns)[model._parameters.Tensors.Count];");
+            _w.Line("for (int k = 0; k < shapes.Length; k++)");
+            _w.Line("{");
+            _w.Line("    var tensor = model._parameters.Tensors[k];");
+            _w.Line("    shapes[k] = (tensor.Name, tensor.Rows, tensor.Rank == 1 ? 0 : tensor.Columns);");
+            _w.Line("}");
+            _w.Line("Gradients = new global::LstmGen.LstmParameters(shapes);");
+            _w.Line("optimizer.Initialize(ParameterCount);");
+            _w.Close();
+            _w.Line();
+            _w.Line("/// <summary>∂loss/∂parameter from the last step, in the same order, layout and names as <see cref=\"Parameters\"/> (after clipping).</summary>");
+            _w.Line("public global::LstmGen.LstmParameters Gradients { get; }");
+            _w.Line();
+            _w.Line("/// <summary>The longest sequence a step accepts.</summary>");
+            _w.Line("public int MaxSequenceLength => _maxT;");
+            _w.Line();
+            _w.Line("/// <summary>Global L2 norm of the gradients of the last step, before clipping.</summary>");
+            _w.Line("public float LastGradientNorm { get; private set; }");
+            _w.Line();
+            _w.Line("/// <summary>");
+            _w.Line("/// Truncated BPTT: when true, each step starts from the state the previous step ended in (the next window of a long");
+            _w.Line("/// stream), with gradients cut at the window's start. When false (the default) every sequence starts from zero.");
+            _w.Line("/// </summary>");
+            _w.Line("public bool CarryState { get; set; }");
+            _w.Line();
+            _w.Line("/// <summary>The state carried between windows when <see cref=\"CarryState\"/> is set.</summary>");
+            _w.Line("public State CarriedState => _carried;");
+            _w.Line();
+            _w.Line("/// <summary>Zeroes the carried state (the start of a new stream).</summary>");
+            _w.Line("public void ResetState() => _carried.Reset();");
+            _w.Line();
+
+            // Step overloads
+            _w.Line("/// <summary>One training step on one sequence: forward, BPTT and an update. Returns the loss before the update.</summary>");
+            _w.Line("/// <param name=\"inputs\">T·InputSize values, time-major, T ≤ MaxSequenceLength.</param>");
+            _w.Line("/// <param name=\"targets\">Targets for every step (T rows) or for the last step only (one row); see <see cref=\"global::LstmGen.Training.Loss\"/>.</param>");
+            _w.Line("/// <exception cref=\"global::LstmGen.Training.NonFiniteTrainingException\">The loss or a gradient is NaN or infinite; the weights are unchanged.</exception>");
+            _w.Line("public float Step(global::System.ReadOnlySpan<float> inputs, global::System.ReadOnlySpan<float> targets) => Step(inputs, targets, 1);");
+            _w.Line();
+            _w.Line("/// <summary>");
+            _w.Line("/// One training step on a mini-batch of <paramref name=\"batchSize\"/> independent sequences of equal length, laid out one");
+            _w.Line("/// after another: gradients are averaged over the batch, then one update. Returns the mean loss before the update.");
+            _w.Line("/// </summary>");
+            _w.Open("public float Step(global::System.ReadOnlySpan<float> inputs, global::System.ReadOnlySpan<float> targets, int batchSize)");
+            _w.Line("float loss = ComputeGradients(inputs, targets, batchSize);");
+            _w.Line("_optimizer.Update(_model._parameters.GetWritableValues(), Gradients.Values);");
+            _w.Line("return loss;");
+            _w.Close();
+            _w.Line();
+
+            _w.Line("/// <summary>Forward and BPTT without the update: fills <see cref=\"Gradients\"/> (clipped) and returns the loss.</summary>");
+            _w.Open("public float ComputeGradients(global::System.ReadOnlySpan<float> inputs, global::System.ReadOnlySpan<float> targets, int batchSize = 1)");
+            _w.Line("if (batchSize < 1) throw new global::System.ArgumentOutOfRangeException(nameof(batchSize), batchSize, \"batchSize must be at least 1.\");");
+            _w.Line("if (CarryState && batchSize != 1) throw new global::System.InvalidOperationException(\"CarryState (truncated BPTT) trains one stream: use batchSize 1.\");");
+            _w.Line("if (inputs.Length == 0 || inputs.Length % (batchSize * InputSize) != 0)");
+            _w.Line($"    throw new global::System.ArgumentException($\"inputs has length {{inputs.Length}}; expected batchSize·T·InputSize values (batchSize = {{batchSize}}, InputSize = {N(_spec.InputSize)}).\", nameof(inputs));");
+            _w.Line("int steps = inputs.Length / (batchSize * InputSize);");
+            _w.Line("if (steps > _maxT)");
+            _w.Line("    throw new global::System.ArgumentException($\"The sequences have {steps} steps; this trainer was created for at most {_maxT} (maxSequenceLength).\", nameof(inputs));");
+            _w.Line($"int perStep = global::LstmGen.Training.LossFunctions.TargetsPerStep(_loss, {N(O)});");
+            _w.Line("int targetRows;");
+            _w.Line("if (targets.Length == batchSize * steps * perStep) targetRows = steps;");
+            _w.Line("else if (targets.Length == batchSize * perStep) targetRows = 1;");
+            _w.Line("else throw new global::System.ArgumentException($\"targets has length {targets.Length}; expected {batchSize * steps * perStep} (every step) or {batchSize * perStep} (last step only) for {_loss} with batchSize {batchSize}.\", nameof(targets));");
+            _w.Line();
+            _w.Line("_model.EnsurePacked();");
+            _w.Line($"global::System.Span<float> gradients = Gradients.GetWritableValues();");
+            _w.Line("gradients.Clear();");
+            _w.Line("ref float tb = ref _buffer.Reference;");
+            _w.Line($"{MemoryMarshal}.CreateSpan(ref {Unsafe}.Add(ref tb, TrainBias(0, _maxT)), {N(L * 4 * Hq)}).Clear();");
+            _w.Line("float scale = 1f / batchSize;");
+            _w.Line("double total = 0;");
+            _w.Open("for (int b = 0; b < batchSize; b++)");
+            _w.Line("var x = inputs.Slice(b * steps * InputSize, steps * InputSize);");
+            _w.Line("var t = targets.Slice(b * targetRows * perStep, targetRows * perStep);");
+            _w.Line("total += Sequence(x, t, steps, targetRows, scale, gradients);");
+            _w.Close();
+            _w.Line("float loss = (float)(total / batchSize);");
+            _w.Line("if (!float.IsFinite(loss))");
+            _w.Line("    throw new global::LstmGen.Training.NonFiniteTrainingException($\"The loss is {loss}; the step was abandoned and the weights are unchanged. Check the inputs and targets for NaN, or lower the learning rate.\", \"loss\", -1);");
+            EmitBiasCopy();
+            _w.Line("int bad = global::LstmGen.Training.GradientTools.IndexOfNonFinite(gradients);");
+            _w.Open("if (bad >= 0)");
+            _w.Line("var tensor = FindTensor(bad);");
+            _w.Line("throw new global::LstmGen.Training.NonFiniteTrainingException($\"The gradient of {tensor.Name}[{bad - tensor.Offset}] is {gradients[bad]}; the step was abandoned and the weights are unchanged. Lower the learning rate or set clipNorm.\", tensor.Name, bad - tensor.Offset);");
+            _w.Close();
+            _w.Line("LastGradientNorm = global::LstmGen.Training.GradientTools.GlobalNorm(gradients);");
+            _w.Line("if (_clipValue > 0f) global::LstmGen.Training.GradientTools.ClipByValue(gradients, _clipValue);");
+            _w.Line("if (_clipNorm > 0f) global::LstmGen.Training.GradientTools.ClipByGlobalNorm(gradients, _clipNorm);");
+            _w.Line("return loss;");
+            _w.Close();
+            _w.Line();
+
+            _w.Open("private global::LstmGen.ParameterTensor FindTensor(int index)");
+            _w.Line("var tensors = Gradients.Tensors;");
+            _w.Line("for (int k = tensors.Count - 1; k > 0; k--)");
+            _w.Line("    if (index >= tensors[k].Offset) return tensors[k];");
+            _w.Line("return tensors[0];");
+            _w.Close();
+            _w.Line();
+
+            EmitSequence();
+            _w.Close();
+            _w.Line();
+        }
+
+        private void EmitBiasCopy()
+        {
+            if (!_spec.Bias) return;
+            _w.Line("// ∂L/∂b_ih = ∂L/∂b_hh = Σ_t da_t: copy the padded per-gate sums into both bias tensors");
+            _w.Line($"ref float db = ref {Unsafe}.Add(ref tb, TrainBias(0, _maxT));");
+            _w.Open($"for (int layer = 0; layer < {N(L)}; layer++)");
+            _w.Line($"int bih = layer == 0 ? {N(_model.TensorOffset(2))} : {N(_model.TensorOffset(_model.TensorsPerLayer + 2))} + (layer - 1) * {N(_model.TensorOffset(2 * _model.TensorsPerLayer) - _model.TensorOffset(_model.TensorsPerLayer))};");
+            _w.Line("for (int gate = 0; gate < 4; gate++)");
+            _w.Line("{");
+            _w.Line($"    var sums = {MemoryMarshal}.CreateReadOnlySpan(ref {Unsafe}.Add(ref db, layer * {N(4 * Hq)} + gate * TrainHq), HiddenSize);");
+            _w.Line("    sums.CopyTo(gradients.Slice(bih + gate * HiddenSize, HiddenSize));");
+            _w.Line($"    sums.CopyTo(gradients.Slice(bih + {N(4 * H)} + gate * HiddenSize, HiddenSize));");
+            _w.Line("}");
+            _w.Close();
+        }
+
+        private void EmitSequence()
+        {
+            _w.Line("/// <summary>Forward and backward for one sequence; adds its gradients (scaled by <paramref name=\"scale\"/>) and returns its loss.</summary>");
+            _w.Open("private float Sequence(global::System.ReadOnlySpan<float> inputs, global::System.ReadOnlySpan<float> targets, int steps, int targetRows, float scale, global::System.Span<float> gradients)");
+            _w.Line("ref float tb = ref _buffer.Reference;");
+            _w.Line("ref float w = ref _model._packed.Reference;");
+            _w.Line($"ref float x = ref {MemoryMarshal}.GetReference(inputs);");
+            _w.Line("int maxT = _maxT;");
+            _w.Line("// h_0 and c_0 of every layer: zero, or the carried state");
+            _w.Open($"for (int layer = 0; layer < {N(L)}; layer++)");
+            _w.Line($"var h0 = {MemoryMarshal}.CreateSpan(ref {Unsafe}.Add(ref tb, TrainHs(layer, maxT)), HiddenSize);");
+            _w.Line($"var c0 = {MemoryMarshal}.CreateSpan(ref {Unsafe}.Add(ref tb, TrainCs(layer, maxT)), HiddenSize);");
+            _w.Line("if (CarryState) { _carried.Hidden(layer).CopyTo(h0); _carried.Cell(layer).CopyTo(c0); }");
+            _w.Line("else { h0.Clear(); c0.Clear(); }");
+            _w.Close();
+            EmitDispatch("TrainSequence(ref w, ref tb, ref x, steps, maxT);");
+            _w.Line();
+            _w.Line($"// the head: z_t = W_fc·h_t + b_fc on the top layer's h_t{(HasHead ? "" : " (no head: z_t = h_t)")}");
+            _w.Line($"ref float top = ref {Unsafe}.Add(ref tb, TrainHs({N(L - 1)}, maxT) + TrainHq);");
+            _w.Line($"ref float logits = ref {Unsafe}.Add(ref tb, TrainLogits(maxT));");
+            _w.Line($"ref float p = ref {MemoryMarshal}.GetReference(_model._parameters.Values);");
+            _w.Open("for (int t = 0; t < steps; t++)");
+            _w.Line($"ref float h = ref {Unsafe}.Add(ref top, t * TrainHq);");
+            if (HasHead)
+            {
+                _w.Line("for (int o = 0; o < OutputSize; o++)");
+                _w.Line($"    {Unsafe}.Add(ref logits, t * OutputSize + o) = global::LstmGen.LstmMath.Dot(ref {Unsafe}.Add(ref p, HeadWeightOffset + o * HiddenSize), ref h, HiddenSize) + {Unsafe}.Add(ref p, HeadBiasOffset + o);");
+            }
+            else
+            {
+                _w.Line($"{MemoryMarshal}.CreateReadOnlySpan(ref h, HiddenSize).CopyTo({MemoryMarshal}.CreateSpan(ref {Unsafe}.Add(ref logits, t * OutputSize), OutputSize));");
+            }
+            _w.Close();
+            _w.Line($"ref float dLogits = ref {Unsafe}.Add(ref tb, TrainDLogits(maxT));");
+            string act = "global::LstmGen.OutputActivation." + OutputActivationValues.Names[_spec.OutputActivation];
+            _w.Line($"float loss = global::LstmGen.Training.LossFunctions.Compute(_loss, {act}, {MemoryMarshal}.CreateReadOnlySpan(ref logits, steps * OutputSize), steps, OutputSize,");
+            _w.Line($"    targets, targetRows, scale, {MemoryMarshal}.CreateSpan(ref dLogits, steps * OutputSize));");
+            _w.Line();
+            _w.Line($"// ∂L/∂h_t of the top layer{(HasHead ? " = W_fcᵀ·dz_t; and dW_fc += dz_t·h_tᵀ, db_fc += dz_t" : " = dz_t")}");
+            _w.Line($"ref float dTop = ref {Unsafe}.Add(ref tb, TrainDh(0, maxT));");
+            _w.Open("for (int t = 0; t < steps; t++)");
+            _w.Line($"var dh = {MemoryMarshal}.CreateSpan(ref {Unsafe}.Add(ref dTop, t * TrainHq), HiddenSize);");
+            if (HasHead)
+            {
+                _w.Line("dh.Clear();");
+                _w.Line($"ref float h = ref {Unsafe}.Add(ref top, t * TrainHq);");
+                _w.Open("for (int o = 0; o < OutputSize; o++)");
+                _w.Line($"float dz = {Unsafe}.Add(ref dLogits, t * OutputSize + o);");
+                _w.Line("if (dz == 0f) continue;");
+                _w.Line("gradients[HeadBiasOffset + o] += dz;");
+                _w.Line($"var weightRow = {MemoryMarshal}.CreateReadOnlySpan(ref {Unsafe}.Add(ref p, HeadWeightOffset + o * HiddenSize), HiddenSize);");
+                _w.Line("var gradientRow = gradients.Slice(HeadWeightOffset + o * HiddenSize, HiddenSize);");
+                _w.Line("for (int j = 0; j < HiddenSize; j++)");
+                _w.Line("{");
+                _w.Line($"    gradientRow[j] += dz * {Unsafe}.Add(ref h, j);");
+                _w.Line("    dh[j] += dz * weightRow[j];");
+                _w.Line("}");
+                _w.Close();
+            }
+            else
+            {
+                _w.Line($"{MemoryMarshal}.CreateReadOnlySpan(ref {Unsafe}.Add(ref dLogits, t * OutputSize), OutputSize).CopyTo(dh);");
+            }
+            _w.Close();
+            _w.Line();
+            _w.Line("// back-propagation through time, top layer first");
+            _w.Line($"ref float gr = ref {MemoryMarshal}.GetReference(gradients);");
+            EmitDispatch("BackwardSequence(ref p, ref gr, ref tb, ref x, steps, maxT);");
+            _w.Line("if (CarryState)");
+            _w.Line("{");
+            _w.Line($"    for (int layer = 0; layer < {N(L)}; layer++)");
+            _w.Line("    {");
+            _w.Line($"        {MemoryMarshal}.CreateReadOnlySpan(ref {Unsafe}.Add(ref tb, TrainHs(layer, maxT) + steps * TrainHq), HiddenSize).CopyTo(_carried.Hidden(layer));");
+            _w.Line($"        {MemoryMarshal}.CreateReadOnlySpan(ref {Unsafe}.Add(ref tb, TrainCs(layer, maxT) + steps * TrainHq), HiddenSize).CopyTo(_carried.Cell(layer));");
+            _w.Line("    }");
+            _w.Line("}");
+            _w.Line("return loss;");
+            _w.Close();
+        }
+    }
+}

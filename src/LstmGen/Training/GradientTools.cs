@@ -1,0 +1,61 @@
+using System;
+
+namespace LstmGen.Training;
+
+/// <summary>Gradient clipping (the standard remedy for exploding gradients in recurrent nets) and finiteness checks.</summary>
+public static class GradientTools
+{
+    /// <summary>The L2 norm of all gradients together.</summary>
+    public static float GlobalNorm(ReadOnlySpan<float> gradients)
+    {
+        double sum = 0;
+        foreach (float g in gradients) sum += (double)g * g;
+        return (float)Math.Sqrt(sum);
+    }
+
+    /// <summary>
+    /// Scales every gradient by maxNorm/‖g‖ when the global L2 norm ‖g‖ exceeds <paramref name="maxNorm"/>
+    /// (torch.nn.utils.clip_grad_norm_, with its 1e-6 guard). Returns the norm before clipping.
+    /// </summary>
+    public static float ClipByGlobalNorm(Span<float> gradients, float maxNorm)
+    {
+        float norm = GlobalNorm(gradients);
+        float factor = maxNorm / (norm + 1e-6f);
+        if (factor < 1f)
+            for (int k = 0; k < gradients.Length; k++) gradients[k] *= factor;
+        return norm;
+    }
+
+    /// <summary>Clamps every gradient to [−<paramref name="limit"/>, <paramref name="limit"/>] (torch.nn.utils.clip_grad_value_).</summary>
+    public static void ClipByValue(Span<float> gradients, float limit)
+    {
+        for (int k = 0; k < gradients.Length; k++) gradients[k] = Math.Clamp(gradients[k], -limit, limit);
+    }
+
+    /// <summary>The index of the first NaN or infinity, or −1.</summary>
+    public static int IndexOfNonFinite(ReadOnlySpan<float> values)
+    {
+        for (int k = 0; k < values.Length; k++)
+            if (!float.IsFinite(values[k])) return k;
+        return -1;
+    }
+}
+
+/// <summary>
+/// A training step met a NaN or infinity. The step was abandoned before the update, so the model keeps its last good weights.
+/// </summary>
+public sealed class NonFiniteTrainingException : ArithmeticException
+{
+    /// <summary>Creates the exception.</summary>
+    public NonFiniteTrainingException(string message, string where, int index) : base(message)
+    {
+        Where = where;
+        Index = index;
+    }
+
+    /// <summary>Where the value appeared: "loss", "input", or a parameter tensor's name such as "weight_hh_l0".</summary>
+    public string Where { get; }
+
+    /// <summary>The flat index inside <see cref="Where"/>, or −1 for the loss.</summary>
+    public int Index { get; }
+}
