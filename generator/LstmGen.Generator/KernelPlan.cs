@@ -7,8 +7,9 @@ internal sealed class VectorWidth
 {
     public static readonly VectorWidth[] All =
     {
-        // Accumulator budgets: AVX-512 has 32 zmm registers, AVX2 16 ymm; Vector128 (SSE/NEON) and scalar keep to 8 to stay spill-free on x64.
-        new VectorWidth(16, "Vector512", accumulatorBudget: 16, projectionVectors: 4),
+        // Accumulator budgets: AVX-512 has 32 zmm registers (24 accumulators leave room for the broadcast and
+        // activation temporaries), AVX2 16 ymm; Vector128 (SSE/NEON) and scalar keep to 8 to stay spill-free on x64.
+        new VectorWidth(16, "Vector512", accumulatorBudget: 24, projectionVectors: 4),
         new VectorWidth(8, "Vector256", accumulatorBudget: 8, projectionVectors: 2),
         new VectorWidth(4, "Vector128", accumulatorBudget: 8, projectionVectors: 2),
         new VectorWidth(1, "Scalar", accumulatorBudget: 8, projectionVectors: 2),
@@ -34,12 +35,32 @@ internal sealed class VectorWidth
 
     public string IsAcceleratedCondition => IsScalar ? "true" : $"{Static}.IsHardwareAccelerated";
 
-    // The kernel classes define Load, Store, Splat, MulAdd and Tanh helpers for their width (EmitHelpers), so emitted lines stay short.
-    public string Load(string reference, string offset) => $"Load(ref {reference}, {offset})";
+    // The hot kernels use the intrinsics directly (no helper calls): in large unrolled bodies the JIT stops inlining
+    // helpers once its inlining budget is spent, and each non-inlined helper costs a call per FMA.
+    private const string UnsafeClass = "global::System.Runtime.CompilerServices.Unsafe";
 
-    public string Store(string value, string reference, string offset) => $"Store({value}, ref {reference}, {offset});";
+    private static string Unsigned(string offset) =>
+        int.TryParse(offset, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out _) ? offset : $"(nuint)({offset})";
 
-    public string Broadcast(string value) => $"Splat({value})";
+    public string Load(string reference, string offset) =>
+        IsScalar ? $"{UnsafeClass}.Add(ref {reference}, {offset})" : $"{Static}.LoadUnsafe(ref {reference}, {Unsigned(offset)})";
+
+    public string Store(string value, string reference, string offset) =>
+        IsScalar ? $"{UnsafeClass}.Add(ref {reference}, {offset}) = {value};" : $"{Static}.StoreUnsafe({value}, ref {reference}, {Unsigned(offset)});";
+
+    public string Broadcast(string value) => IsScalar ? value : $"{Static}.Create({value})";
+
+    /// <summary>An element of a float run: z_j, x_t[j].</summary>
+    public static string At(string reference, string offset) => $"{UnsafeClass}.Add(ref {reference}, {offset})";
+
+    /// <summary>a·b + c, fused where the hardware has FMA (a JIT/AOT-time constant), else multiply and add.</summary>
+    public string MulAdd(string a, string b, string c) => Lanes switch
+    {
+        16 => $"{Static}.FusedMultiplyAdd({a}, {b}, {c})", // AVX-512 implies FMA
+        8 => $"(global::System.Runtime.Intrinsics.X86.Fma.IsSupported ? {Static}.FusedMultiplyAdd({a}, {b}, {c}) : {a} * {b} + {c})",
+        4 => $"(global::System.Runtime.Intrinsics.X86.Fma.IsSupported || global::System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported ? {Static}.FusedMultiplyAdd({a}, {b}, {c}) : {a} * {b} + {c})",
+        _ => $"(global::System.Runtime.Intrinsics.X86.Fma.IsSupported || global::System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported ? global::System.MathF.FusedMultiplyAdd({a}, {b}, {c}) : {a} * {b} + {c})",
+    };
 
     public string StaticClass => Static;
 
@@ -65,7 +86,7 @@ internal sealed class LayerPlan
         Width = width;
         PaddedHidden = (hidden + width.Lanes - 1) / width.Lanes * width.Lanes;
         Blocks = PaddedHidden / width.Lanes;
-        int maxBlocksPerTile = Math.Max(1, width.AccumulatorBudget / 4);
+        int maxBlocksPerTile = Math.Max(1, Math.Min(4, width.AccumulatorBudget / 4)); // at most 16 accumulators per tile (kernels.md #7)
         BlocksPerTile = 1;
         for (int b = Math.Min(maxBlocksPerTile, Blocks); b >= 1; b--)
             if (Blocks % b == 0) { BlocksPerTile = b; break; }

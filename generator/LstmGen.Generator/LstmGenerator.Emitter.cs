@@ -49,8 +49,12 @@ public sealed partial class LstmGenerator
         // per layer k: z_k = [x_k ; h_k] (the kernel's column input), c_k; then h_new scratch, the chunk's G rows,
         // and two ping-pong buffers of layer outputs for whole-sequence mode.
         internal int PaddedHidden16 => Align16(H);
-        internal int StateZ(int layer) => Enumerable.Range(0, layer).Sum(k => Align16(LayerInputs(k) + H) + PaddedHidden16);
-        internal int StateC(int layer) => StateZ(layer) + Align16(LayerInputs(layer) + H);
+        // Layer k's region is [pad | x_k | h_k] then c_k: x_k ends exactly where an aligned h_k begins, so h_k (stored every
+        // step and read back the next) never straddles a cache line, and z_k = [x_k ; h_k] stays one contiguous run.
+        private int RegionStart(int layer) => Enumerable.Range(0, layer).Sum(k => Align16(LayerInputs(k)) + 2 * PaddedHidden16);
+        internal int StateH(int layer) => RegionStart(layer) + Align16(LayerInputs(layer));
+        internal int StateZ(int layer) => StateH(layer) - LayerInputs(layer);
+        internal int StateC(int layer) => StateH(layer) + PaddedHidden16;
         internal int StateHNew => StateZ(L);
         internal int StateG => StateHNew + PaddedHidden16;
         internal int ChunkLength => System.Math.Max(4, System.Math.Min(64, 16384 / (4 * PaddedHidden16) / 4 * 4));
@@ -142,7 +146,7 @@ public sealed partial class LstmGenerator
             _w.Line("// State layout, in floats; every region starts on a 64-byte boundary.");
             for (int k = 0; k < L; k++)
             {
-                _w.Line($"private const int StateZ{k} = {N(StateZ(k))}; // z = [x_{k} ; h_{k}]: the layer's input then its hidden state");
+                _w.Line($"private const int StateZ{k} = {N(StateZ(k))}; // z = [x_{k} ; h_{k}]: the layer's input then its hidden state (h_{k} 64-byte aligned)");
                 _w.Line($"private const int StateC{k} = {N(StateC(k))}; // c_{k}");
             }
             _w.Line($"private const int StateHNew = {N(StateHNew)}; // h_t of the layer being stepped, before it replaces h_(t-1)");
@@ -353,7 +357,7 @@ public sealed partial class LstmGenerator
             _w.Line("/// <summary>h of <paramref name=\"layer\"/> (<see cref=\"HiddenSize\"/> values); writable, to give an initial state.</summary>");
             _w.Open($"public {Span} Hidden(int layer)");
             _w.Line("CheckLayer(layer);");
-            _w.Line("return Buffer.Span.Slice(LayerZ(layer) + (layer == 0 ? InputSize : HiddenSize), HiddenSize);");
+            _w.Line("return Buffer.Span.Slice(LayerH(layer), HiddenSize);");
             _w.Close();
             _w.Line();
             _w.Line("/// <summary>c of <paramref name=\"layer\"/> (<see cref=\"HiddenSize\"/> values); writable, to give an initial state.</summary>");
@@ -368,9 +372,8 @@ public sealed partial class LstmGenerator
             _w.Line("/// <summary>Copies h and c of every layer from <paramref name=\"other\"/>.</summary>");
             _w.Line("public void CopyFrom(State other) { global::System.ArgumentNullException.ThrowIfNull(other); other.Buffer.Span.CopyTo(Buffer.Span); }");
             _w.Line();
-            int upperStride = Align16(H + H) + PaddedHidden16;
-            _w.Line($"private static int LayerZ(int layer) => layer == 0 ? StateZ0 : {N(StateZ(0) + Align16(I + H) + PaddedHidden16)} + (layer - 1) * {N(upperStride)};");
-            _w.Line($"private static int LayerC(int layer) => layer == 0 ? StateC0 : {N(StateZ(0) + Align16(I + H) + PaddedHidden16 + Align16(H + H))} + (layer - 1) * {N(upperStride)};");
+            _w.Line($"private static int LayerH(int layer) => layer switch {{ {string.Join(", ", Enumerable.Range(0, L).Select(k => $"{N(k)} => {N(StateH(k))}"))}, _ => 0 }};");
+            _w.Line($"private static int LayerC(int layer) => layer switch {{ {string.Join(", ", Enumerable.Range(0, L).Select(k => $"{N(k)} => {N(StateC(k))}"))}, _ => 0 }};");
             _w.Line();
             _w.Open("private static void CheckLayer(int layer)");
             _w.Line("if ((uint)layer >= NumLayers)");

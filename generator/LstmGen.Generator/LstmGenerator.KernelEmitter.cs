@@ -121,12 +121,24 @@ public sealed partial class LstmGenerator
             for (int k = 0; k < L; k++)
             {
                 int inputs = _model.LayerInputs(k);
+                bool oneTile = Plan(k).Tiles == 1;
+                string hSlot = "StateZ" + N(k) + " + " + N(inputs);
                 _w.Line($"// layer {N(k)}: a = b + W·[x; h_(t-1)], then c_t and h_t");
-                _w.Line($"Cell{N(inputs)}({W(k)}, {B(k)}, {S("StateZ" + N(k))}, {S("StateC" + N(k))}, {S("StateHNew")});");
-                _w.Line($"// h_t replaces h_(t-1) in z_{N(k)}" + (k + 1 < L ? $" and is layer {N(k + 1)}'s input" : ""));
-                _w.Line($"Copy({S("StateHNew")}, {S("StateZ" + N(k) + " + " + N(inputs))});");
-                if (k + 1 < L)
-                    _w.Line($"Copy({S("StateHNew")}, {S("StateZ" + N(k + 1))});");
+                if (oneTile)
+                {
+                    // One tile reads all of z before it writes any of h, so h_t can go straight into z.
+                    _w.Line($"Cell{N(inputs)}({W(k)}, {B(k)}, {S("StateZ" + N(k))}, {S("StateC" + N(k))}, {S(hSlot)});");
+                    if (k + 1 < L)
+                        _w.Line($"Copy({S(hSlot)}, {S("StateZ" + N(k + 1))}); // h_t is layer {N(k + 1)}'s input");
+                }
+                else
+                {
+                    _w.Line($"Cell{N(inputs)}({W(k)}, {B(k)}, {S("StateZ" + N(k))}, {S("StateC" + N(k))}, {S("StateHNew")});");
+                    _w.Line($"// h_t replaces h_(t-1) in z_{N(k)}" + (k + 1 < L ? $" and is layer {N(k + 1)}'s input" : ""));
+                    _w.Line($"Copy({S("StateHNew")}, {S(hSlot)});");
+                    if (k + 1 < L)
+                        _w.Line($"Copy({S("StateHNew")}, {S("StateZ" + N(k + 1))});");
+                }
             }
             _w.Close();
             _w.Line();
@@ -200,10 +212,10 @@ public sealed partial class LstmGenerator
 
             void EmitColumn(string columnOffsetInZ, string weightRef, string weightOffset, int partial)
             {
-                _w.Line($"zj = {_v.Broadcast($"At(ref z, {columnOffsetInZ})")};");
+                _w.Line($"zj = {_v.Broadcast(VectorWidth.At("z", columnOffsetInZ))};");
                 for (int v = 0; v < vectors; v++)
                 {
-                    _w.Line($"{Acc(partial, v)} = MulAdd({_v.Load(weightRef, Add(weightOffset, v * lanes))}, zj, {Acc(partial, v)});");
+                    _w.Line($"{Acc(partial, v)} = {_v.MulAdd(_v.Load(weightRef, Add(weightOffset, v * lanes)), "zj", Acc(partial, v))};");
                 }
             }
 
@@ -231,8 +243,13 @@ public sealed partial class LstmGenerator
                 _w.Line("// sum the partial chains");
                 for (int v = 0; v < vectors; v++)
                 {
-                    string sum = "a" + N(v);
-                    for (int p = 1; p < splits; p++) sum += " + " + Acc(p, v);
+                    // a pairwise tree: two adds deep for four chains
+                    string sum = splits switch
+                    {
+                        2 => $"a{N(v)} + {Acc(1, v)}",
+                        3 => $"(a{N(v)} + {Acc(1, v)}) + {Acc(2, v)}",
+                        _ => $"(a{N(v)} + {Acc(1, v)}) + ({Acc(2, v)} + {Acc(3, v)})",
+                    };
                     _w.Line($"a{N(v)} = {sum};");
                 }
             }
@@ -244,12 +261,12 @@ public sealed partial class LstmGenerator
                 string unit = tileLoop ? $"tile * {N(plan.BlocksPerTile * lanes)} + {N(b * lanes)}" : N(b * lanes);
                 int q = b * 4;
                 _w.Line($"// block {N(b)}: i, f, o = σ(a) = 0.5 + 0.5·tanh(a/2) (those rows were pre-scaled by 0.5); g = tanh(a)");
-                _w.Line($"{_v.Type} i{N(b)} = MulAdd(half, Tanh(a{N(q)}), half);");
-                _w.Line($"{_v.Type} f{N(b)} = MulAdd(half, Tanh(a{N(q + 1)}), half);");
-                _w.Line($"{_v.Type} g{N(b)} = Tanh(a{N(q + 2)});");
-                _w.Line($"{_v.Type} o{N(b)} = MulAdd(half, Tanh(a{N(q + 3)}), half);");
+                _w.Line($"{_v.Type} i{N(b)} = {_v.MulAdd("half", $"{Math}.Tanh(a{N(q)})", "half")};");
+                _w.Line($"{_v.Type} f{N(b)} = {_v.MulAdd("half", $"{Math}.Tanh(a{N(q + 1)})", "half")};");
+                _w.Line($"{_v.Type} g{N(b)} = {Math}.Tanh(a{N(q + 2)});");
+                _w.Line($"{_v.Type} o{N(b)} = {_v.MulAdd("half", $"{Math}.Tanh(a{N(q + 3)})", "half")};");
                 _w.Line("// c_t = f ⊙ c_(t-1) + i ⊙ g");
-                _w.Line($"{_v.Type} c{N(b)} = MulAdd(f{N(b)}, {_v.Load("c", unit)}, i{N(b)} * g{N(b)});");
+                _w.Line($"{_v.Type} c{N(b)} = {_v.MulAdd($"f{N(b)}", _v.Load("c", unit), $"i{N(b)} * g{N(b)}")};");
                 _w.Line(_v.Store($"c{N(b)}", "c", unit));
                 if (training)
                 {
@@ -257,7 +274,7 @@ public sealed partial class LstmGenerator
                     string[] gateNames = { "i", "f", "g", "o" };
                     for (int gate = 0; gate < 4; gate++)
                         _w.Line(_v.Store($"{gateNames[gate]}{N(b)}", "gates", Add(unit, gate * _model.TrainHq)));
-                    _w.Line($"{_v.Type} tc{N(b)} = Tanh(c{N(b)});");
+                    _w.Line($"{_v.Type} tc{N(b)} = {Math}.Tanh(c{N(b)});");
                     _w.Line(_v.Store($"tc{N(b)}", "tanhC", unit));
                     _w.Line("// h_t = o ⊙ tanh(c_t)");
                     _w.Line(_v.Store($"o{N(b)} * tc{N(b)}", "hOut", unit));
@@ -265,7 +282,7 @@ public sealed partial class LstmGenerator
                 else
                 {
                     _w.Line("// h_t = o ⊙ tanh(c_t)");
-                    _w.Line(_v.Store($"o{N(b)} * Tanh(c{N(b)})", "hOut", unit));
+                    _w.Line(_v.Store($"o{N(b)} * {Math}.Tanh(c{N(b)})", "hOut", unit));
                 }
             }
             if (tileLoop) _w.Close();
@@ -317,9 +334,9 @@ public sealed partial class LstmGenerator
                 for (int s = 0; s < steps; s++)
                 {
                     string xIndex = s == 0 ? j : s == 1 ? $"{j} + xStride" : $"{j} + {N(s)} * xStride";
-                    _w.Line($"{_v.Type} x{N(s)} = {_v.Broadcast($"At(ref xt, {xIndex})")};");
+                    _w.Line($"{_v.Type} x{N(s)} = {_v.Broadcast(VectorWidth.At("xt", xIndex))};");
                     for (int v = 0; v < group; v++)
-                        _w.Line($"a{N(s)}_{N(v)} = MulAdd(w{N(v)}, x{N(s)}, a{N(s)}_{N(v)});");
+                        _w.Line($"a{N(s)}_{N(v)} = {_v.MulAdd($"w{N(v)}", $"x{N(s)}", $"a{N(s)}_{N(v)}")};");
                 }
             }
             if (unrolled)

@@ -33,9 +33,11 @@ public static class LstmMath
     public static float Tanh(float x)
     {
         x = Math.Clamp(x, -Clamp, Clamp); // NaN passes through Math.Clamp
-        float u = x * x;
-        float p = MulAdd(MulAdd(MulAdd(MulAdd(MulAdd(P5, u, P4), u, P3), u, P2), u, P1), u, P0);
-        float q = MulAdd(MulAdd(MulAdd(Q3, u, Q2), u, Q1), u, 1f);
+        // Estrin's scheme: P = (p0 + p1·u) + u²·((p2 + p3·u) + u²·(p4 + p5·u)), Q = (1 + q1·u) + u²·(q2 + q3·u),
+        // three dependent steps instead of Horner's five, which shortens the recurrent step's critical path.
+        float u = x * x, u2 = u * u;
+        float p = MulAdd(u2, MulAdd(u2, MulAdd(P5, u, P4), MulAdd(P3, u, P2)), MulAdd(P1, u, P0));
+        float q = MulAdd(u2, MulAdd(Q3, u, Q2), MulAdd(Q1, u, 1f));
         return x * p / q;
     }
 
@@ -53,9 +55,9 @@ public static class LstmMath
     public static Vector128<float> Tanh(Vector128<float> x)
     {
         x = Vector128.Clamp(x, Vector128.Create(-Clamp), Vector128.Create(Clamp));
-        Vector128<float> u = x * x;
-        Vector128<float> p = MulAdd(MulAdd(MulAdd(MulAdd(MulAdd(Vector128.Create(P5), u, Vector128.Create(P4)), u, Vector128.Create(P3)), u, Vector128.Create(P2)), u, Vector128.Create(P1)), u, Vector128.Create(P0));
-        Vector128<float> q = MulAdd(MulAdd(MulAdd(Vector128.Create(Q3), u, Vector128.Create(Q2)), u, Vector128.Create(Q1)), u, Vector128<float>.One);
+        Vector128<float> u = x * x, u2 = u * u;
+        Vector128<float> p = MulAdd(u2, MulAdd(u2, MulAdd(Vector128.Create(P5), u, Vector128.Create(P4)), MulAdd(Vector128.Create(P3), u, Vector128.Create(P2))), MulAdd(Vector128.Create(P1), u, Vector128.Create(P0)));
+        Vector128<float> q = MulAdd(u2, MulAdd(Vector128.Create(Q3), u, Vector128.Create(Q2)), MulAdd(Vector128.Create(Q1), u, Vector128<float>.One));
         return x * p / q;
     }
 
@@ -64,9 +66,9 @@ public static class LstmMath
     public static Vector256<float> Tanh(Vector256<float> x)
     {
         x = Vector256.Clamp(x, Vector256.Create(-Clamp), Vector256.Create(Clamp));
-        Vector256<float> u = x * x;
-        Vector256<float> p = MulAdd(MulAdd(MulAdd(MulAdd(MulAdd(Vector256.Create(P5), u, Vector256.Create(P4)), u, Vector256.Create(P3)), u, Vector256.Create(P2)), u, Vector256.Create(P1)), u, Vector256.Create(P0));
-        Vector256<float> q = MulAdd(MulAdd(MulAdd(Vector256.Create(Q3), u, Vector256.Create(Q2)), u, Vector256.Create(Q1)), u, Vector256<float>.One);
+        Vector256<float> u = x * x, u2 = u * u;
+        Vector256<float> p = MulAdd(u2, MulAdd(u2, MulAdd(Vector256.Create(P5), u, Vector256.Create(P4)), MulAdd(Vector256.Create(P3), u, Vector256.Create(P2))), MulAdd(Vector256.Create(P1), u, Vector256.Create(P0)));
+        Vector256<float> q = MulAdd(u2, MulAdd(Vector256.Create(Q3), u, Vector256.Create(Q2)), MulAdd(Vector256.Create(Q1), u, Vector256<float>.One));
         return x * p / q;
     }
 
@@ -75,9 +77,9 @@ public static class LstmMath
     public static Vector512<float> Tanh(Vector512<float> x)
     {
         x = Vector512.Clamp(x, Vector512.Create(-Clamp), Vector512.Create(Clamp));
-        Vector512<float> u = x * x;
-        Vector512<float> p = MulAdd(MulAdd(MulAdd(MulAdd(MulAdd(Vector512.Create(P5), u, Vector512.Create(P4)), u, Vector512.Create(P3)), u, Vector512.Create(P2)), u, Vector512.Create(P1)), u, Vector512.Create(P0));
-        Vector512<float> q = MulAdd(MulAdd(MulAdd(Vector512.Create(Q3), u, Vector512.Create(Q2)), u, Vector512.Create(Q1)), u, Vector512<float>.One);
+        Vector512<float> u = x * x, u2 = u * u;
+        Vector512<float> p = MulAdd(u2, MulAdd(u2, MulAdd(Vector512.Create(P5), u, Vector512.Create(P4)), MulAdd(Vector512.Create(P3), u, Vector512.Create(P2))), MulAdd(Vector512.Create(P1), u, Vector512.Create(P0)));
+        Vector512<float> q = MulAdd(u2, MulAdd(Vector512.Create(Q3), u, Vector512.Create(Q2)), MulAdd(Vector512.Create(Q1), u, Vector512<float>.One));
         return x * p / q;
     }
 
