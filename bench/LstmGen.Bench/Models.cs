@@ -6,3 +6,6 @@ namespace LstmGen.Bench;
 [LstmModel(InputSize = 8, HiddenSize = 32, NumLayers = 2)] public partial class ShapeC { }
 [LstmModel(InputSize = 64, HiddenSize = 128)] public partial class ShapeD { }
 [LstmModel(InputSize = 256, HiddenSize = 256)] public partial class ShapeE { }
+
+// The training shape T of shared/spec/bench.md: C (8→32, 2 layers) plus a Linear(32→1) head, sized for 50-step sequences.
+[LstmModel(InputSize = 8, HiddenSize = 32, NumLayers = 2, OutputSize = 1, SequenceLength = 50)] public partial class ShapeT { }

@@ -27,10 +27,10 @@ public static class Program
         if (args.Contains("--help") || args.Contains("-h"))
         {
             Console.WriteLine("""
-                LstmGen benchmarks (ns per time step; see bench/README.md).
+                LstmGen benchmarks (ns per time step; µs per training step for shape T; see bench/README.md).
                   dotnet run -c Release --project bench/LstmGen.Bench -- [--short] [--filter <glob>...] [other BenchmarkDotNet options]
                   --short   a very short job (CI smoke run: checks every benchmark validates and runs; numbers are rough)
-                  --filter  BenchmarkDotNet glob over Namespace.Class.Method, e.g. '*A_1x16x1*' or '*LstmGen*' (default: all)
+                  --filter  BenchmarkDotNet glob over Namespace.Class.Method, e.g. '*A_1x16x1*', '*LstmGen*' or '*Train*' (default: all)
                 Results: bench/results/latest.md (--short: latest-short.md): summary + BenchmarkDotNet's tables;
                          BenchmarkDotNet's own logs and exports in bench/results/BenchmarkDotNet.Artifacts/.
                 """);
@@ -65,7 +65,9 @@ public static class Program
         var summaries = BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(bdnArgs.ToArray(), config).ToArray();
 
         var rows = Collect(summaries);
-        string table = SummaryTable(rows);
+        var trainRows = CollectTraining(summaries);
+        string table = (rows.Count > 0 || trainRows.Count == 0 ? SummaryTable(rows) : "")
+                       + (trainRows.Count > 0 ? (rows.Count > 0 ? Environment.NewLine : "") + TrainingTable(trainRows) : "");
         var md = new StringBuilder();
         md.AppendLine("# LstmGen benchmark results").AppendLine();
         md.AppendLine("```").AppendLine(machine.TrimEnd()).AppendLine("```").AppendLine();
@@ -143,6 +145,56 @@ public static class Program
         }
         return sb.ToString();
     }
+
+    private sealed record TrainRow(int Batch, string System, int Order, double? MedianNs, double? BytesPerStep);
+
+    private static readonly (string Method, string System)[] TrainSystems =
+    {
+        (nameof(T_Train_8x32x2x1.LstmGenTrain), "LstmGen Trainer.Step"),
+        (nameof(T_Train_8x32x2x1.TorchTrain), "torch nn.LSTM + nn.Linear, MSELoss, backward, optim.SGD"),
+    };
+
+    private static List<TrainRow> CollectTraining(IEnumerable<Summary> summaries)
+    {
+        var rows = new List<TrainRow>();
+        foreach (var report in summaries.SelectMany(s => s.Reports))
+        {
+            var descriptor = report.BenchmarkCase.Descriptor;
+            if (!typeof(T_Train_8x32x2x1).IsAssignableFrom(descriptor.Type)) continue;
+            int order = Array.FindIndex(TrainSystems, s => s.Method == descriptor.WorkloadMethod.Name);
+            if (order < 0) continue;
+            int batch = Convert.ToInt32(report.BenchmarkCase.Parameters[nameof(T_Train_8x32x2x1.Batch)], Inv);
+            double? bytesPerStep = null;
+            var gc = report.GcStats;
+            if (report.Success && gc.TotalOperations > 0) bytesPerStep = gc.GetTotalAllocatedBytes(true) / (double)gc.TotalOperations;
+            rows.Add(new TrainRow(batch, TrainSystems[order].System, order, report.ResultStatistics?.Median, bytesPerStep));
+        }
+        return rows.OrderBy(r => r.Batch).ThenBy(r => r.Order).ToList();
+    }
+
+    /// <summary>Shape T: batch × system, median µs per training step, ratio to LstmGen at the same batch, allocation.</summary>
+    private static string TrainingTable(List<TrainRow> rows)
+    {
+        var sb = new StringBuilder();
+        sb.AppendLine("## Summary: shape T, median µs per training step");
+        sb.AppendLine();
+        sb.AppendLine($"C (8→32, 2 layers) + Linear(32→1), {T_Train_8x32x2x1.Steps}-step sequences, MSE over every step, one SGD update " +
+                      $"(lr {T_Train_8x32x2x1.LearningRate.ToString(Inv)}) per training step, whatever the batch. " +
+                      "Ratio = this row's median / LstmGen's at the same batch; > 1 means LstmGen is faster. " +
+                      "µs/sequence = µs per training step / batch. Allocation is managed memory per training step.");
+        sb.AppendLine();
+        sb.AppendLine("| shape | batch | system | µs/training step (median) | µs/sequence | ratio vs LstmGen | allocated B/step |");
+        sb.AppendLine("|---|---:|---|---:|---:|---:|---:|");
+        foreach (var r in rows)
+        {
+            var baseline = rows.FirstOrDefault(b => b.Batch == r.Batch && b.Order == 0);
+            string ratio = r.MedianNs is { } m && baseline?.MedianNs is { } bm && bm > 0 ? (m / bm).ToString("0.00", Inv) + "×" : "–";
+            sb.AppendLine($"| T | {r.Batch} | {r.System} | {Us(r.MedianNs)} | {Us(r.MedianNs / r.Batch)} | {ratio} | {Bytes(r.BytesPerStep)} |");
+        }
+        return sb.ToString();
+    }
+
+    private static string Us(double? ns) => ns is { } v ? (v >= 100_000 ? (v / 1000).ToString("#,0", Inv) : (v / 1000).ToString("0.0", Inv)) : "failed";
 
     private static string Ns(double? ns) => ns is { } v ? (v >= 100 ? v.ToString("#,0", Inv) : v.ToString("0.0", Inv)) : "failed";
     private static string Bytes(double? b) => b is { } v ? (v >= 10 || v == 0 ? Math.Round(v).ToString("#,0", Inv) : v.ToString("0.##", Inv)) : "–";
