@@ -31,7 +31,7 @@ public static class Program
                   dotnet run -c Release --project bench/LstmGen.Bench -- [--short] [--filter <glob>...] [other BenchmarkDotNet options]
                   --short   a very short job (CI smoke run: checks every benchmark validates and runs; numbers are rough)
                   --filter  BenchmarkDotNet glob over Namespace.Class.Method, e.g. '*A_1x16x1*', '*LstmGen*' or '*Train*' (default: all)
-                Results: bench/results/latest.md (--short: latest-short.md): summary + BenchmarkDotNet's tables;
+                Results: bench/results/latest.md (--short: latest-short.md; --filter: latest-filtered.md): summary + BenchmarkDotNet's tables;
                          BenchmarkDotNet's own logs and exports in bench/results/BenchmarkDotNet.Artifacts/.
                 """);
             return 0;
@@ -39,7 +39,10 @@ public static class Program
 
         bool isShort = args.Contains("--short");
         var bdnArgs = args.Where(a => a != "--short").ToList();
-        if (!bdnArgs.Any(a => a == "--filter" || a == "-f" || a.StartsWith("--filter=", StringComparison.Ordinal)))
+        // Only a full run of the whole suite writes latest.md: a filtered run would otherwise replace the published
+        // results with a few rows.
+        bool isFiltered = FilterPatterns(bdnArgs) is { } patterns && !patterns.All(p => p == "*");
+        if (FilterPatterns(bdnArgs) is null)
             bdnArgs.AddRange(new[] { "--filter", "*" });   // no filter: run everything (BenchmarkSwitcher would otherwise ask)
 
         string resultsDir = ResultsDirectory();
@@ -80,7 +83,8 @@ public static class Program
             md.AppendLine(logger.GetLog()).AppendLine();
         }
         // A smoke run must not overwrite the real results: its numbers are rough (few iterations; the JIT may still be tiering).
-        string latest = Path.Combine(resultsDir, isShort ? "latest-short.md" : "latest.md");
+        // Nor must a filtered run: it has only some of the rows.
+        string latest = Path.Combine(resultsDir, isShort ? "latest-short.md" : isFiltered ? "latest-filtered.md" : "latest.md");
         File.WriteAllText(latest, md.ToString());
 
         Console.WriteLine();
@@ -91,6 +95,22 @@ public static class Program
                       || summaries.Any(s => s.HasCriticalValidationErrors || s.Reports.Any(r => !r.Success || r.ResultStatistics is null));
         if (failed) Console.Error.WriteLine("Some benchmarks failed (validation, setup or run): see the log above.");
         return failed ? 1 : 0;
+    }
+
+    /// <summary>The <c>--filter</c> globs given (null when there is no filter option).</summary>
+    private static List<string>? FilterPatterns(List<string> args)
+    {
+        List<string>? patterns = null;
+        for (int k = 0; k < args.Count; k++)
+        {
+            if (args[k].StartsWith("--filter=", StringComparison.Ordinal)) (patterns ??= new()).Add(args[k]["--filter=".Length..]);
+            else if (args[k] is "--filter" or "-f")
+            {
+                patterns ??= new();
+                while (k + 1 < args.Count && !args[k + 1].StartsWith('-')) patterns.Add(args[++k]);
+            }
+        }
+        return patterns;
     }
 
     private sealed record Row(string Shape, string System, int Order, bool Streaming, double? MedianNs, double? BytesPerStep, double? BytesPerInvoke);

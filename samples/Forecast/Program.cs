@@ -1,0 +1,271 @@
+// Forecast: learn tomorrow's Seattle weather from the last 30 days, on the device, with LstmGen.
+//
+//   dotnet run -c Release --project samples/Forecast              # full run (about 20 s)
+//   dotnet run -c Release --project samples/Forecast -- --quick   # a short run, as CI does
+//
+// It trains a 2-layer LSTM (generated from the attribute below) on 2012-2014, checks it on 2015 against the
+// persistence forecast ("tomorrow = today"), saves and reloads the weights, and forecasts the day after the data ends.
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Globalization;
+using System.IO;
+using LstmGen;
+using LstmGen.Training;
+
+int steps = 800;
+for (int k = 0; k < args.Length; k++)
+{
+    if (args[k] == "--quick") steps = 150;
+    else if (args[k] == "--steps" && k + 1 < args.Length) steps = int.Parse(args[++k], CultureInfo.InvariantCulture);
+    else { Console.Error.WriteLine($"unknown argument '{args[k]}'; use --quick or --steps N"); return 2; }
+}
+
+// ---- data: precipitation, max/min temperature, wind; plus the season as sin/cos of the day of the year ----
+string csv = Path.Combine(AppContext.BaseDirectory, "data", "seattle-weather.csv");
+var days = Weather.Load(csv);
+int split = (int)(days.Count * 0.8);                      // train on the first 80% of days, validate on the rest (by time)
+var norm = Normalizer.Fit(days, split);
+float[] features = norm.Features(days);                   // days.Count × InputSize
+Console.WriteLine($"LstmGen forecast sample: {days.Count} days of Seattle weather ({days[0].Date:yyyy-MM-dd} to {days[^1].Date:yyyy-MM-dd}), " +
+                  $"training on {split} days, validating on {days.Count - split - 1}. Kernel path: {WeatherForecaster.KernelPath}.");
+
+// ---- training: random 30-day windows, targets = the next day's four values at every step ----
+var model = new WeatherForecaster(seed: 7);
+var trainer = model.CreateTrainer(new Adam(learningRate: 3e-3f, schedule: LearningRateSchedule.Cosine(steps, 3e-4f)), Loss.MeanSquaredError, clipNorm: 1f);
+const int T = WeatherForecaster.SequenceLength, Batch = 16, I = WeatherForecaster.InputSize, O = WeatherForecaster.OutputSize;
+var xs = new float[Batch * T * I];
+var ys = new float[Batch * T * O];
+var random = new LstmRandom(2024);
+var clock = Stopwatch.StartNew();
+float smoothed = 0;
+for (int step = 1; step <= steps; step++)
+{
+    for (int b = 0; b < Batch; b++)
+    {
+        int start = (int)(random.NextDouble() * (split - T - 1));
+        features.AsSpan(start * I, T * I).CopyTo(xs.AsSpan(b * T * I));
+        for (int t = 0; t < T; t++)
+            features.AsSpan((start + t + 1) * I, O).CopyTo(ys.AsSpan((b * T + t) * O));
+    }
+    float loss = trainer.Step(xs, ys, Batch);
+    smoothed = step == 1 ? loss : 0.9f * smoothed + 0.1f * loss;
+    if (step % 50 == 0 || step == steps)
+    {
+        double rate = step / clock.Elapsed.TotalSeconds;
+        Console.WriteLine($"  step {step,4}/{steps}  loss {smoothed:F4}  {rate,6:F0} steps/s  ETA {(steps - step) / rate,4:F1} s");
+    }
+}
+Console.WriteLine($"trained {steps} steps of {Batch} windows × {T} days in {clock.Elapsed.TotalSeconds:F1} s");
+
+// ---- validation: carry the state through the training period, then forecast each validation day one step at a time ----
+var validation = Evaluate(model, features, days, split, norm, out double stepNs);
+var persistence = Persistence(days, split);
+Console.WriteLine();
+Console.WriteLine($"validation ({days[split].Date:yyyy-MM-dd} to {days[^2].Date:yyyy-MM-dd}), RMSE of next-day forecasts:");
+Console.WriteLine("  variable          LSTM   persistence");
+for (int k = 0; k < O; k++)
+    Console.WriteLine($"  {Weather.Names[k],-14} {validation.Rmse[k],7:F3}  {persistence.Rmse[k],8:F3}   {Weather.Units[k]}");
+Console.WriteLine($"  mean normalized MSE: LSTM {validation.NormalizedMse:F4}, persistence {persistence.NormalizedMse:F4} " +
+                  $"({(validation.NormalizedMse < persistence.NormalizedMse ? "LSTM better" : "persistence better")})");
+Console.WriteLine($"  streaming inference: {stepNs:F0} ns per Step (one day in, tomorrow out)");
+
+// ---- save, reload, forecast ----
+string weightsPath = Path.Combine(Path.GetTempPath(), "lstmgen-forecast.weights");
+WeightsFile.Save(weightsPath, model.Parameters.Values);
+var reloaded = new WeatherForecaster();
+reloaded.LoadParameters(WeightsFile.Load(weightsPath, WeatherForecaster.ParameterCount));
+var again = Evaluate(reloaded, features, days, split, norm, out _);
+bool same = again.NormalizedMse == validation.NormalizedMse;
+Console.WriteLine($"saved {WeatherForecaster.ParameterCount} parameters to {weightsPath}; reloaded model gives {(same ? "identical" : "DIFFERENT")} forecasts");
+
+var state = reloaded.NewState();
+var last = new float[O];
+reloaded.Forward(features, state, last);
+var tomorrow = norm.Denormalize(last);
+Console.WriteLine($"forecast for {days[^1].Date.AddDays(1):yyyy-MM-dd}: precipitation {tomorrow[0]:F1} mm, max {tomorrow[1]:F1} °C, min {tomorrow[2]:F1} °C, wind {tomorrow[3]:F1} m/s");
+
+// Lines for the CI check that the Native AOT binary computes what the JIT run does.
+Console.WriteLine($"result final-loss {smoothed:R}");
+Console.WriteLine($"result validation-nmse {validation.NormalizedMse:R}");
+for (int k = 0; k < O; k++) Console.WriteLine($"result forecast-{k} {tomorrow[k]:R}");
+return same ? 0 : 1;
+
+static (double[] Rmse, double NormalizedMse) Evaluate(WeatherForecaster model, float[] features, List<Day> days, int split, Normalizer norm, out double stepNs)
+{
+    const int I = WeatherForecaster.InputSize, O = WeatherForecaster.OutputSize;
+    var state = model.NewState();
+    var y = new float[O];
+    model.Forward(features.AsSpan(0, split * I), state, y);  // warm the state up on the training period
+    var sum = new double[O];
+    double normalized = 0;
+    int count = 0;
+    long ticks = 0;
+    for (int d = split; d < days.Count - 1; d++)
+    {
+        long t0 = Stopwatch.GetTimestamp();
+        model.Step(features.AsSpan(d * I, I), state, y);      // y: the forecast for day d + 1
+        ticks += Stopwatch.GetTimestamp() - t0;
+        var predicted = norm.Denormalize(y);
+        var actual = days[d + 1].Values;
+        for (int k = 0; k < O; k++)
+        {
+            double e = predicted[k] - actual[k];
+            sum[k] += e * e;
+            normalized += e * e / (norm.Std[k] * norm.Std[k]) / O;
+        }
+        count++;
+    }
+    stepNs = ticks * 1e9 / Stopwatch.Frequency / count;
+    var rmse = new double[O];
+    for (int k = 0; k < O; k++) rmse[k] = Math.Sqrt(sum[k] / count);
+    return (rmse, normalized / count);
+}
+
+static (double[] Rmse, double NormalizedMse) Persistence(List<Day> days, int split)
+{
+    var norm = Normalizer.Fit(days, split);
+    var sum = new double[4];
+    double normalized = 0;
+    int count = 0;
+    for (int d = split; d < days.Count - 1; d++)
+    {
+        for (int k = 0; k < 4; k++)
+        {
+            double e = days[d].Values[k] - days[d + 1].Values[k];
+            sum[k] += e * e;
+            normalized += e * e / (norm.Std[k] * norm.Std[k]) / 4;
+        }
+        count++;
+    }
+    var rmse = new double[4];
+    for (int k = 0; k < 4; k++) rmse[k] = Math.Sqrt(sum[k] / count);
+    return (rmse, normalized / count);
+}
+
+/// <summary>Six inputs per day (four weather values and the season), four outputs: tomorrow's weather values.</summary>
+[LstmModel(InputSize = 6, HiddenSize = 32, NumLayers = 2, OutputSize = 4, SequenceLength = 30)]
+public partial class WeatherForecaster { }
+
+public readonly record struct Day(DateTime Date, float[] Values);
+
+public static class Weather
+{
+    public static readonly string[] Names = { "precipitation", "max temp", "min temp", "wind" };
+    public static readonly string[] Units = { "mm", "°C", "°C", "m/s" };
+
+    public static List<Day> Load(string path)
+    {
+        var days = new List<Day>();
+        using var reader = new StreamReader(path);
+        string? header = reader.ReadLine();
+        if (header is null || !header.StartsWith("date,precipitation,temp_max,temp_min,wind", StringComparison.Ordinal))
+            throw new InvalidDataException($"{path}: expected the header 'date,precipitation,temp_max,temp_min,wind,weather', got '{header}'.");
+        int line = 1;
+        for (string? text = reader.ReadLine(); text is not null; text = reader.ReadLine())
+        {
+            line++;
+            string[] cells = text.Split(',');
+            if (cells.Length < 5) throw new InvalidDataException($"{path}:{line}: expected 6 comma-separated values, got {cells.Length}.");
+            var values = new float[4];
+            for (int k = 0; k < 4; k++)
+                if (!float.TryParse(cells[k + 1], NumberStyles.Float, CultureInfo.InvariantCulture, out values[k]))
+                    throw new InvalidDataException($"{path}:{line}: '{cells[k + 1]}' is not a number.");
+            days.Add(new Day(DateTime.ParseExact(cells[0], "yyyy-MM-dd", CultureInfo.InvariantCulture), values));
+        }
+        return days;
+    }
+}
+
+/// <summary>Standardises each value with the training period's mean and deviation (precipitation on a log scale).</summary>
+public sealed class Normalizer
+{
+    public double[] Mean { get; } = new double[4];
+    public double[] Std { get; } = new double[4];   // of the raw values, for normalized errors
+    private readonly double[] _mean = new double[4], _std = new double[4]; // of the transformed values
+
+    private static double Transform(int k, double v) => k == 0 ? Math.Log(1 + v) : v;
+    private static double Inverse(int k, double v) => k == 0 ? Math.Max(0, Math.Exp(v) - 1) : v;
+
+    public static Normalizer Fit(List<Day> days, int count)
+    {
+        var n = new Normalizer();
+        for (int k = 0; k < 4; k++)
+        {
+            double s = 0, s2 = 0, r = 0, r2 = 0;
+            for (int d = 0; d < count; d++)
+            {
+                double v = Transform(k, days[d].Values[k]);
+                s += v; s2 += v * v;
+                r += days[d].Values[k]; r2 += days[d].Values[k] * (double)days[d].Values[k];
+            }
+            n._mean[k] = s / count;
+            n._std[k] = Math.Sqrt(s2 / count - n._mean[k] * n._mean[k]);
+            n.Mean[k] = r / count;
+            n.Std[k] = Math.Sqrt(r2 / count - n.Mean[k] * n.Mean[k]);
+        }
+        return n;
+    }
+
+    public float[] Features(List<Day> days)
+    {
+        var f = new float[days.Count * WeatherForecaster.InputSize];
+        for (int d = 0; d < days.Count; d++)
+        {
+            int o = d * WeatherForecaster.InputSize;
+            for (int k = 0; k < 4; k++) f[o + k] = (float)((Transform(k, days[d].Values[k]) - _mean[k]) / _std[k]);
+            double season = 2 * Math.PI * days[d].Date.DayOfYear / 365.25;
+            f[o + 4] = (float)Math.Sin(season);
+            f[o + 5] = (float)Math.Cos(season);
+        }
+        return f;
+    }
+
+    public double[] Denormalize(ReadOnlySpan<float> y)
+    {
+        var v = new double[4];
+        for (int k = 0; k < 4; k++) v[k] = Inverse(k, y[k] * _std[k] + _mean[k]);
+        return v;
+    }
+}
+
+/// <summary>
+/// A minimal weights file: "LSTMGENW", the parameter count (int32) and the float32 values, little-endian.
+/// Saved to a temporary file in the same folder and renamed over the old one, so a crash never leaves a broken file.
+/// </summary>
+public static class WeightsFile
+{
+    private static ReadOnlySpan<byte> Magic => "LSTMGENW"u8;
+
+    public static void Save(string path, ReadOnlySpan<float> values)
+    {
+        string temp = path + ".tmp";
+        using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write))
+        {
+            stream.Write(Magic);
+            Span<byte> word = stackalloc byte[4];
+            System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(word, values.Length);
+            stream.Write(word);
+            foreach (float v in values)
+            {
+                System.Buffers.Binary.BinaryPrimitives.WriteSingleLittleEndian(word, v);
+                stream.Write(word);
+            }
+            stream.Flush(flushToDisk: true);
+        }
+        File.Move(temp, path, overwrite: true);
+    }
+
+    public static float[] Load(string path, int expectedCount)
+    {
+        byte[] bytes = File.ReadAllBytes(path);
+        if (bytes.Length < 12 || !bytes.AsSpan(0, 8).SequenceEqual(Magic))
+            throw new InvalidDataException($"{path} is not an LstmGen weights file (it does not start with 'LSTMGENW').");
+        int count = System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(8));
+        if (count != expectedCount || bytes.Length != 12 + 4 * (long)count)
+            throw new InvalidDataException($"{path} holds {count} parameters in {bytes.Length} bytes; this model needs {expectedCount} ({12 + 4 * expectedCount} bytes).");
+        var values = new float[count];
+        for (int k = 0; k < count; k++) values[k] = System.Buffers.Binary.BinaryPrimitives.ReadSingleLittleEndian(bytes.AsSpan(12 + 4 * k));
+        return values;
+    }
+}
