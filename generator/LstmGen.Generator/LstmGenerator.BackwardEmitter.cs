@@ -246,14 +246,14 @@ public sealed partial class LstmGenerator
             }
             if (ct > 0)
             {
-                _w.Line("// the columns past the last whole vector");
+                _w.Line("// the columns past the last whole vector: time outermost, so the updates of different elements overlap");
+                _w.Open("for (int t = 0; t < n; t++)");
+                _w.Line($"ref float xt = ref {Unsafe}.Add(ref x, t * xStride);");
                 _w.Open($"for (u = 0; u < {N(H)}; u++)");
-                _w.Open($"for (int j = {N(cv * Lanes)}; j < {N(columns)}; j++)");
-                _w.Line($"ref float target = ref {Unsafe}.Add(ref dw, (q * {N(H)} + u) * {N(columns)} + j);");
-                _w.Line("float s = target;");
-                _w.Line("for (int t = 0; t < n; t++)");
-                _w.Line($"    s = global::LstmGen.LstmMath.MulAdd(At(ref da, t * {N(4 * Hq)} + q * {N(Hq)} + u), At(ref x, t * xStride + j), s);");
-                _w.Line("target = s;");
+                _w.Line($"float d = At(ref da, t * {N(4 * Hq)} + q * {N(Hq)} + u);");
+                _w.Line($"ref float row = ref {Unsafe}.Add(ref dw, (q * {N(H)} + u) * {N(columns)});");
+                _w.Line($"for (int j = {N(cv * Lanes)}; j < {N(columns)}; j++)");
+                _w.Line($"    {Unsafe}.Add(ref row, j) = global::LstmGen.LstmMath.MulAdd(d, At(ref xt, j), {Unsafe}.Add(ref row, j));");
                 _w.Close();
                 _w.Close();
             }

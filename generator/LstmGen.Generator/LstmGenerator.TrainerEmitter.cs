@@ -204,12 +204,14 @@ public sealed partial class LstmGenerator
             _w.Line("if (!float.IsFinite(loss))");
             _w.Line("    throw new global::LstmGen.Training.NonFiniteTrainingException($\"The loss is {loss}; the step was abandoned and the weights are unchanged. Check the inputs and targets for NaN, or lower the learning rate.\", \"loss\", -1);");
             EmitBiasCopy();
-            _w.Line("int bad = global::LstmGen.Training.GradientTools.IndexOfNonFinite(gradients);");
-            _w.Open("if (bad >= 0)");
+            _w.Line("// the norm (summed in double) is finite exactly when every gradient is: one pass checks both");
+            _w.Line("float norm = global::LstmGen.Training.GradientTools.GlobalNorm(gradients);");
+            _w.Open("if (!float.IsFinite(norm))");
+            _w.Line("int bad = global::System.Math.Max(0, global::LstmGen.Training.GradientTools.IndexOfNonFinite(gradients));");
             _w.Line("var tensor = FindTensor(bad);");
             _w.Line("throw new global::LstmGen.Training.NonFiniteTrainingException($\"The gradient of {tensor.Name}[{bad - tensor.Offset}] is {gradients[bad]}; the step was abandoned and the weights are unchanged. Lower the learning rate or set clipNorm.\", tensor.Name, bad - tensor.Offset);");
             _w.Close();
-            _w.Line("LastGradientNorm = global::LstmGen.Training.GradientTools.GlobalNorm(gradients);");
+            _w.Line("LastGradientNorm = norm;");
             _w.Line("if (_clipValue > 0f) global::LstmGen.Training.GradientTools.ClipByValue(gradients, _clipValue);");
             _w.Line("if (_clipNorm > 0f) global::LstmGen.Training.GradientTools.ClipByGlobalNorm(gradients, _clipNorm);");
             _w.Line("return loss;");

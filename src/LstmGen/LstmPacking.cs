@@ -1,4 +1,6 @@
 using System;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace LstmGen;
 
@@ -61,10 +63,15 @@ public static class LstmPacking
                             continue;
                         }
                         int row = gate * h + unit;
+                        // sizes were checked above: copy the row into its strided column slots without bounds checks
+                        ref float target = ref Unsafe.Add(ref MemoryMarshal.GetReference(weights), dst);
+                        ref float sourceIh = ref Unsafe.Add(ref MemoryMarshal.GetReference(weightIh), row * inputSize);
                         for (int j = 0; j < inputSize; j++)
-                            weights[dst + j * columnStride] = scale * weightIh[row * inputSize + j];
+                            Unsafe.Add(ref target, j * columnStride) = scale * Unsafe.Add(ref sourceIh, j);
+                        target = ref Unsafe.Add(ref target, inputSize * columnStride);
+                        ref float sourceHh = ref Unsafe.Add(ref MemoryMarshal.GetReference(weightHh), row * h);
                         for (int j = 0; j < h; j++)
-                            weights[dst + (inputSize + j) * columnStride] = scale * weightHh[row * h + j];
+                            Unsafe.Add(ref target, j * columnStride) = scale * Unsafe.Add(ref sourceHh, j);
                         float sum = biasIh.IsEmpty ? 0f : biasIh[row] + biasHh[row];
                         bias[biasDst] = scale * sum;
                     }

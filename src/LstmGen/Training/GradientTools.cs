@@ -1,4 +1,7 @@
 using System;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace LstmGen.Training;
 
@@ -6,10 +9,29 @@ namespace LstmGen.Training;
 public static class GradientTools
 {
     /// <summary>The L2 norm of all gradients together.</summary>
+    /// <remarks>Squares are summed in double, so the norm is exact to float precision and cannot overflow; it is NaN or ∞ exactly when a gradient is.</remarks>
     public static float GlobalNorm(ReadOnlySpan<float> gradients)
     {
+        ref float g = ref MemoryMarshal.GetReference(gradients);
+        int k = 0, n = gradients.Length;
         double sum = 0;
-        foreach (float g in gradients) sum += (double)g * g;
+        if (Vector256.IsHardwareAccelerated && n >= 8)
+        {
+            // two independent double accumulators of four lanes each, fed by one 8-float load
+            Vector256<double> a0 = Vector256<double>.Zero, a1 = Vector256<double>.Zero;
+            for (; k <= n - 8; k += 8)
+            {
+                var (lo, hi) = Vector256.Widen(Vector256.LoadUnsafe(ref g, (nuint)k));
+                a0 += lo * lo;
+                a1 += hi * hi;
+            }
+            sum = Vector256.Sum(a0 + a1);
+        }
+        for (; k < n; k++)
+        {
+            double v = Unsafe.Add(ref g, k);
+            sum += v * v;
+        }
         return (float)Math.Sqrt(sum);
     }
 
@@ -22,8 +44,18 @@ public static class GradientTools
         float norm = GlobalNorm(gradients);
         float factor = maxNorm / (norm + 1e-6f);
         if (factor < 1f)
-            for (int k = 0; k < gradients.Length; k++) gradients[k] *= factor;
+            Scale(gradients, factor);
         return norm;
+    }
+
+    private static void Scale(Span<float> values, float factor)
+    {
+        ref float v = ref MemoryMarshal.GetReference(values);
+        int k = 0, n = values.Length;
+        if (Vector256.IsHardwareAccelerated)
+            for (; k <= n - 8; k += 8)
+                (Vector256.LoadUnsafe(ref v, (nuint)k) * factor).StoreUnsafe(ref v, (nuint)k);
+        for (; k < n; k++) Unsafe.Add(ref v, k) *= factor;
     }
 
     /// <summary>Clamps every gradient to [−<paramref name="limit"/>, <paramref name="limit"/>] (torch.nn.utils.clip_grad_value_).</summary>

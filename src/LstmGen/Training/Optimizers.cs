@@ -91,13 +91,39 @@ public sealed class Sgd(float learningRate, float momentum = 0f, bool nesterov =
     protected override void Apply(Span<float> w, ReadOnlySpan<float> g, float lr, int step)
     {
         float alpha = Momentum, decay = WeightDecay;
-        for (int k = 0; k < w.Length; k++)
+        ref float wr = ref MemoryMarshal.GetReference(w);
+        ref float gr = ref MemoryMarshal.GetReference(g);
+        int k = 0, n = w.Length;
+        if (alpha == 0f)
         {
-            float grad = g[k] + decay * w[k];
-            if (alpha == 0f) { w[k] -= lr * grad; continue; }
-            float delta = alpha * _delta[k] - lr * grad;   // Δw ← −η·∇w + α·Δw_prev
-            _delta[k] = delta;
-            w[k] += Nesterov ? alpha * delta - lr * grad : delta;
+            // w ← w − η·(∇w + λ·w)
+            if (Vector256.IsHardwareAccelerated)
+                for (; k <= n - 8; k += 8)
+                {
+                    var wv = Vector256.LoadUnsafe(ref wr, (nuint)k);
+                    var grad = Vector256.LoadUnsafe(ref gr, (nuint)k) + decay * wv;
+                    (wv - lr * grad).StoreUnsafe(ref wr, (nuint)k);
+                }
+            for (; k < n; k++) Unsafe.Add(ref wr, k) -= lr * (Unsafe.Add(ref gr, k) + decay * Unsafe.Add(ref wr, k));
+            return;
+        }
+        ref float dr = ref MemoryMarshal.GetArrayDataReference(_delta);
+        bool nesterov = Nesterov;
+        if (Vector256.IsHardwareAccelerated)
+            for (; k <= n - 8; k += 8)
+            {
+                var wv = Vector256.LoadUnsafe(ref wr, (nuint)k);
+                var grad = Vector256.LoadUnsafe(ref gr, (nuint)k) + decay * wv;
+                var delta = alpha * Vector256.LoadUnsafe(ref dr, (nuint)k) - lr * grad; // Δw ← −η·∇w + α·Δw_prev
+                delta.StoreUnsafe(ref dr, (nuint)k);
+                (wv + (nesterov ? alpha * delta - lr * grad : delta)).StoreUnsafe(ref wr, (nuint)k);
+            }
+        for (; k < n; k++)
+        {
+            float grad = Unsafe.Add(ref gr, k) + decay * Unsafe.Add(ref wr, k);
+            float delta = alpha * Unsafe.Add(ref dr, k) - lr * grad;
+            Unsafe.Add(ref dr, k) = delta;
+            Unsafe.Add(ref wr, k) += nesterov ? alpha * delta - lr * grad : delta;
         }
     }
 }
@@ -155,7 +181,28 @@ public class Adam : Optimizer
         float sqrtCorrection2 = MathF.Sqrt(correction2);
         float decay = WeightDecay;
         bool decoupled = Decoupled;
-        for (int k = 0; k < w.Length; k++)
+        int k = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            ref float wr = ref MemoryMarshal.GetReference(w);
+            ref float gr = ref MemoryMarshal.GetReference(g);
+            ref float mr = ref MemoryMarshal.GetReference(m);
+            ref float vr = ref MemoryMarshal.GetReference(v);
+            float keep = 1f - lr * decay;
+            for (; k <= w.Length - 8; k += 8)
+            {
+                var wv = Vector256.LoadUnsafe(ref wr, (nuint)k);
+                var grad = Vector256.LoadUnsafe(ref gr, (nuint)k);
+                if (decoupled) wv *= keep;
+                else grad += decay * wv;
+                var mk = b1 * Vector256.LoadUnsafe(ref mr, (nuint)k) + (1f - b1) * grad;
+                var vk = b2 * Vector256.LoadUnsafe(ref vr, (nuint)k) + (1f - b2) * grad * grad;
+                mk.StoreUnsafe(ref mr, (nuint)k);
+                vk.StoreUnsafe(ref vr, (nuint)k);
+                (wv - stepSize * mk / (Vector256.Sqrt(vk) / sqrtCorrection2 + Vector256.Create(Epsilon))).StoreUnsafe(ref wr, (nuint)k);
+            }
+        }
+        for (; k < w.Length; k++)
         {
             float grad = g[k];
             if (decoupled) w[k] *= 1f - lr * decay;   // AdamW: w ← w − η·λ·w
