@@ -38,15 +38,18 @@ public sealed class LstmMathTests(ITestOutputHelper output)
     [Fact]
     public void EveryWidthGivesTheSameValuesAsTheScalarPath()
     {
-        // The vector overloads and the scalar one evaluate the same polynomial; with FMA on both sides they agree bit for bit.
+        // The vector overloads and the scalar one evaluate the same polynomial in the same order, with FMA exactly when
+        // the hardware has it, so every hardware-accelerated width agrees bit for bit with the scalar path. (A width the
+        // hardware lacks is emulated without FMA, so it may differ in the last bit; it is not used by the kernels then.)
         var random = new LstmRandom(17);
         for (int n = 0; n < 10_000; n++)
         {
             float x = (float)((random.NextDouble() * 2 - 1) * 12);
             float s = LstmMath.Tanh(x);
-            Assert.Equal(s, LstmMath.Tanh(Vector128.Create(x))[0]);
-            Assert.Equal(s, LstmMath.Tanh(Vector256.Create(x))[3]);
-            Assert.Equal(s, LstmMath.Tanh(Vector512.Create(x))[15]);
+            if (Vector128.IsHardwareAccelerated) Assert.Equal(s, LstmMath.Tanh(Vector128.Create(x))[0]);
+            if (Vector256.IsHardwareAccelerated) Assert.Equal(s, LstmMath.Tanh(Vector256.Create(x))[3]);
+            if (Vector512.IsHardwareAccelerated) Assert.Equal(s, LstmMath.Tanh(Vector512.Create(x))[15]);
+            Assert.True(Math.Abs(s - LstmMath.Tanh(Vector512.Create(x))[15]) <= 2 * LstmMath.MaxTanhError); // both within the bound of tanh
         }
     }
 
