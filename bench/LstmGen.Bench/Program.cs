@@ -31,8 +31,9 @@ public static class Program
                   dotnet run -c Release --project bench/LstmGen.Bench -- [--short] [--filter <glob>...] [other BenchmarkDotNet options]
                   --short   a very short job (CI smoke run: checks every benchmark validates and runs; numbers are rough)
                   --filter  BenchmarkDotNet glob over Namespace.Class.Method, e.g. '*A_1x16x1*', '*LstmGen*' or '*Train*' (default: all)
-                Results: bench/results/latest.md (--short: latest-short.md; --filter: latest-filtered.md): summary + BenchmarkDotNet's tables;
-                         BenchmarkDotNet's own logs and exports in bench/results/BenchmarkDotNet.Artifacts/.
+                The machine's limits (clock, FMA peak, L1/L2/L3 load bandwidth) are measured first, in every run.
+                Results: bench/results/latest.md + latest.svg (--short: latest-short.*; --filter: latest-filtered.*): summary,
+                         bounds, chart + BenchmarkDotNet's tables; BenchmarkDotNet's own logs and exports in bench/results/BenchmarkDotNet.Artifacts/.
                 """);
             return 0;
         }
@@ -47,10 +48,11 @@ public static class Program
 
         string resultsDir = ResultsDirectory();
         Directory.CreateDirectory(resultsDir);
+        TorchPeer.EnsureAvailable();   // fail now, with the patch hint, rather than in every GlobalSetup
+        OnnxPeer.EnsureAvailable();
+
         string machine = MachineDescription(isShort);
         Console.WriteLine(machine);
-
-        TorchPeer.EnsureAvailable();   // fail now, with the patch hint, rather than in every GlobalSetup
 
         // In-process toolchain: the benchmarks run inside this process, whose build output has the GLIBCXX-patched
         // libLibTorchSharp.so (see README.md). The default toolchain would build and run a separate child project.
@@ -65,18 +67,45 @@ public static class Program
             .WithArtifactsPath(Path.Combine(resultsDir, "BenchmarkDotNet.Artifacts"))
             .WithSummaryStyle(SummaryStyle.Default.WithTimeUnit(TimeUnit.Nanosecond));
 
-        var summaries = BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(bdnArgs.ToArray(), config).ToArray();
+        // The machine's limits first (whatever the filter): the bounds of every shape are derived from them, from each
+        // limit's fastest iteration, so even the short job measures 15 iterations of them (≈ 5 s).
+        var limitsConfig = isShort
+            ? ManualConfig.Create(DefaultConfig.Instance).AddJob(job.WithIterationCount(15))
+                .WithArtifactsPath(Path.Combine(resultsDir, "BenchmarkDotNet.Artifacts"))
+                .WithSummaryStyle(SummaryStyle.Default.WithTimeUnit(TimeUnit.Nanosecond))
+            : config;
+        Summary limitsSummary = BenchmarkRunner.Run(typeof(Limits), limitsConfig);
+        var limits = MachineLimits.From(limitsSummary);
+        Console.WriteLine(limits.Describe());
+
+        var benchmarkTypes = typeof(Program).Assembly.GetTypes()
+            .Where(t => t.IsClass && !t.IsAbstract && t.IsPublic && t != typeof(Limits)
+                        && t.GetMethods().Any(m => m.IsDefined(typeof(BenchmarkDotNet.Attributes.BenchmarkAttribute), false)))
+            .ToArray();
+        var summaries = BenchmarkSwitcher.FromTypes(benchmarkTypes).Run(bdnArgs.ToArray(), config).ToArray();
 
         var rows = Collect(summaries);
         var trainRows = CollectTraining(summaries);
-        string table = (rows.Count > 0 || trainRows.Count == 0 ? SummaryTable(rows) : "")
+        var shapes = ShapeInfos();
+        string table = (rows.Count > 0 || trainRows.Count == 0 ? SummaryTable(rows, shapes, limits) + Environment.NewLine + RatioTable(rows) : "")
                        + (trainRows.Count > 0 ? (rows.Count > 0 ? Environment.NewLine : "") + TrainingTable(trainRows) : "");
+        string limitsTable = limits.Table() + Environment.NewLine + BoundsTable(rows, shapes, limits);
+
+        string stem = isShort ? "latest-short" : isFiltered ? "latest-filtered" : "latest";
+        string svgPath = Path.Combine(resultsDir, stem + ".svg");
+        bool chart = rows.Count > 0;
+        if (chart) File.WriteAllText(svgPath, Chart(rows, shapes, limits, isShort));
+
         var md = new StringBuilder();
         md.AppendLine("# LstmGen benchmark results").AppendLine();
+        md.AppendLine("The machine is a shared, noisy 2-core VM: every figure is a BenchmarkDotNet **median**; compare ratios within " +
+                      "this run, not absolute numbers across runs (see `bench/README.md`).").AppendLine();
         md.AppendLine("```").AppendLine(machine.TrimEnd()).AppendLine("```").AppendLine();
+        md.AppendLine(limitsTable).AppendLine();
         md.AppendLine(table).AppendLine();
+        if (chart) md.AppendLine($"![ns per step against hidden size]({stem}.svg)").AppendLine();
         md.AppendLine("## BenchmarkDotNet tables").AppendLine();
-        foreach (var summary in summaries)
+        foreach (var summary in summaries.Prepend(limitsSummary))
         {
             var logger = new AccumulationLogger();
             MarkdownExporter.GitHub.ExportToLog(summary, logger);
@@ -84,15 +113,16 @@ public static class Program
         }
         // A smoke run must not overwrite the real results: its numbers are rough (few iterations; the JIT may still be tiering).
         // Nor must a filtered run: it has only some of the rows.
-        string latest = Path.Combine(resultsDir, isShort ? "latest-short.md" : isFiltered ? "latest-filtered.md" : "latest.md");
+        string latest = Path.Combine(resultsDir, stem + ".md");
         File.WriteAllText(latest, md.ToString());
 
         Console.WriteLine();
+        Console.WriteLine(limitsTable);
         Console.WriteLine(table);
-        Console.WriteLine($"Written: {latest}");
+        Console.WriteLine($"Written: {latest}" + (chart ? $", {svgPath}" : ""));
 
         bool failed = summaries.Length == 0
-                      || summaries.Any(s => s.HasCriticalValidationErrors || s.Reports.Any(r => !r.Success || r.ResultStatistics is null));
+                      || summaries.Prepend(limitsSummary).Any(s => s.HasCriticalValidationErrors || s.Reports.Any(r => !r.Success || r.ResultStatistics is null));
         if (failed) Console.Error.WriteLine("Some benchmarks failed (validation, setup or run): see the log above.");
         return failed ? 1 : 0;
     }
@@ -115,14 +145,54 @@ public static class Program
 
     private sealed record Row(string Shape, string System, int Order, bool Streaming, double? MedianNs, double? BytesPerStep, double? BytesPerInvoke);
 
-    private static readonly (string Method, string System, bool Streaming)[] Systems =
+    private static string TorchThreads => $"default threads ({TorchPeer.DefaultThreads})";
+    private static string OrtThreads => $"default intra-op threads ({OnnxPeer.DefaultIntraOpThreads?.ToString(Inv) ?? "?"})";
+
+    /// <summary>Every inference row: method, label, mode, short label (ratio table), chart colour and dash.</summary>
+    private static readonly (string Method, string System, bool Streaming, string Short, string Color, string? Dash)[] Systems =
     {
-        (nameof(ShapeBenchmark.LstmGenStreaming), "LstmGen streaming (Step)", true),
-        (nameof(ShapeBenchmark.LstmGenSequence), "LstmGen whole sequence (Forward)", false),
-        (nameof(ShapeBenchmark.TorchSequence), "torch nn.LSTM whole sequence", false),
-        (nameof(ShapeBenchmark.TorchPerStep), "torch nn.LSTMCell per step", true),
-        (nameof(ShapeBenchmark.NaiveStreaming), "naive C# per step", true),
+        (nameof(ShapeBenchmark.LstmGenStreaming), "LstmGen streaming (Step)", true, "LstmGen streaming", "#d62728", null),
+        (nameof(ShapeBenchmark.LstmGenSequence), "LstmGen whole sequence (Forward)", false, "LstmGen whole seq", "#ff7f0e", null),
+        (nameof(ShapeBenchmark.TorchSequence), "torch nn.LSTM whole sequence, 1 thread", false, "torch seq 1t", "#1f77b4", null),
+        (nameof(ShapeBenchmark.TorchSequenceDefaultThreads), "torch nn.LSTM whole sequence, " + TorchThreads, false,
+            $"torch seq {TorchPeer.DefaultThreads}t", "#1f77b4", "6 4"),
+        (nameof(ShapeBenchmark.OrtSequence), "ORT LSTM whole sequence (one Run), 1 thread", false, "ORT seq 1t", "#2ca02c", null),
+        (nameof(ShapeBenchmark.OrtSequenceDefaultThreads), "ORT LSTM whole sequence (one Run), " + OrtThreads, false,
+            $"ORT seq {OnnxPeer.DefaultIntraOpThreads?.ToString(Inv) ?? "?"}t", "#2ca02c", "6 4"),
+        (nameof(ShapeBenchmark.TorchPerStep), "torch nn.LSTMCell per step, 1 thread", true, "torch step 1t", "#17becf", null),
+        (nameof(ShapeBenchmark.TorchPerStepDefaultThreads), "torch nn.LSTMCell per step, " + TorchThreads, true,
+            $"torch step {TorchPeer.DefaultThreads}t", "#17becf", "6 4"),
+        (nameof(ShapeBenchmark.OrtPerStep), "ORT LSTM one step per Run, 1 thread", true, "ORT step 1t", "#9467bd", null),
+        (nameof(ShapeBenchmark.OrtPerStepDefaultThreads), "ORT LSTM one step per Run, " + OrtThreads, true,
+            $"ORT step {OnnxPeer.DefaultIntraOpThreads?.ToString(Inv) ?? "?"}t", "#9467bd", "6 4"),
+        (nameof(ShapeBenchmark.NaiveStreaming), "naive C# per step", true, "naive C#", "#7f7f7f", null),
     };
+
+    /// <summary>Input size, hidden size and layers of every shape class (read from the benchmark classes themselves).</summary>
+    internal sealed record ShapeWork(int InputSize, int HiddenSize, int NumLayers)
+    {
+        /// <summary>Multiply-adds of one batch-1 step: Σ over layers of 4H·(I_l + H), I_l = I for layer 0, H above.</summary>
+        public long MultiplyAdds
+        {
+            get
+            {
+                long n = 0;
+                for (int l = 0; l < NumLayers; l++) n += 4L * HiddenSize * ((l == 0 ? InputSize : HiddenSize) + HiddenSize);
+                return n;
+            }
+        }
+
+        public long Flops => 2 * MultiplyAdds;
+
+        /// <summary>fp32 bytes of the weight matrices W_ih and W_hh of every layer (biases, ≤ 3 %, left out).</summary>
+        public long WeightBytes => 4 * MultiplyAdds;
+    }
+
+    private static Dictionary<string, ShapeWork> ShapeInfos() =>
+        typeof(Program).Assembly.GetTypes()
+            .Where(t => t.IsSubclassOf(typeof(ShapeBenchmark)) && !t.IsAbstract)
+            .Select(t => (t.Name, Bench: (ShapeBenchmark)Activator.CreateInstance(t)!))
+            .ToDictionary(x => x.Name, x => new ShapeWork(x.Bench.InputSize, x.Bench.HiddenSize, x.Bench.NumLayers));
 
     private static List<Row> Collect(IEnumerable<Summary> summaries)
     {
@@ -145,25 +215,104 @@ public static class Program
         return rows.OrderBy(r => r.Shape, StringComparer.Ordinal).ThenBy(r => r.Order).ToList();
     }
 
-    /// <summary>Shape × system, median ns per step, ratio to LstmGen in the same mode, allocation.</summary>
-    private static string SummaryTable(List<Row> rows)
+    /// <summary>Shape × system, median ns per step, ratio to LstmGen in the same mode, the shape's bound, allocation.</summary>
+    private static string SummaryTable(List<Row> rows, Dictionary<string, ShapeWork> shapes, MachineLimits limits)
     {
         var sb = new StringBuilder();
         sb.AppendLine("## Summary: median ns per time step");
         sb.AppendLine();
         sb.AppendLine("Ratio = this row's median / LstmGen's median in the same mode (streaming rows vs `LstmGen streaming`, " +
-                      "whole-sequence rows vs `LstmGen whole sequence`); > 1 means LstmGen is faster. Allocation is per time step " +
-                      "and per benchmark invoke (1,000 steps; 100 for torch per step).");
+                      "whole-sequence rows vs `LstmGen whole sequence`); > 1 means LstmGen is faster. `bound ns` is the shape's " +
+                      "lower bound per step on one core of this machine (see *Bounds* above); `LstmGen / bound` = LstmGen's median / " +
+                      "that bound (1.00× would be at the limit). Allocation is per time step and per benchmark invoke " +
+                      "(1,000 steps; 100 for the torch and ORT per-step rows).");
         sb.AppendLine();
-        sb.AppendLine("| shape | system | ns/step (median) | ratio vs LstmGen | allocated B/step | allocated B/invoke |");
-        sb.AppendLine("|---|---|---:|---:|---:|---:|");
+        sb.AppendLine("| shape | system | ns/step (median) | ratio vs LstmGen | bound ns | LstmGen / bound | allocated B/step | allocated B/invoke |");
+        sb.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|");
         foreach (var r in rows)
         {
             var baseline = rows.FirstOrDefault(b => b.Shape == r.Shape && b.Order == (r.Streaming ? 0 : 1));
             string ratio = r.MedianNs is { } m && baseline?.MedianNs is { } bm && bm > 0 ? (m / bm).ToString("0.00", Inv) + "×" : "–";
-            sb.AppendLine($"| {r.Shape} | {r.System} | {Ns(r.MedianNs)} | {ratio} | {Bytes(r.BytesPerStep)} | {Bytes(r.BytesPerInvoke)} |");
+            double? bound = shapes.TryGetValue(r.Shape, out var info) ? limits.BoundNs(info) : null;
+            string ofBound = r.Order <= 1 && r.MedianNs is { } lm && bound is { } b0 ? (lm / b0).ToString("0.00", Inv) + "×" : "–";
+            sb.AppendLine($"| {r.Shape} | {r.System} | {Ns(r.MedianNs)} | {ratio} | {(bound is { } b ? Ns(b) : "–")} | {ofBound} | " +
+                          $"{Bytes(r.BytesPerStep)} | {Bytes(r.BytesPerInvoke)} |");
         }
         return sb.ToString();
+    }
+
+    /// <summary>Shape × peer: each peer row's median / LstmGen's in the same mode.</summary>
+    private static string RatioTable(List<Row> rows)
+    {
+        var peers = Enumerable.Range(2, Systems.Length - 2).Where(o => rows.Any(r => r.Order == o)).ToList();
+        if (peers.Count == 0) return "";
+        var sb = new StringBuilder();
+        sb.AppendLine("## Ratios to each peer (peer median / LstmGen median in the same mode; > 1: LstmGen faster)");
+        sb.AppendLine();
+        sb.AppendLine("`seq` rows are compared with LstmGen whole sequence, `step` rows and naive C# with LstmGen streaming; " +
+                      "`1t` = one thread, `Nt` = the peer's default thread count.");
+        sb.AppendLine();
+        sb.AppendLine("| shape | " + string.Join(" | ", peers.Select(o => Systems[o].Short)) + " |");
+        sb.AppendLine("|---|" + string.Concat(peers.Select(_ => "---:|")));
+        foreach (var shape in rows.Select(r => r.Shape).Distinct())
+        {
+            var cells = peers.Select(o =>
+            {
+                var r = rows.FirstOrDefault(x => x.Shape == shape && x.Order == o);
+                var b = rows.FirstOrDefault(x => x.Shape == shape && x.Order == (Systems[o].Streaming ? 0 : 1));
+                return r?.MedianNs is { } m && b?.MedianNs is { } bm && bm > 0 ? (m / bm).ToString("0.00", Inv) + "×" : "–";
+            });
+            sb.AppendLine($"| {shape} | " + string.Join(" | ", cells) + " |");
+        }
+        return sb.ToString();
+    }
+
+    /// <summary>Per shape: work, weight bytes, where they live, the FLOP and bytes bounds, and LstmGen against them.</summary>
+    private static string BoundsTable(List<Row> rows, Dictionary<string, ShapeWork> shapes, MachineLimits limits)
+    {
+        var sb = new StringBuilder();
+        sb.AppendLine("## Bounds: the fastest one core of this machine could run a batch-1 step");
+        sb.AppendLine();
+        sb.AppendLine("FLOP bound = 2·Σ_l 4H·(I_l + H) / FMA peak (I_l = I for layer 0, H above); bytes bound = fp32 weight-matrix bytes / " +
+                      "load bandwidth of the level they fit in (L1 if ≤ 32 KiB, L2 if ≤ 1 MiB, else L3); bound = the larger. " +
+                      "Streaming must touch every weight every step; whole-sequence mode may beat the bytes bound (the input " +
+                      "projection can be hoisted out of the recurrence) but not the FLOP bound. A weight set just over 1 MiB (E: 2 MiB) stays partly in L2 " +
+                      "and streams faster than the 16 MiB L3 figure, so its bytes bound is conservative (LstmGen may come in below 1×). Peak and bandwidths are this run's fastest iterations (*Machine limits*).");
+        sb.AppendLine();
+        sb.AppendLine("| shape | FLOP/step | weight bytes | level | FLOP bound ns | bytes bound ns | bound ns | LstmGen streaming / bound | LstmGen whole seq / bound |");
+        sb.AppendLine("|---|---:|---:|---|---:|---:|---:|---:|---:|");
+        foreach (var (name, info) in shapes.OrderBy(s => s.Key, StringComparer.Ordinal))
+        {
+            double? bound = limits.BoundNs(info);
+            string Of(int order) => rows.FirstOrDefault(r => r.Shape == name && r.Order == order)?.MedianNs is { } m && bound is { } b
+                ? (m / b).ToString("0.00", Inv) + "×" : "–";
+            sb.AppendLine($"| {name} | {info.Flops.ToString("#,0", Inv)} | {info.WeightBytes.ToString("#,0", Inv)} | {MachineLimits.Level(info.WeightBytes)} | " +
+                          $"{NsOrDash(limits.FlopBoundNs(info))} | {NsOrDash(limits.BytesBoundNs(info))} | {NsOrDash(bound)} | {Of(0)} | {Of(1)} |");
+        }
+        return sb.ToString();
+    }
+
+    private static string NsOrDash(double? ns) => ns is { } v ? Ns(v) : "–";
+
+    /// <summary>The SVG chart: ns per step against H, one line per system, and the bound.</summary>
+    private static string Chart(List<Row> rows, Dictionary<string, ShapeWork> shapes, MachineLimits limits, bool isShort)
+    {
+        var present = rows.Select(r => r.Shape).Distinct().Where(shapes.ContainsKey).ToList();
+        var ticks = present.Select(s => ((double)shapes[s].HiddenSize, $"{s[0]} {shapes[s].HiddenSize}")).ToList();
+        var series = new List<SvgChart.Series>();
+        for (int o = 0; o < Systems.Length; o++)
+        {
+            var pts = rows.Where(r => r.Order == o && r.MedianNs is not null && shapes.ContainsKey(r.Shape))
+                          .Select(r => new SvgChart.Point(shapes[r.Shape].HiddenSize, r.MedianNs!.Value)).ToList();
+            if (pts.Count > 0) series.Add(new SvgChart.Series(Systems[o].System, Systems[o].Color, Systems[o].Dash, pts));
+        }
+        var boundPts = present.Select(s => (s, b: limits.BoundNs(shapes[s]))).Where(x => x.b is not null)
+                              .Select(x => new SvgChart.Point(shapes[x.s].HiddenSize, x.b!.Value)).ToList();
+        if (boundPts.Count > 0) series.Add(new SvgChart.Series("bound (one core: FMA peak / cache bandwidth)", "#000000", "2 3", boundPts));
+        string when = DateTime.UtcNow.ToString("yyyy-MM-dd", Inv);
+        string subtitle = $"batch 1, fp32; A (I 1), C (I 8, 2 layers), B (I 1), D (I 64), E (I 256); medians, {when}, " +
+                          (isShort ? "--short smoke run (rough)" : "full job") + "; shared 2-core VM";
+        return SvgChart.Render("LstmGen vs libtorch, ONNX Runtime and naive C#: ns per time step", subtitle, ticks, series);
     }
 
     private sealed record TrainRow(int Batch, string System, int Order, double? MedianNs, double? BytesPerStep);
@@ -229,22 +378,38 @@ public static class Program
 
     private static string MachineDescription(bool isShort)
     {
-        string cpu = "unknown";
+        string cpu = "unknown", family = "", model = "";
         try
         {
-            cpu = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))
-                      ?.Split(':', 2)[1].Trim() ?? cpu;
+            string? Field(string name) => File.ReadLines("/proc/cpuinfo")
+                .FirstOrDefault(l => l.StartsWith(name, StringComparison.Ordinal) && l.Split(':', 2)[0].Trim() == name)?.Split(':', 2)[1].Trim();
+            cpu = Field("model name") ?? cpu;
+            family = Field("cpu family") ?? "";
+            model = Field("model") ?? "";
         }
         catch (IOException) { }
         catch (UnauthorizedAccessException) { }
+        // AMD family 25 (0x19) is Zen 3 or Zen 4 (only Zen 4 has AVX-512, executed as two 256-bit halves); 26 (0x1A) is Zen 5.
+        string core = (family, Vector512.IsHardwareAccelerated) switch
+        {
+            ("25", true) => ", Zen 4: 512-bit ops split in two 256-bit halves",
+            ("25", false) => ", Zen 3",
+            ("26", _) => ", Zen 5",
+            _ => "",
+        };
         var sb = new StringBuilder();
         sb.AppendLine($"Date:        {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
-        sb.AppendLine($"CPU:         {cpu} ({Environment.ProcessorCount} logical CPUs visible)");
+        sb.AppendLine($"CPU:         {cpu} ({Environment.ProcessorCount} logical CPUs visible)" +
+                      (family != "" ? $"; cpu family {family} model {model}{core}" : ""));
         sb.AppendLine($"OS:          {RuntimeInformation.OSDescription} {RuntimeInformation.OSArchitecture}");
         sb.AppendLine($"Runtime:     {RuntimeInformation.FrameworkDescription}");
         sb.AppendLine($"SIMD:        Vector512 {Vector512.IsHardwareAccelerated}, Vector256 {Vector256.IsHardwareAccelerated}, Vector128 {Vector128.IsHardwareAccelerated}");
         sb.AppendLine($"KernelPath:  {ShapeA.KernelPath}");
-        sb.AppendLine($"TorchSharp:  {typeof(TorchSharp.torch).Assembly.GetName().Version} (1 intra-op thread)");
+        sb.AppendLine($"BenchmarkDotNet: {typeof(BenchmarkRunner).Assembly.GetName().Version}");
+        sb.AppendLine($"TorchSharp:  {typeof(TorchSharp.torch).Assembly.GetName().Version} (libtorch 2.10; rows with 1 intra-op thread and " +
+                      $"with its default, {TorchPeer.DefaultThreads})");
+        sb.AppendLine($"ONNX Runtime: {OnnxPeer.Version} (Microsoft.ML.OnnxRuntime {typeof(Microsoft.ML.OnnxRuntime.InferenceSession).Assembly.GetName().Version}; " +
+                      $"rows with IntraOpNumThreads = 1 and with its default, {OnnxPeer.DefaultIntraOpThreads?.ToString(Inv) ?? "?"})");
         sb.AppendLine($"Job:         {(isShort ? "short (smoke run; numbers are rough)" : "full")}, in-process");
         return sb.ToString();
     }

@@ -17,7 +17,10 @@ public abstract class ShapeBenchmark
     /// <summary>libtorch's per-step call costs ~10–50 µs, so fewer steps per invoke (state still carried across invokes).</summary>
     public const int TorchStepsPerInvoke = 100;
 
-    /// <summary>LstmGen, torch and naive outputs must agree within this (max abs difference over all T·H outputs).</summary>
+    /// <summary>ORT's per-step Run costs ~3.5–30 µs, so fewer steps per invoke (state still carried across invokes).</summary>
+    public const int OrtStepsPerInvoke = 100;
+
+    /// <summary>LstmGen, torch, ORT and naive outputs must agree within this (max abs difference over all T·H outputs).</summary>
     public const float Tolerance = 1e-4f;
 
     public const int Seed = 42;
@@ -31,6 +34,7 @@ public abstract class ShapeBenchmark
     protected float[] Y = Array.Empty<float>();    // H, one step's output (streaming rows)
     private NaiveLstm _naive = null!;
     private TorchPeer? _torch;
+    private OnnxPeer? _ort, _ortDefault;   // IntraOpNumThreads = 1; ORT's default
 
     /// <summary>Creates the generated model (seed 42) and its state; returns its parameters in PyTorch order.</summary>
     protected abstract float[] CreateModel();
@@ -60,10 +64,12 @@ public abstract class ShapeBenchmark
         Y = new float[h];
         _naive = new NaiveLstm(i, h, NumLayers, parameters);
         _torch = new TorchPeer(i, h, NumLayers, parameters, Xs, Steps);
+        _ort = new OnnxPeer(i, h, NumLayers, parameters, Xs, Steps, intraOpThreads: 1);
+        _ortDefault = new OnnxPeer(i, h, NumLayers, parameters, Xs, Steps, intraOpThreads: 0);
         Validate();
     }
 
-    /// <summary>A benchmark of a wrong kernel is worthless: all five ways must produce the same sequence.</summary>
+    /// <summary>A benchmark of a wrong kernel is worthless: every way (and every thread count) must produce the same sequence.</summary>
     private void Validate()
     {
         int i = InputSize, h = HiddenSize;
@@ -82,6 +88,12 @@ public abstract class ShapeBenchmark
         Check("LstmGen Step (streaming)", streaming, forward);
         Check("torch nn.LSTM (whole sequence)", _torch!.SequenceOutput(), forward);
         Check("torch nn.LSTMCell (per step)", _torch.PerStepOutput(), forward);
+        Check("torch nn.LSTM (whole sequence, default threads)", _torch.SequenceOutput(TorchPeer.DefaultThreads), forward);
+        Check("torch nn.LSTMCell (per step, default threads)", _torch.PerStepOutput(TorchPeer.DefaultThreads), forward);
+        Check("ORT LSTM (whole sequence)", _ort!.SequenceOutput(), forward);
+        Check("ORT LSTM (one step per Run)", _ort.PerStepOutput(), forward);
+        Check("ORT LSTM (whole sequence, default threads)", _ortDefault!.SequenceOutput(), forward);
+        Check("ORT LSTM (one step per Run, default threads)", _ortDefault.PerStepOutput(), forward);
         Check("naive C#", naive, forward);
         ResetState();
         _naive.Reset();
@@ -119,6 +131,10 @@ public abstract class ShapeBenchmark
     {
         _torch?.Dispose();
         _torch = null;
+        _ort?.Dispose();
+        _ort = null;
+        _ortDefault?.Dispose();
+        _ortDefault = null;
     }
 
     /// <summary>LstmGen, one Step call per time step, state carried, 1,000 steps from zero state.</summary>
@@ -137,13 +153,37 @@ public abstract class ShapeBenchmark
         ForwardModel(Xs, Ys);
     }
 
-    /// <summary>libtorch nn.LSTM on the (1000, 1, I) sequence, one call.</summary>
+    /// <summary>libtorch nn.LSTM on the (1000, 1, I) sequence, one call, one thread.</summary>
     [Benchmark(OperationsPerInvoke = Steps, Description = "torch whole sequence")]
-    public void TorchSequence() => _torch!.Sequence();
+    public void TorchSequence() => _torch!.Sequence(1);
 
-    /// <summary>libtorch nn.LSTMCell stack, one call per layer per step, (h, c) carried; 100 steps per invoke.</summary>
+    /// <summary>libtorch nn.LSTM on the (1000, 1, I) sequence, one call, libtorch's default thread count.</summary>
+    [Benchmark(OperationsPerInvoke = Steps, Description = "torch whole sequence, default threads")]
+    public void TorchSequenceDefaultThreads() => _torch!.Sequence(TorchPeer.DefaultThreads);
+
+    /// <summary>libtorch nn.LSTMCell stack, one call per layer per step, (h, c) carried; 100 steps per invoke; one thread.</summary>
     [Benchmark(OperationsPerInvoke = TorchStepsPerInvoke, Description = "torch per step")]
-    public void TorchPerStep() => _torch!.Steps(TorchStepsPerInvoke);
+    public void TorchPerStep() => _torch!.Steps(TorchStepsPerInvoke, 1);
+
+    /// <summary>As <see cref="TorchPerStep"/>, libtorch's default thread count.</summary>
+    [Benchmark(OperationsPerInvoke = TorchStepsPerInvoke, Description = "torch per step, default threads")]
+    public void TorchPerStepDefaultThreads() => _torch!.Steps(TorchStepsPerInvoke, TorchPeer.DefaultThreads);
+
+    /// <summary>ONNX Runtime, one Run over the (1000, 1, I) sequence, IntraOpNumThreads = 1.</summary>
+    [Benchmark(OperationsPerInvoke = Steps, Description = "ORT whole sequence")]
+    public void OrtSequence() => _ort!.Sequence();
+
+    /// <summary>ONNX Runtime, one Run over the sequence, ORT's default intra-op threads.</summary>
+    [Benchmark(OperationsPerInvoke = Steps, Description = "ORT whole sequence, default threads")]
+    public void OrtSequenceDefaultThreads() => _ortDefault!.Sequence();
+
+    /// <summary>ONNX Runtime, one Run per step with initial_h/initial_c in and Y_h/Y_c out; 100 steps per invoke; IntraOpNumThreads = 1.</summary>
+    [Benchmark(OperationsPerInvoke = OrtStepsPerInvoke, Description = "ORT per step")]
+    public void OrtPerStep() => _ort!.Steps(OrtStepsPerInvoke);
+
+    /// <summary>As <see cref="OrtPerStep"/>, ORT's default intra-op threads.</summary>
+    [Benchmark(OperationsPerInvoke = OrtStepsPerInvoke, Description = "ORT per step, default threads")]
+    public void OrtPerStepDefaultThreads() => _ortDefault!.Steps(OrtStepsPerInvoke);
 
     /// <summary>The naive scalar C# LSTM stepped 1,000 times from zero state.</summary>
     [Benchmark(OperationsPerInvoke = Steps, Description = "naive C# streaming")]

@@ -8,14 +8,19 @@ namespace LstmGen.Bench;
 
 /// <summary>
 /// libtorch (TorchSharp-cpu) driven the way a user would: <c>nn.LSTM</c> on the whole (T, 1, I) sequence, and a stack of
-/// <c>nn.LSTMCell</c> (one per layer) stepped once per time step with (h, c) carried. One intra-op thread,
-/// <c>inference_mode</c> around every call, parameters with requires_grad off. Inputs are made into tensors once,
+/// <c>nn.LSTMCell</c> (one per layer) stepped once per time step with (h, c) carried. One intra-op thread (or libtorch's
+/// default thread count, <see cref="DefaultThreads"/>, for the default-threading rows: every timed call sets the count it
+/// is asked for when it differs), <c>inference_mode</c> around every call, parameters with requires_grad off. Inputs are made into tensors once,
 /// in the constructor, so the timed calls measure the LSTM, not tensor creation; outputs stay in libtorch
 /// (not copied back), which favours torch slightly.
 /// </summary>
 public sealed class TorchPeer : IDisposable
 {
     private static readonly Lazy<string?> Probe = new(ProbeTorch);
+    private static int _defaultThreads;
+
+    /// <summary>libtorch's own intra-op thread count, read at load time before anything sets it (2 on a 2-core VM).</summary>
+    public static int DefaultThreads { get { EnsureAvailable(); return _defaultThreads; } }
 
     private readonly int _hiddenSize, _numLayers, _steps;
     private readonly TorchSharp.Modules.LSTM _lstm;
@@ -36,6 +41,7 @@ public sealed class TorchPeer : IDisposable
         try
         {
             torch.InitializeDeviceType(DeviceType.CPU);
+            _defaultThreads = torch.get_num_threads();
             torch.set_num_threads(1);
             using var a = torch.ones(new long[] { 2 }, ScalarType.Float32);
             using var b = a * 2;
@@ -123,17 +129,28 @@ public sealed class TorchPeer : IDisposable
         _cursor = 0;
     }
 
-    /// <summary>nn.LSTM over the whole sequence from zero state (the timed call).</summary>
-    public void Sequence()
+    /// <summary>
+    /// Sets libtorch's intra-op thread count for the calling thread when it differs (one P/Invoke when it does not;
+    /// libtorch's OpenMP keeps the count per calling thread, so it is checked on every timed call).
+    /// </summary>
+    private static void UseThreads(int threads)
     {
+        if (torch.get_num_threads() != threads) torch.set_num_threads(threads);
+    }
+
+    /// <summary>nn.LSTM over the whole sequence from zero state with <paramref name="threads"/> intra-op threads (the timed call).</summary>
+    public void Sequence(int threads = 1)
+    {
+        UseThreads(threads);
         using var mode = torch.inference_mode();
         var (y, hn, cn) = _lstm.call(_xSeq, (_h0, _c0));
         y.Dispose(); hn.Dispose(); cn.Dispose();
     }
 
     /// <summary>nn.LSTM over the whole sequence; returns T·H outputs (validation only).</summary>
-    public float[] SequenceOutput()
+    public float[] SequenceOutput(int threads = 1)
     {
+        UseThreads(threads);
         using var mode = torch.inference_mode();
         var (y, hn, cn) = _lstm.call(_xSeq, (_h0, _c0));
         using (y) using (hn) using (cn) return y.data<float>().ToArray();   // (T, 1, H), contiguous
@@ -143,8 +160,9 @@ public sealed class TorchPeer : IDisposable
     /// <paramref name="count"/> steps of the LSTMCell stack with (h, c) carried, continuing through the sequence and
     /// starting over from zero state after its last step (the timed call).
     /// </summary>
-    public void Steps(int count)
+    public void Steps(int count, int threads = 1)
     {
+        UseThreads(threads);
         using var mode = torch.inference_mode();
         for (int k = 0; k < count; k++)
         {
@@ -161,16 +179,17 @@ public sealed class TorchPeer : IDisposable
     }
 
     /// <summary>The whole sequence stepped through the LSTMCell stack; returns T·H outputs (validation only).</summary>
-    public float[] PerStepOutput()
+    public float[] PerStepOutput(int threads = 1)
     {
         ResetCells();
         var ys = new float[_steps * _hiddenSize];
         for (int t = 0; t < _steps; t++)
         {
-            Steps(1);
+            Steps(1, threads);
             _h[_numLayers - 1].data<float>().ToArray().CopyTo(ys, t * _hiddenSize);   // (1, H), contiguous
         }
         ResetCells();
+        UseThreads(1);
         return ys;
     }
 

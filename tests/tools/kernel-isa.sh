@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# kernel-isa.sh BINARY SYMBOLS [OBJDUMP] [NM]
+# Disassembles the generated kernel methods (symbols containing "Kernels") of a Native AOT binary, using the symbol file
+# StripSymbols leaves beside it (SYMBOLS = BINARY.dbg), and prints which kernel classes the binary contains and how many
+# FMA instructions of each register width they use. CI uses it to show that each target runs its own width only.
+set -euo pipefail
+bin=$1; dbg=$2; objdump=${3:-objdump}; nm=${4:-nm}
+echo "kernel classes present:$($nm "$dbg" | grep -oE "Kernels(Vector512|Vector256|Vector128|Scalar)" | sort | uniq -c | awk '{printf " %s (%d methods)", $2, $1}')"
+asm=$(mktemp)
+$nm -n "$dbg" | awk '$2 ~ /^[tT]$/' | awk '{ addr[NR]=$1; name[NR]=$3 } END { for (i = 1; i < NR; i++) if (name[i] ~ /Kernels/) print addr[i], addr[i+1] }' |
+while read -r start stop; do
+  $objdump -d --no-show-raw-insn --start-address=0x$start --stop-address=0x$stop "$bin" | grep -E "^\s+[0-9a-f]+:" || true
+done > "$asm"
+printf "kernel instructions: %d; FMA on zmm: %d, on ymm: %d, on xmm: %d; NEON fmla: %d; instructions using zmm: %d, ymm: %d\n" \
+  "$(wc -l < "$asm")" \
+  "$(grep -cE "vfmadd[0-9]*ps[^,]*zmm" "$asm" || true)" "$(grep -cE "vfmadd[0-9]*ps[^,]*ymm" "$asm" || true)" "$(grep -cE "vfmadd[0-9]*ps[^,]*xmm" "$asm" || true)" \
+  "$(grep -cE "fmla\s+v[0-9]+\.4s" "$asm" || true)" "$(grep -cE "zmm" "$asm" || true)" "$(grep -cE "ymm" "$asm" || true)"
+rm -f "$asm"
