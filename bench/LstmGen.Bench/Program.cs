@@ -156,14 +156,14 @@ public static class Program
         (nameof(ShapeBenchmark.TorchSequence), "torch nn.LSTM whole sequence, 1 thread", false, "torch seq 1t", "#1f77b4", null),
         (nameof(ShapeBenchmark.TorchSequenceDefaultThreads), "torch nn.LSTM whole sequence, " + TorchThreads, false,
             $"torch seq {TorchPeer.DefaultThreads}t", "#1f77b4", "6 4"),
-        (nameof(ShapeBenchmark.OrtSequence), "ORT LSTM whole sequence (one Run), 1 thread", false, "ORT seq 1t", "#2ca02c", null),
-        (nameof(ShapeBenchmark.OrtSequenceDefaultThreads), "ORT LSTM whole sequence (one Run), " + OrtThreads, false,
+        (nameof(ShapeBenchmark.OrtSequence), "ORT whole sequence (one Run), 1 thread", false, "ORT seq 1t", "#2ca02c", null),
+        (nameof(ShapeBenchmark.OrtSequenceDefaultThreads), "ORT whole sequence (one Run), " + OrtThreads, false,
             $"ORT seq {OnnxPeer.DefaultIntraOpThreads?.ToString(Inv) ?? "?"}t", "#2ca02c", "6 4"),
         (nameof(ShapeBenchmark.TorchPerStep), "torch nn.LSTMCell per step, 1 thread", true, "torch step 1t", "#17becf", null),
         (nameof(ShapeBenchmark.TorchPerStepDefaultThreads), "torch nn.LSTMCell per step, " + TorchThreads, true,
             $"torch step {TorchPeer.DefaultThreads}t", "#17becf", "6 4"),
-        (nameof(ShapeBenchmark.OrtPerStep), "ORT LSTM one step per Run, 1 thread", true, "ORT step 1t", "#9467bd", null),
-        (nameof(ShapeBenchmark.OrtPerStepDefaultThreads), "ORT LSTM one step per Run, " + OrtThreads, true,
+        (nameof(ShapeBenchmark.OrtPerStep), "ORT one step per Run, 1 thread", true, "ORT step 1t", "#9467bd", null),
+        (nameof(ShapeBenchmark.OrtPerStepDefaultThreads), "ORT one step per Run, " + OrtThreads, true,
             $"ORT step {OnnxPeer.DefaultIntraOpThreads?.ToString(Inv) ?? "?"}t", "#9467bd", "6 4"),
         (nameof(ShapeBenchmark.NaiveStreaming), "naive C# per step", true, "naive C#", "#7f7f7f", null),
     };
@@ -294,6 +294,9 @@ public static class Program
 
     private static string NsOrDash(double? ns) => ns is { } v ? Ns(v) : "–";
 
+    /// <summary>The one-layer shapes are joined by each system's line; the others (C: two layers) are lone markers.</summary>
+    private static bool Joined(string shape) => ShapeInfos().TryGetValue(shape, out var s) && s.NumLayers == 1;
+
     /// <summary>The SVG chart: ns per step against H, one line per system, and the bound.</summary>
     private static string Chart(List<Row> rows, Dictionary<string, ShapeWork> shapes, MachineLimits limits, bool isShort)
     {
@@ -303,14 +306,14 @@ public static class Program
         for (int o = 0; o < Systems.Length; o++)
         {
             var pts = rows.Where(r => r.Order == o && r.MedianNs is not null && shapes.ContainsKey(r.Shape))
-                          .Select(r => new SvgChart.Point(shapes[r.Shape].HiddenSize, r.MedianNs!.Value)).ToList();
+                          .Select(r => new SvgChart.Point(shapes[r.Shape].HiddenSize, r.MedianNs!.Value, Joined(r.Shape))).ToList();
             if (pts.Count > 0) series.Add(new SvgChart.Series(Systems[o].System, Systems[o].Color, Systems[o].Dash, pts));
         }
         var boundPts = present.Select(s => (s, b: limits.BoundNs(shapes[s]))).Where(x => x.b is not null)
-                              .Select(x => new SvgChart.Point(shapes[x.s].HiddenSize, x.b!.Value)).ToList();
-        if (boundPts.Count > 0) series.Add(new SvgChart.Series("bound (one core: FMA peak / cache bandwidth)", "#000000", "2 3", boundPts));
+                              .Select(x => new SvgChart.Point(shapes[x.s].HiddenSize, x.b!.Value, Joined(x.s))).ToList();
+        if (boundPts.Count > 0) series.Add(new SvgChart.Series("bound: max(FLOP / FMA peak, weight bytes / bandwidth)", "#000000", "2 3", boundPts));
         string when = DateTime.UtcNow.ToString("yyyy-MM-dd", Inv);
-        string subtitle = $"batch 1, fp32; A (I 1), C (I 8, 2 layers), B (I 1), D (I 64), E (I 256); medians, {when}, " +
+        string subtitle = $"batch 1, fp32; lines: 1-layer A (I 1), B (I 1), D (I 64), E (I 256); squares: C (I 8, 2 layers); medians, {when}, " +
                           (isShort ? "--short smoke run (rough)" : "full job") + "; shared 2-core VM";
         return SvgChart.Render("LstmGen vs libtorch, ONNX Runtime and naive C#: ns per time step", subtitle, ticks, series);
     }

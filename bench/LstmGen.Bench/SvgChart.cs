@@ -9,21 +9,22 @@ namespace LstmGen.Bench;
 
 /// <summary>
 /// A small log–log line chart written as SVG by hand (no package): ns per step against hidden size, one polyline per
-/// system, points labelled by shape on the x axis.
+/// system through its joined points (circles); points not joined (a shape of another family) are drawn as squares.
 /// </summary>
 public static class SvgChart
 {
     /// <param name="X">Hidden size (plotted on a log axis).</param>
     /// <param name="Y">ns per step (log axis).</param>
-    public sealed record Point(double X, double Y);
+    /// <param name="Joined">Part of the series' line (circle); false: a lone square marker.</param>
+    public sealed record Point(double X, double Y, bool Joined = true);
 
     /// <param name="Dash">SVG stroke-dasharray, or null for a solid line.</param>
     public sealed record Series(string Label, string Color, string? Dash, IReadOnlyList<Point> Points);
 
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
-    private const double Width = 1000, Height = 620;
-    private const double Left = 80, Right = 330, Top = 50, Bottom = 70;   // plot margins; the legend sits in the right one
+    private const double Width = 1140, Height = 640;
+    private const double Left = 80, Right = 400, Top = 56, Bottom = 70;   // plot margins; the legend sits in the right one
 
     /// <param name="ticks">x positions with their labels (e.g. 16 → "A 16").</param>
     public static string Render(string title, string subtitle, IReadOnlyList<(double X, string Label)> ticks, IReadOnlyList<Series> series)
@@ -77,11 +78,17 @@ public static class SvgChart
             var pts = s.Points.Where(p => p.X > 0 && p.Y > 0 && double.IsFinite(p.Y)).OrderBy(p => p.X).ToList();
             if (pts.Count == 0) continue;
             string dash = s.Dash is { } d ? $" stroke-dasharray=\"{d}\"" : "";
-            if (pts.Count > 1)
+            var joined = pts.Where(p => p.Joined).ToList();
+            if (joined.Count > 1)
                 sb.AppendLine($"<polyline fill=\"none\" stroke=\"{s.Color}\" stroke-width=\"2\"{dash} points=\"" +
-                              string.Join(" ", pts.Select(p => F(Px(p.X)) + "," + F(Py(p.Y)))) + "\"/>");
+                              string.Join(" ", joined.Select(p => F(Px(p.X)) + "," + F(Py(p.Y)))) + "\"/>");
             foreach (var p in pts)
-                sb.AppendLine($"<circle cx=\"{F(Px(p.X))}\" cy=\"{F(Py(p.Y))}\" r=\"3.5\" fill=\"{s.Color}\"><title>{Esc(s.Label)}: {Esc(NsLabel(p.Y))}</title></circle>");
+            {
+                string tip = $"<title>{Esc(s.Label)}: {Esc(NsLabel(p.Y))}</title>";
+                sb.AppendLine(p.Joined
+                    ? $"<circle cx=\"{F(Px(p.X))}\" cy=\"{F(Py(p.Y))}\" r=\"3.5\" fill=\"{s.Color}\">{tip}</circle>"
+                    : $"<rect x=\"{F(Px(p.X) - 4)}\" y=\"{F(Py(p.Y) - 4)}\" width=\"8\" height=\"8\" fill=\"white\" stroke=\"{s.Color}\" stroke-width=\"2\">{tip}</rect>");
+            }
         }
 
         // legend
@@ -91,7 +98,7 @@ public static class SvgChart
             string dash = s.Dash is { } d ? $" stroke-dasharray=\"{d}\"" : "";
             sb.AppendLine($"<line x1=\"{F(lx)}\" y1=\"{F(ly)}\" x2=\"{F(lx + 28)}\" y2=\"{F(ly)}\" stroke=\"{s.Color}\" stroke-width=\"2\"{dash}/>");
             sb.AppendLine($"<circle cx=\"{F(lx + 14)}\" cy=\"{F(ly)}\" r=\"3.5\" fill=\"{s.Color}\"/>");
-            sb.AppendLine($"<text x=\"{F(lx + 36)}\" y=\"{F(ly + 4)}\">{Esc(s.Label)}</text>");
+            sb.AppendLine($"<text x=\"{F(lx + 36)}\" y=\"{F(ly + 4)}\" font-size=\"11\">{Esc(s.Label)}</text>");
             ly += 20;
         }
         sb.AppendLine("</svg>");
