@@ -292,16 +292,19 @@ public sealed partial class LstmGenerator
             _w.Line();
         }
 
-        private void EmitDispatch(string call)
+        private void EmitDispatch(string call) => EmitDispatch(_w, call);
+
+        /// <summary>Calls <paramref name="call"/> on the widest kernel class the hardware accelerates.</summary>
+        internal static void EmitDispatch(SourceWriter w, string call)
         {
             // Each condition is a JIT/AOT-time constant, so only one branch survives compilation.
             for (int k = 0; k < VectorWidth.All.Length; k++)
             {
                 var width = VectorWidth.All[k];
                 if (width.IsScalar)
-                    _w.Line($"else {width.ClassName}.{call}");
+                    w.Line($"else {width.ClassName}.{call}");
                 else
-                    _w.Line($"{(k == 0 ? "if" : "else if")} ({width.IsAcceleratedCondition}) {width.ClassName}.{call}");
+                    w.Line($"{(k == 0 ? "if" : "else if")} ({width.IsAcceleratedCondition}) {width.ClassName}.{call}");
             }
         }
 

@@ -93,15 +93,7 @@ public sealed partial class LstmGenerator
             _w.Line();
         }
 
-        private void EmitDispatch(string call)
-        {
-            for (int k = 0; k < VectorWidth.All.Length; k++)
-            {
-                var width = VectorWidth.All[k];
-                if (width.IsScalar) _w.Line($"else {width.ClassName}.{call}");
-                else _w.Line($"{(k == 0 ? "if" : "else if")} ({width.IsAcceleratedCondition}) {width.ClassName}.{call}");
-            }
-        }
+        private void EmitDispatch(string call) => Emitter.EmitDispatch(_w, call);
 
         private void EmitTrainer()
         {
