@@ -244,15 +244,27 @@ public sealed partial class LstmGenerator
                 EmitOuterBlock(columns, tile, 1, cv);
                 _w.Close();
             }
-            if (ct > 0)
+            int tail = cv * Lanes;
+            // Columns past the last whole vector: first with narrower vectors (a 512-bit path can always use 256- and
+            // 128-bit ones), so a small input size such as 8 under 16 lanes still runs vectorized.
+            foreach (var narrow in VectorWidth.All)
             {
-                _w.Line("// the columns past the last whole vector: time outermost, so the updates of different elements overlap");
+                if (narrow.IsScalar || narrow.Lanes >= Lanes) continue;
+                while (columns - tail >= narrow.Lanes)
+                {
+                    EmitOuterNarrowBlock(columns, tail, narrow);
+                    tail += narrow.Lanes;
+                }
+            }
+            if (tail < columns)
+            {
+                _w.Line("// the last columns: time outermost, so the updates of different elements overlap");
                 _w.Open("for (int t = 0; t < n; t++)");
                 _w.Line($"ref float xt = ref {Unsafe}.Add(ref x, t * xStride);");
                 _w.Open($"for (u = 0; u < {N(H)}; u++)");
                 _w.Line($"float d = At(ref da, t * {N(4 * Hq)} + q * {N(Hq)} + u);");
                 _w.Line($"ref float row = ref {Unsafe}.Add(ref dw, (q * {N(H)} + u) * {N(columns)});");
-                _w.Line($"for (int j = {N(cv * Lanes)}; j < {N(columns)}; j++)");
+                _w.Line($"for (int j = {N(tail)}; j < {N(columns)}; j++)");
                 _w.Line($"    {Unsafe}.Add(ref row, j) = global::LstmGen.LstmMath.MulAdd(d, At(ref xt, j), {Unsafe}.Add(ref row, j));");
                 _w.Close();
                 _w.Close();
@@ -260,6 +272,31 @@ public sealed partial class LstmGenerator
             _w.Close();
             _w.Close();
             _w.Line();
+        }
+
+        /// <summary>dW[:, first .. first + narrow.Lanes) for every row of gate q, four rows at a time, with a narrower vector.</summary>
+        private void EmitOuterNarrowBlock(int columns, int first, VectorWidth narrow)
+        {
+            _w.Line($"// columns {N(first)}..{N(first + narrow.Lanes - 1)} with {narrow.Name}");
+            foreach (int rows in new[] { 4, 1 })
+            {
+                _w.Open(rows == 4 ? $"for (u = 0; u + 4 <= {N(H)}; u += 4)" : $"for (; u < {N(H)}; u++)");
+                for (int r = 0; r < rows; r++)
+                {
+                    _w.Line($"ref float dw{N(r)} = ref {Unsafe}.Add(ref dw, (q * {N(H)} + u + {N(r)}) * {N(columns)} + {N(first)});");
+                    _w.Line($"{narrow.Type} a{N(r)} = {narrow.Load($"dw{N(r)}", "0")};");
+                }
+                _w.Open("for (int t = 0; t < n; t++)");
+                _w.Line($"{narrow.Type} xv = {narrow.Load("x", $"t * xStride + {N(first)}")};");
+                _w.Line($"ref float dat = ref {Unsafe}.Add(ref da, t * {N(4 * Hq)} + q * {N(Hq)} + u);");
+                for (int r = 0; r < rows; r++)
+                    _w.Line($"a{N(r)} = {narrow.MulAdd("xv", narrow.Broadcast(VectorWidth.At("dat", N(r))), $"a{N(r)}")};");
+                _w.Close();
+                for (int r = 0; r < rows; r++)
+                    _w.Line(narrow.Store($"a{N(r)}", $"dw{N(r)}", "0"));
+                _w.Close();
+            }
+            _w.Line("u = 0;");
         }
 
         private void EmitOuterBlock(int columns, int tile, int rows, int cv)
