@@ -47,6 +47,24 @@ internal static class DiagnosticDescriptors
         "The model has {0} parameters, above the supported maximum of {1} (float arrays are indexed with int and each kernel width keeps a packed copy): reduce HiddenSize, InputSize or NumLayers",
         Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
 
+    public static readonly DiagnosticDescriptor ProjectionNotSmaller = new(
+        "LSTM009", "ProjSize must be smaller than HiddenSize",
+        "ProjSize is {0} but HiddenSize is {1}: a projection maps the {1} hidden units to fewer values, so set ProjSize between 1 and HiddenSize − 1, or 0 for none (PyTorch rejects proj_size >= hidden_size too)",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor InvalidDropout = new(
+        "LSTM010", "Dropout probability out of range",
+        "{0} is {1}: a dropout probability must be at least 0 and below 1 (0 turns it off)",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor DropoutOneLayer = new(
+        "LSTM011", "Dropout has no effect with one layer",
+        "Dropout is {0} but NumLayers is 1: dropout applies to the output of every layer except the last (as in PyTorch), so it does nothing here; stack layers, or use RecurrentDropout to regularise a single layer",
+        Category, DiagnosticSeverity.Warning, isEnabledByDefault: true);
+
+    /// <summary>Not reported by the generator: the id of the <c>[Obsolete(error: true)]</c> on a bidirectional model's Step.</summary>
+    public const string StepOnBidirectionalId = "LSTM012";
+
     public static readonly DiagnosticDescriptor InternalError = new(
         "LSTM999", "LstmGen generator failed",
         "The LstmGen generator failed on '{0}': {1}. Please report this with the attribute that caused it.",
@@ -62,6 +80,9 @@ internal static class DiagnosticDescriptors
         "LSTM006" => InvalidActivation,
         "LSTM007" => MissingSize,
         "LSTM008" => TooManyParameters,
+        "LSTM009" => ProjectionNotSmaller,
+        "LSTM010" => InvalidDropout,
+        "LSTM011" => DropoutOneLayer,
         _ => InternalError,
     };
 }

@@ -79,14 +79,20 @@ internal sealed class LayerPlan
     /// <summary>Unroll the input-projection's column loop up to this many inputs.</summary>
     public const int MaxUnrolledProjectionColumns = 16;
 
-    public LayerPlan(int inputs, int hidden, VectorWidth width)
+    /// <param name="inputs">Columns of x (the layer's input size).</param>
+    /// <param name="recurrent">Columns of h_(t-1): the hidden size, or the projection size with proj_size.</param>
+    /// <param name="hidden">Units (rows per gate).</param>
+    /// <param name="width">The vector width.</param>
+    /// <param name="blockLimit">At most this many blocks per tile (1 for batched models, whose streams take the registers).</param>
+    public LayerPlan(int inputs, int recurrent, int hidden, VectorWidth width, int blockLimit = 4)
     {
         Inputs = inputs;
+        Recurrent = recurrent;
         Hidden = hidden;
         Width = width;
         PaddedHidden = (hidden + width.Lanes - 1) / width.Lanes * width.Lanes;
         Blocks = PaddedHidden / width.Lanes;
-        int maxBlocksPerTile = Math.Max(1, Math.Min(4, width.AccumulatorBudget / 4)); // at most 16 accumulators per tile (kernels.md #7)
+        int maxBlocksPerTile = Math.Max(1, Math.Min(blockLimit, width.AccumulatorBudget / 4)); // at most 16 accumulators per tile (kernels.md #7)
         BlocksPerTile = 1;
         for (int b = Math.Min(maxBlocksPerTile, Blocks); b >= 1; b--)
             if (Blocks % b == 0) { BlocksPerTile = b; break; }
@@ -94,13 +100,14 @@ internal sealed class LayerPlan
     }
 
     public int Inputs { get; }
+    public int Recurrent { get; }
     public int Hidden { get; }
     public VectorWidth Width { get; }
     public int PaddedHidden { get; }
     public int Blocks { get; }
     public int BlocksPerTile { get; }
     public int Tiles { get; }
-    public int Columns => Inputs + Hidden;
+    public int Columns => Inputs + Recurrent;
     public int VectorsPerTile => BlocksPerTile * 4;
     public int ColumnStride => VectorsPerTile * Width.Lanes;
     public int TileStride => Columns * ColumnStride;
@@ -115,5 +122,14 @@ internal sealed class LayerPlan
     {
         if (Tiles != 1 || columns < 8) return 1;
         return Math.Max(1, Math.Min(4, Width.AccumulatorBudget / VectorsPerTile));
+    }
+
+    /// <summary>Streams a batched kernel runs together: each weight load then feeds this many FMAs.</summary>
+    public int StreamGroup(int batch)
+    {
+        int limit = Math.Max(1, Width.AccumulatorBudget / VectorsPerTile);
+        for (int s = Math.Min(limit, batch); s >= 1; s--)
+            if (batch % s == 0) return s;
+        return 1;
     }
 }

@@ -34,23 +34,40 @@ public sealed partial class LstmGenerator
         private string V => _v.Type;
         private static string R(string reference, string offset) => offset == "0" ? $"ref {reference}" : $"ref {Unsafe}.Add(ref {reference}, {offset})";
 
+        private int D => _model.D;
+        private int Hp => _model.Hp;
+        private int P => _model.P;
+        private bool Peep => _model.Peep;
+        private bool RecDrop => _model.RecurrentDropoutP > 0;
+        private bool LayerDrop => _model.DropoutP > 0;
+        private int Row => _model.HeadInputs;
+
         public void Emit()
         {
             EmitTrainSequence();
             EmitBackwardSequence();
-            foreach (int inputs in _model.LayerShapes())
+            foreach (int k in Enumerable.Range(0, L).GroupBy(_model.LayerInputs).Select(g => g.First()))
             {
-                EmitTrainLayer(new LayerPlan(inputs, H, _v));
-                EmitBackwardLayer(inputs);
+                EmitTrainLayer(_model.Plan(k, _v));
+                EmitBackwardLayer(_model.LayerInputs(k));
             }
             EmitCellBackward();
-            foreach (int columns in _model.LayerShapes().Append(H).Distinct())
+            foreach (int columns in _model.LayerShapes().Append(Hp).Distinct())
             {
                 EmitMatTVec(columns);
                 EmitOuterAccumulate(columns);
             }
             EmitBiasAccumulate();
+            if (P > 0) EmitProjectionBackward();
         }
+
+        private string Tb(string offset) => $"ref {Unsafe}.Add(ref tb, {offset})";
+
+        /// <summary>Layer k's input rows and their stride, as the training buffers hold them.</summary>
+        private (string Source, string Stride) LayerSource(int k, string x) =>
+            k == 0 ? (x, N(_model.LayerInputs(0)))
+            : _model.TrainHasOut(k - 1) ? (Tb($"TrainOut({N(k - 1)}, maxT)"), N(Row))
+            : (Tb($"TrainHs({N(k - 1)}, maxT) + TrainHq"), "TrainHq");
 
         private void EmitTrainSequence()
         {
@@ -59,10 +76,29 @@ public sealed partial class LstmGenerator
             for (int k = 0; k < L; k++)
             {
                 int inputs = _model.LayerInputs(k);
-                string source = k == 0 ? "ref x" : $"ref {Unsafe}.Add(ref tb, TrainHs({N(k - 1)}, maxT) + TrainHq)";
-                string stride = k == 0 ? N(inputs) : "TrainHq";
-                _w.Line($"TrainLayer{N(inputs)}(ref {Unsafe}.Add(ref w, {N(_model.PackedWeightOffset(_v, k))}), ref {Unsafe}.Add(ref w, {N(_model.PackedBiasOffset(_v, k))}), {source}, {stride}, n,");
-                _w.Line($"    ref {Unsafe}.Add(ref tb, TrainG(maxT)), ref {Unsafe}.Add(ref tb, TrainHs({N(k)}, maxT)), ref {Unsafe}.Add(ref tb, TrainCs({N(k)}, maxT)), ref {Unsafe}.Add(ref tb, TrainGates({N(k)}, maxT)), ref {Unsafe}.Add(ref tb, TrainTanhC({N(k)}, maxT)));");
+                var (source, stride) = LayerSource(k, "ref x");
+                for (int d = 0; d < D; d++)
+                {
+                    int u = k * D + d;
+                    string src = source;
+                    if (d == 1)
+                    {
+                        _w.Line($"// layer {N(k)} reverse: its input in reverse time order, so the same kernels run it forwards");
+                        _w.Line($"ReverseRows({source}, {stride}, {Tb("TrainRevX(maxT)")}, {stride}, n, {N(inputs)});");
+                        src = Tb("TrainRevX(maxT)");
+                    }
+                    string peep = Peep ? $"ref {Unsafe}.Add(ref w, {N(_model.PackedPeepOffset(_v, u))}), " : "";
+                    string proj = P > 0 ? $", ref {Unsafe}.Add(ref w, {N(_model.PackedProjOffset(_v, u))}), {Tb("TrainM(maxT)")}" : "";
+                    string rd = RecDrop ? $", {Tb($"TrainHd({N(u)}, maxT)")}, {Tb($"TrainRMask({N(u)}, maxT)")}" : "";
+                    _w.Line($"TrainLayer{N(inputs)}(ref {Unsafe}.Add(ref w, {N(_model.PackedWeightOffset(_v, u))}), ref {Unsafe}.Add(ref w, {N(_model.PackedBiasOffset(_v, u))}), {peep}{src}, {stride}, n,");
+                    _w.Line($"    {Tb("TrainG(maxT)")}, {Tb($"TrainHs({N(u)}, maxT)")}, {Tb($"TrainCs({N(u)}, maxT)")}, {Tb($"TrainGates({N(u)}, maxT)")}, {Tb($"TrainTanhC({N(u)}, maxT)")}{proj}{rd});");
+                }
+                if (_model.TrainHasOut(k))
+                {
+                    bool drop = LayerDrop && k < L - 1;
+                    _w.Line($"// layer {N(k)}'s output rows{(D == 2 ? " [forward ; reverse]" : "")}{(drop ? ", with dropout" : "")}: the next layer's input");
+                    _w.Line($"GatherOutput({Tb($"TrainHs({N(k * D)}, maxT) + TrainHq")}, {(D == 2 ? Tb($"TrainHs({N(k * D + 1)}, maxT) + TrainHq") : Tb("0"))}, {Tb($"TrainOut({N(k)}, maxT)")}, {(drop ? Tb($"TrainDMask({N(k)}, maxT)") : Tb("0"))}, {(drop ? "true" : "false")}, n);");
+                }
             }
             _w.Close();
             _w.Line();
@@ -71,23 +107,57 @@ public sealed partial class LstmGenerator
         private void EmitBackwardSequence()
         {
             _w.Line("/// <summary>");
-            _w.Line("/// Back-propagation through time over n steps, from the top layer down. ∂L/∂h_t of the top layer is in TrainDh(0);");
+            _w.Line("/// Back-propagation through time over n steps, from the top layer down. ∂L/∂output of the top layer is in TrainDh(0);");
             _w.Line("/// each layer hands ∂L/∂x_t to the layer below through the other TrainDh buffer. Gradients accumulate into gr.");
             _w.Line("/// </summary>");
             _w.Open("internal static void BackwardSequence(ref float p, ref float gr, ref float tb, ref float x, int n, int maxT)");
             for (int k = L - 1; k >= 0; k--)
             {
                 int inputs = _model.LayerInputs(k);
-                int t = k * _model.TensorsPerLayer;
-                string source = k == 0 ? "ref x" : $"ref {Unsafe}.Add(ref tb, TrainHs({N(k - 1)}, maxT) + TrainHq)";
-                string stride = k == 0 ? N(inputs) : "TrainHq";
+                var (source, stride) = LayerSource(k, "ref x");
                 int above = (L - 1 - k) % 2, below = 1 - above;
+                bool wantDx = k > 0;
                 _w.Line($"// layer {N(k)}");
-                _w.Line($"BackwardLayer{N(inputs)}(ref {Unsafe}.Add(ref p, {N(_model.TensorOffset(t))}), ref {Unsafe}.Add(ref p, {N(_model.TensorOffset(t + 1))}),");
-                _w.Line($"    ref {Unsafe}.Add(ref gr, {N(_model.TensorOffset(t))}), ref {Unsafe}.Add(ref gr, {N(_model.TensorOffset(t + 1))}), ref {Unsafe}.Add(ref tb, TrainBias({N(k)}, maxT)),");
-                _w.Line($"    {source}, {stride}, n, ref {Unsafe}.Add(ref tb, TrainHs({N(k)}, maxT)), ref {Unsafe}.Add(ref tb, TrainCs({N(k)}, maxT)), ref {Unsafe}.Add(ref tb, TrainGates({N(k)}, maxT)), ref {Unsafe}.Add(ref tb, TrainTanhC({N(k)}, maxT)),");
-                _w.Line($"    ref {Unsafe}.Add(ref tb, TrainDa(maxT)), ref {Unsafe}.Add(ref tb, TrainDh({N(above)}, maxT)), ref {Unsafe}.Add(ref tb, TrainDh({N(below)}, maxT)), {(k > 0 ? "true" : "false")},");
-                _w.Line($"    ref {Unsafe}.Add(ref tb, TrainDhNext(maxT)), ref {Unsafe}.Add(ref tb, TrainDcNext(maxT)));");
+                for (int d = 0; d < D; d++)
+                {
+                    int u = k * D + d;
+                    string src = source, dhA = Tb($"TrainDh({N(above)}, maxT)"), dhStride = "TrainDhStride", dxOut = Tb($"TrainDh({N(below)}, maxT)");
+                    if (d == 1)
+                    {
+                        _w.Line("// reverse direction: its input and its ∂L/∂h rows in its own (reversed) step order");
+                        _w.Line($"ReverseRows({source}, {stride}, {Tb("TrainRevX(maxT)")}, {stride}, n, {N(inputs)});");
+                        _w.Line($"ReverseRows({Tb($"TrainDh({N(above)}, maxT) + {N(Hp)}")}, TrainDhStride, {Tb("TrainRevDh(maxT)")}, TrainHq, n, {N(Hp)});");
+                        src = Tb("TrainRevX(maxT)");
+                        dhA = Tb("TrainRevDh(maxT)");
+                        dhStride = "TrainHq";
+                        dxOut = Tb("TrainRevDx(maxT)");
+                    }
+                    string T(string kind) => N(_model.UnitTensorOffset(kind, u));
+                    string peep = Peep ? $", {Tb($"TrainPeep({N(u)}, maxT)")}, {Tb($"TrainDPeep({N(u)}, maxT)")}" : "";
+                    string proj = P > 0 ? $", ref {Unsafe}.Add(ref p, {T("weight_hr")}), ref {Unsafe}.Add(ref gr, {T("weight_hr")}), {Tb("TrainDhP(maxT)")}, {Tb("TrainM(maxT)")}, {Tb("TrainDm(maxT)")}" : "";
+                    string rd = RecDrop ? $", {Tb($"TrainHd({N(u)}, maxT)")}, {Tb($"TrainRMask({N(u)}, maxT)")}" : "";
+                    _w.Line($"BackwardLayer{N(inputs)}(ref {Unsafe}.Add(ref p, {T("weight_ih")}), ref {Unsafe}.Add(ref p, {T("weight_hh")}),");
+                    _w.Line($"    ref {Unsafe}.Add(ref gr, {T("weight_ih")}), ref {Unsafe}.Add(ref gr, {T("weight_hh")}), {Tb($"TrainBias({N(u)}, maxT)")},");
+                    _w.Line($"    {src}, {stride}, n, {Tb($"TrainHs({N(u)}, maxT)")}, {Tb($"TrainCs({N(u)}, maxT)")}, {Tb($"TrainGates({N(u)}, maxT)")}, {Tb($"TrainTanhC({N(u)}, maxT)")},");
+                    _w.Line($"    {Tb("TrainDa(maxT)")}, {dhA}, {dhStride}, {dxOut}, {(wantDx ? "true" : "false")},");
+                    _w.Line($"    {Tb("TrainDhNext(maxT)")}, {Tb("TrainDcNext(maxT)")}{peep}{proj}{rd});");
+                    if (_model.LearnInit)
+                    {
+                        _w.Line("// the learned initial state gets what flowed past the first step");
+                        _w.Line($"AddRow({Tb("TrainDhNext(maxT)")}, ref {Unsafe}.Add(ref gr, {T("initial_h")}), {N(Hp)});");
+                        _w.Line($"AddRow({Tb("TrainDcNext(maxT)")}, ref {Unsafe}.Add(ref gr, {T("initial_c")}), {N(H)});");
+                    }
+                }
+                if (wantDx && D == 2)
+                {
+                    _w.Line("// ∂L/∂x_t of the layer below: the forward direction's plus the reverse direction's (back in time order)");
+                    _w.Line($"AddReversedRows({Tb("TrainRevDx(maxT)")}, {Tb($"TrainDh({N(below)}, maxT)")}, TrainDhStride, n, {N(inputs)});");
+                }
+                if (wantDx && LayerDrop)
+                {
+                    _w.Line($"// through the dropout on layer {N(k - 1)}'s output");
+                    _w.Line($"MultiplyRows({Tb($"TrainDh({N(below)}, maxT)")}, TrainDhStride, {Tb($"TrainDMask({N(k - 1)}, maxT)")}, {N(Row)}, n, {N(inputs)});");
+                }
             }
             _w.Close();
             _w.Line();
@@ -96,15 +166,28 @@ public sealed partial class LstmGenerator
         private void EmitTrainLayer(LayerPlan plan)
         {
             int inputs = plan.Inputs;
+            string peepParam = Peep ? "ref float peep, " : "";
+            string peepArg = Peep ? "ref peep, " : "";
             _w.Line($"/// <summary>One layer with {N(inputs)} inputs over n steps: the hoisted projection, then the recurrence keeping c_t, h_t, the gates and tanh(c_t).</summary>");
-            _w.Open($"private static void TrainLayer{N(inputs)}(ref float w, ref float bias, ref float x, int xStride, int n, ref float g, ref float hs, ref float cs, ref float gates, ref float tanhC)");
+            _w.Open($"private static void TrainLayer{N(inputs)}(ref float w, ref float bias, {peepParam}ref float x, int xStride, int n, ref float g, ref float hs, ref float cs, ref float gates, ref float tanhC" +
+                    (P > 0 ? ", ref float wr, ref float m" : "") + (RecDrop ? ", ref float hd, ref float rmask" : "") + ")");
             _w.Line($"Project{N(inputs)}(ref w, ref bias, ref x, xStride, n, ref g);");
             _w.Open("for (int t = 0; t < n; t++)");
             _w.Line("// c_t starts as a copy of c_(t-1), which stays in row t for the backward pass");
             _w.Line($"ref float c = ref {Unsafe}.Add(ref cs, (t + 1) * TrainHq);");
-            _w.Line($"Copy(ref {Unsafe}.Add(ref cs, t * TrainHq), ref c);");
-            _w.Line($"RecurTrain{N(inputs)}(ref w, ref {Unsafe}.Add(ref g, t * {N(4 * plan.PaddedHidden)}), ref {Unsafe}.Add(ref hs, t * TrainHq), ref c, ref {Unsafe}.Add(ref hs, (t + 1) * TrainHq),");
+            _w.Line($"Copy(ref {Unsafe}.Add(ref cs, t * TrainHq), ref c, {N(H)});");
+            string z = $"ref {Unsafe}.Add(ref hs, t * TrainHq)";
+            if (RecDrop)
+            {
+                _w.Line("// recurrent dropout: W_hh sees mask ⊙ h_(t-1), kept in hd for the backward pass");
+                _w.Line($"MultiplyRow({z}, ref rmask, ref {Unsafe}.Add(ref hd, t * TrainHq), {N(Hp)});");
+                z = $"ref {Unsafe}.Add(ref hd, t * TrainHq)";
+            }
+            string hOut = P > 0 ? "ref m" : $"ref {Unsafe}.Add(ref hs, (t + 1) * TrainHq)";
+            _w.Line($"RecurTrain{N(inputs)}(ref w, ref {Unsafe}.Add(ref g, t * {N(4 * plan.PaddedHidden)}), {peepArg}{z}, ref c, {hOut},");
             _w.Line($"    ref {Unsafe}.Add(ref gates, t * {N(4 * Hq)}), ref {Unsafe}.Add(ref tanhC, t * TrainHq));");
+            if (P > 0)
+                _w.Line($"ProjectOut(ref wr, ref m, ref {Unsafe}.Add(ref hs, (t + 1) * TrainHq)); // h_t = W_hr·m_t");
             _w.Close();
             _w.Close();
             _w.Line();
@@ -114,25 +197,46 @@ public sealed partial class LstmGenerator
         {
             _w.Line($"/// <summary>BPTT for one layer with {N(inputs)} inputs (lstm.md §4): da_t for t = n−1 … 0, then the weight gradients as matrix products over all steps.</summary>");
             _w.Line($"private static void BackwardLayer{N(inputs)}(ref float wih, ref float whh, ref float dwih, ref float dwhh, ref float db, ref float x, int xStride, int n,");
-            _w.Open("    ref float hs, ref float cs, ref float gates, ref float tanhC, ref float da, ref float dhAbove, ref float dxOut, bool wantDx, ref float dhNext, ref float dcNext)");
+            _w.Open("    ref float hs, ref float cs, ref float gates, ref float tanhC, ref float da, ref float dhAbove, int dhStride, ref float dxOut, bool wantDx, ref float dhNext, ref float dcNext" +
+                    (Peep ? ", ref float peep, ref float dpeep" : "") + (P > 0 ? ", ref float whr, ref float dwhr, ref float dhp, ref float m, ref float dm" : "") + (RecDrop ? ", ref float hd, ref float rmask" : "") + ")");
             _w.Line("// dh_next and dc_next are zero after the last step: gradients do not flow past the sequence (or window) end");
             _w.Line($"{Emitter.MemoryMarshal}.CreateSpan(ref dhNext, TrainHq).Clear();");
             _w.Line($"{Emitter.MemoryMarshal}.CreateSpan(ref dcNext, TrainHq).Clear();");
             _w.Open("for (int t = n - 1; t >= 0; t--)");
             _w.Line($"ref float dat = ref {Unsafe}.Add(ref da, t * {N(4 * Hq)});");
-            _w.Line($"CellBackward(ref {Unsafe}.Add(ref dhAbove, t * TrainHq), ref dhNext, ref dcNext, ref {Unsafe}.Add(ref gates, t * {N(4 * Hq)}), ref {Unsafe}.Add(ref tanhC, t * TrainHq), ref {Unsafe}.Add(ref cs, t * TrainHq), ref dat);");
-            _w.Line("// dh_next = W_hhᵀ · da_t");
-            _w.Line($"MatTVec{N(H)}(ref whh, ref dat, ref dhNext);");
+            _w.Line($"ref float gt = ref {Unsafe}.Add(ref gates, t * {N(4 * Hq)});");
+            string peepArgs = Peep ? $"ref {Unsafe}.Add(ref cs, (t + 1) * TrainHq), ref peep, ref dpeep, " : "";
+            if (P > 0)
+            {
+                _w.Line("// projection: dh = ∂L/∂h_t + dh_next is kept for dW_hr; dm = W_hrᵀ·dh; and m_t = o ⊙ tanh(c_t) for dW_hr");
+                _w.Line($"ref float dht = ref {Unsafe}.Add(ref dhp, t * TrainHq);");
+                _w.Line($"SumRow(ref {Unsafe}.Add(ref dhAbove, t * dhStride), ref dhNext, ref dht, {N(Hp)});");
+                _w.Line("ProjectBack(ref whr, ref dht, ref dm);");
+                _w.Line($"MultiplyRow(ref {Unsafe}.Add(ref gt, {N(3 * Hq)}), ref {Unsafe}.Add(ref tanhC, t * TrainHq), ref {Unsafe}.Add(ref m, t * TrainHq), {N(H)});");
+                _w.Line($"CellBackward(ref dm, ref dcNext, ref gt, ref {Unsafe}.Add(ref tanhC, t * TrainHq), ref {Unsafe}.Add(ref cs, t * TrainHq), {peepArgs}ref dat);");
+            }
+            else
+            {
+                _w.Line($"CellBackward(ref {Unsafe}.Add(ref dhAbove, t * dhStride), ref dhNext, ref dcNext, ref gt, ref {Unsafe}.Add(ref tanhC, t * TrainHq), ref {Unsafe}.Add(ref cs, t * TrainHq), {peepArgs}ref dat);");
+            }
+            _w.Line("// dh_next = W_hhᵀ · da_t" + (RecDrop ? ", through the recurrent dropout mask" : ""));
+            _w.Line($"MatTVec{N(Hp)}(ref whh, ref dat, ref dhNext);");
+            if (RecDrop) _w.Line($"MultiplyRow(ref dhNext, ref rmask, ref dhNext, {N(Hp)});");
             _w.Close();
             _w.Line("// dW_ih += Σ_t da_t · x_tᵀ;  dW_hh += Σ_t da_t · h_(t-1)ᵀ;  db += Σ_t da_t");
             _w.Line($"OuterAccumulate{N(inputs)}(ref dwih, ref da, ref x, xStride, n);");
-            _w.Line($"OuterAccumulate{N(H)}(ref dwhh, ref da, ref hs, TrainHq, n);");
+            _w.Line($"OuterAccumulate{N(Hp)}(ref dwhh, ref da, ref {(RecDrop ? "hd" : "hs")}, TrainHq, n);");
             _w.Line("BiasAccumulate(ref db, ref da, n);");
+            if (P > 0)
+            {
+                _w.Line("// dW_hr += Σ_t dh_t · m_tᵀ");
+                _w.Line("ProjectOuter(ref dwhr, ref dhp, ref m, n);");
+            }
             _w.Line("// dx_t = W_ihᵀ · da_t, handed to the layer below");
             _w.Line("if (wantDx)");
             _w.Line("{");
             _w.Line("    for (int t = 0; t < n; t++)");
-            _w.Line($"        MatTVec{N(inputs)}(ref wih, ref {Unsafe}.Add(ref da, t * {N(4 * Hq)}), ref {Unsafe}.Add(ref dxOut, t * TrainHq));");
+            _w.Line($"        MatTVec{N(inputs)}(ref wih, ref {Unsafe}.Add(ref da, t * {N(4 * Hq)}), ref {Unsafe}.Add(ref dxOut, t * TrainDhStride));");
             _w.Line("}");
             _w.Close();
             _w.Line();
@@ -141,26 +245,109 @@ public sealed partial class LstmGenerator
         private void EmitCellBackward()
         {
             int padded = (H + Lanes - 1) / Lanes * Lanes;
-            _w.Line("/// <summary>The element-wise part of one backward step, for every unit.</summary>");
-            _w.Open("private static void CellBackward(ref float dhAbove, ref float dhNext, ref float dcNext, ref float gates, ref float tanhC, ref float cPrev, ref float da)");
+            _w.Line("/// <summary>The element-wise part of one backward step, for every unit" + (Peep ? ", with the peephole terms" : "") + ".</summary>");
+            string dhParams = P > 0 ? "ref float dm" : "ref float dhAbove, ref float dhNext";
+            _w.Open($"private static void CellBackward({dhParams}, ref float dcNext, ref float gates, ref float tanhC, ref float cPrev, {(Peep ? "ref float cNew, ref float peep, ref float dpeep, " : "")}ref float da)");
             _w.Line($"{V} one = Splat(1f);");
             _w.Open($"for (int u = 0; u < {N(padded)}; u += {N(Lanes)})");
-            _w.Line("// dh = ∂L/∂h_t from above + dh_next");
-            _w.Line($"{V} dh = Load(ref dhAbove, u) + Load(ref dhNext, u);");
+            if (P > 0)
+            {
+                _w.Line("// dm = W_hrᵀ · dh (computed by the caller)");
+                _w.Line($"{V} dh = Load(ref dm, u);");
+            }
+            else
+            {
+                _w.Line("// dh = ∂L/∂h_t from above + dh_next");
+                _w.Line($"{V} dh = Load(ref dhAbove, u) + Load(ref dhNext, u);");
+            }
             _w.Line($"{V} i = Load(ref gates, u), f = Load(ref gates, {N(Hq)} + u), g = Load(ref gates, {N(2 * Hq)} + u), o = Load(ref gates, {N(3 * Hq)} + u);");
             _w.Line($"{V} tc = Load(ref tanhC, u);");
+            _w.Line($"{V} cp = Load(ref cPrev, u);");
+            _w.Line("// da_o = dh ⊙ tanh(c_t) ⊙ o ⊙ (1 − o)");
+            _w.Line($"{V} dao = dh * tc * o * (one - o);");
             _w.Line("// dc = dc_next + dh ⊙ o ⊙ (1 − tanh²(c_t))");
             _w.Line($"{V} dc = MulAdd(dh * o, one - tc * tc, Load(ref dcNext, u));");
+            if (Peep)
+            {
+                _w.Line("// peephole on the output gate: dc += da_o ⊙ p_o; dp_o += da_o ⊙ c_t");
+                _w.Line($"dc = MulAdd(dao, Load(ref peep, {N(2 * Hq)} + u), dc);");
+                _w.Line($"Store(MulAdd(dao, Load(ref cNew, u), Load(ref dpeep, {N(2 * Hq)} + u)), ref dpeep, {N(2 * Hq)} + u);");
+            }
             _w.Line("// da_i = dc ⊙ g ⊙ i ⊙ (1 − i)");
-            _w.Line("Store(dc * g * i * (one - i), ref da, u);");
+            _w.Line($"{V} dai = dc * g * i * (one - i);");
+            _w.Line("Store(dai, ref da, u);");
             _w.Line("// da_f = dc ⊙ c_(t-1) ⊙ f ⊙ (1 − f)");
-            _w.Line($"Store(dc * Load(ref cPrev, u) * f * (one - f), ref da, {N(Hq)} + u);");
+            _w.Line($"{V} daf = dc * cp * f * (one - f);");
+            _w.Line($"Store(daf, ref da, {N(Hq)} + u);");
             _w.Line("// da_g = dc ⊙ i ⊙ (1 − g²)");
             _w.Line($"Store(dc * i * (one - g * g), ref da, {N(2 * Hq)} + u);");
-            _w.Line("// da_o = dh ⊙ tanh(c_t) ⊙ o ⊙ (1 − o)");
-            _w.Line($"Store(dh * tc * o * (one - o), ref da, {N(3 * Hq)} + u);");
-            _w.Line("// dc_next = dc ⊙ f");
-            _w.Line("Store(dc * f, ref dcNext, u);");
+            _w.Line($"Store(dao, ref da, {N(3 * Hq)} + u);");
+            if (Peep)
+            {
+                _w.Line("// dc_next = dc ⊙ f + da_i ⊙ p_i + da_f ⊙ p_f;  dp_i += da_i ⊙ c_(t-1);  dp_f += da_f ⊙ c_(t-1)");
+                _w.Line("Store(MulAdd(daf, Load(ref peep, " + N(Hq) + " + u), MulAdd(dai, Load(ref peep, u), dc * f)), ref dcNext, u);");
+                _w.Line("Store(MulAdd(dai, cp, Load(ref dpeep, u)), ref dpeep, u);");
+                _w.Line($"Store(MulAdd(daf, cp, Load(ref dpeep, {N(Hq)} + u)), ref dpeep, {N(Hq)} + u);");
+            }
+            else
+            {
+                _w.Line("// dc_next = dc ⊙ f");
+                _w.Line("Store(dc * f, ref dcNext, u);");
+            }
+            _w.Close();
+            _w.Close();
+            _w.Line();
+        }
+
+        /// <summary>The projection's backward kernels: dm = W_hrᵀ·dh and dW_hr += Σ_t dh_t·m_tᵀ (W_hr is P × H, row-major).</summary>
+        private void EmitProjectionBackward()
+        {
+            int whole = H / Lanes * Lanes;
+            _w.Line($"/// <summary>dm = W_hrᵀ·dh for the {N(P)}×{N(H)} projection.</summary>");
+            _w.Open("private static void ProjectBack(ref float whr, ref float dh, ref float dm)");
+            if (whole > 0)
+            {
+                _w.Open($"for (int j = 0; j < {N(whole)}; j += {N(Lanes)})");
+                _w.Line($"{V} a0 = {_v.Zero}, a1 = {_v.Zero};");
+                _w.Line("int r = 0;");
+                _w.Open($"for (; r + 2 <= {N(P)}; r += 2)");
+                _w.Line($"a0 = MulAdd(Load(ref whr, r * {N(H)} + j), Splat(At(ref dh, r)), a0);");
+                _w.Line($"a1 = MulAdd(Load(ref whr, (r + 1) * {N(H)} + j), Splat(At(ref dh, r + 1)), a1);");
+                _w.Close();
+                _w.Line($"if (r < {N(P)}) a0 = MulAdd(Load(ref whr, r * {N(H)} + j), Splat(At(ref dh, r)), a0);");
+                _w.Line("Store(a0 + a1, ref dm, j);");
+                _w.Close();
+            }
+            if (whole < H)
+            {
+                _w.Open($"for (int j = {N(whole)}; j < {N(H)}; j++)");
+                _w.Line("float sum = 0f;");
+                _w.Line($"for (int r = 0; r < {N(P)}; r++) sum = global::LstmGen.LstmMath.MulAdd(At(ref whr, r * {N(H)} + j), At(ref dh, r), sum);");
+                _w.Line($"{Unsafe}.Add(ref dm, j) = sum;");
+                _w.Close();
+            }
+            _w.Close();
+            _w.Line();
+            _w.Line($"/// <summary>dW_hr[r, :] += Σ_t dh_t[r]·m_t for the {N(P)}×{N(H)} projection; rows of dh and m are TrainHq apart.</summary>");
+            _w.Open("private static void ProjectOuter(ref float dwhr, ref float dh, ref float m, int n)");
+            _w.Open($"for (int r = 0; r < {N(P)}; r++)");
+            _w.Line($"ref float row = ref {Unsafe}.Add(ref dwhr, r * {N(H)});");
+            if (whole > 0)
+            {
+                _w.Open($"for (int j = 0; j < {N(whole)}; j += {N(Lanes)})");
+                _w.Line($"{V} a = Load(ref row, j);");
+                _w.Line($"for (int t = 0; t < n; t++) a = MulAdd(Load(ref m, t * TrainHq + j), Splat(At(ref dh, t * TrainHq + r)), a);");
+                _w.Line("Store(a, ref row, j);");
+                _w.Close();
+            }
+            if (whole < H)
+            {
+                _w.Open($"for (int j = {N(whole)}; j < {N(H)}; j++)");
+                _w.Line($"float a = {Unsafe}.Add(ref row, j);");
+                _w.Line("for (int t = 0; t < n; t++) a = global::LstmGen.LstmMath.MulAdd(At(ref m, t * TrainHq + j), At(ref dh, t * TrainHq + r), a);");
+                _w.Line($"{Unsafe}.Add(ref row, j) = a;");
+                _w.Close();
+            }
             _w.Close();
             _w.Close();
             _w.Line();

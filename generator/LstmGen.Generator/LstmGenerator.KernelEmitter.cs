@@ -30,36 +30,48 @@ public sealed partial class LstmGenerator
         private int H => _model.LayerPlanHidden;
         private int L => _model.LayerCount;
 
-        private LayerPlan Plan(int layer) => new(_model.LayerInputs(layer), H, _v);
+        private LayerPlan Plan(int layer) => _model.Plan(layer, _v);
+        private int D => _model.D;
+        private int Hp => _model.Hp;
+        private int P => _model.P;
+        private bool Peep => _model.Peep;
+        private int Batch => _model.Batch;
+        private int Units => _model.UnitCount;
 
         public void Emit()
         {
             _w.Line($"/// <summary>Kernels for the {_v.Name} path ({(_v.IsScalar ? "no vector hardware" : N(_v.Lanes) + " floats per vector")}).</summary>");
             _w.Open($"private static class {_v.ClassName}");
-            foreach (int inputs in _model.LayerShapes())
+            foreach (int k in LayerIndexByShape())
             {
-                var plan = new LayerPlan(inputs, H, _v);
-                _w.Line($"// Layers with {N(inputs)} inputs: {N(plan.Tiles)} tile(s) of {N(plan.BlocksPerTile)} block(s) of {N(_v.Lanes)} unit(s), {N(plan.Columns)} columns of z = [x; h];");
-                _w.Line($"// column loop {(plan.Columns <= LayerPlan.MaxUnrolledColumns ? "unrolled" : "a loop")}, {N(plan.Splits(plan.Columns))} partial sum(s) per accumulator in Step, {N(plan.Splits(plan.Hidden))} in the recurrence.");
+                var plan = Plan(k);
+                _w.Line($"// Layers with {N(plan.Inputs)} inputs: {N(plan.Tiles)} tile(s) of {N(plan.BlocksPerTile)} block(s) of {N(_v.Lanes)} unit(s), {N(plan.Columns)} columns of z = [x; h];");
+                _w.Line($"// column loop {(plan.Columns <= LayerPlan.MaxUnrolledColumns ? "unrolled" : "a loop")}, {N(plan.Splits(plan.Columns))} partial sum(s) per accumulator in Step, {N(plan.Splits(plan.Recurrent))} in the recurrence" +
+                        (Batch > 1 ? $"; {N(plan.StreamGroup(Batch))} stream(s) share each weight load in the batched step." : "."));
             }
             _w.Line();
             EmitHelpers();
             EmitPack();
-            EmitStep();
-            EmitForwardChunk();
-            foreach (int inputs in _model.LayerShapes())
+            if (!_model.Bidirectional) EmitStep();
+            if (_model.Bidirectional) EmitForwardBidirectional(); else EmitForwardChunk();
+            foreach (int k in LayerIndexByShape())
             {
-                var plan = new LayerPlan(inputs, H, _v);
-                EmitCell(plan, recurrentOnly: false);
+                var plan = Plan(k);
+                if (!_model.Bidirectional)
+                    EmitCell(plan, recurrentOnly: false, batch: Batch);
                 EmitCell(plan, recurrentOnly: true);
                 EmitCell(plan, recurrentOnly: true, training: true);
                 EmitProjection(plan);
             }
+            if (P > 0) EmitProjectOut();
             new BackwardEmitter(_model, _w, _v).Emit();
             EmitCopy();
             _w.Close();
             _w.Line();
         }
+
+        /// <summary>One layer index per distinct layer shape (the kernels are named by the input size).</summary>
+        private IEnumerable<int> LayerIndexByShape() => Enumerable.Range(0, L).GroupBy(_model.LayerInputs).Select(g => g.First());
 
         private const string Inline = "[global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]";
 
@@ -97,68 +109,128 @@ public sealed partial class LstmGenerator
         {
             _w.Line("/// <summary>Packs the PyTorch-layout parameters into this path's stream order (see LstmPacking).</summary>");
             _w.Open("internal static void Pack(global::System.Collections.Generic.IReadOnlyList<global::LstmGen.ParameterTensor> tensors, global::System.Span<float> packed)");
-            for (int k = 0; k < L; k++)
+            for (int u = 0; u < Units; u++)
             {
-                var plan = Plan(k);
-                int t = k * _model.TensorsPerLayer;
-                string bih = _model.HasBias ? $"tensors[{N(t + 2)}].Values" : "default";
-                string bhh = _model.HasBias ? $"tensors[{N(t + 3)}].Values" : "default";
-                _w.Line($"global::LstmGen.LstmPacking.PackLayer(tensors[{N(t)}].Values, tensors[{N(t + 1)}].Values, {bih}, {bhh}, {N(plan.Inputs)}, {N(H)}, {N(_v.Lanes)}, {N(plan.BlocksPerTile)},");
-                _w.Line($"    packed.Slice({N(_model.PackedWeightOffset(_v, k))}, {N(plan.WeightLength)}), packed.Slice({N(_model.PackedBiasOffset(_v, k))}, {N(plan.BiasLength)}));");
+                var plan = Plan(u / D);
+                string T(string kind) => $"tensors[{N(_model.UnitTensorIndex(kind, u))}].Values";
+                string bih = _model.HasBias ? T("bias_ih") : "default";
+                string bhh = _model.HasBias ? T("bias_hh") : "default";
+                _w.Line($"global::LstmGen.LstmPacking.PackLayer({T("weight_ih")}, {T("weight_hh")}, {bih}, {bhh}, {N(plan.Inputs)}, {N(Hp)}, {N(H)}, {N(_v.Lanes)}, {N(plan.BlocksPerTile)},");
+                _w.Line($"    packed.Slice({N(_model.PackedWeightOffset(_v, u))}, {N(plan.WeightLength)}), packed.Slice({N(_model.PackedBiasOffset(_v, u))}, {N(plan.BiasLength)}));");
+                if (Peep)
+                    _w.Line($"global::LstmGen.LstmPacking.PackPeepholes({T("weight_ph")}, {N(H)}, {N(_v.Lanes)}, packed.Slice({N(_model.PackedPeepOffset(_v, u))}, {N(3 * plan.PaddedHidden)}));");
+                if (P > 0)
+                    _w.Line($"global::LstmGen.LstmPacking.PackProjection({T("weight_hr")}, {N(P)}, {N(H)}, {N(_v.Lanes)}, packed.Slice({N(_model.PackedProjOffset(_v, u))}, {N(H * _model.PaddedProjection(_v))}));");
             }
             _w.Close();
             _w.Line();
         }
 
-        private string W(int layer) => $"ref {Unsafe}.Add(ref w, {N(_model.PackedWeightOffset(_v, layer))})";
-        private string B(int layer) => $"ref {Unsafe}.Add(ref w, {N(_model.PackedBiasOffset(_v, layer))})";
+        private string W(int unit) => $"ref {Unsafe}.Add(ref w, {N(_model.PackedWeightOffset(_v, unit))})";
+        private string B(int unit) => $"ref {Unsafe}.Add(ref w, {N(_model.PackedBiasOffset(_v, unit))})";
+        /// <summary>The peephole argument (with its trailing comma), or nothing for a model without peepholes.</summary>
+        private string PeepArg(int unit) => Peep ? $"ref {Unsafe}.Add(ref w, {N(_model.PackedPeepOffset(_v, unit))}), " : "";
+        private string WR(int unit) => $"ref {Unsafe}.Add(ref w, {N(_model.PackedProjOffset(_v, unit))})";
         private static string S(string offset) => $"ref {Unsafe}.Add(ref s, {offset})";
+        private static string Sh(string offset) => $"ref {Unsafe}.Add(ref sh, {offset})";
 
         private void EmitStep()
         {
-            _w.Line("/// <summary>One time step of every layer; the input is already in z_0's x slot.</summary>");
+            _w.Line("/// <summary>One time step of every layer" + (Batch > 1 ? " for every stream (stream b's block starts at b·StreamStride)" : "") + "; the input is already in z_0's x slot.</summary>");
             _w.Open("internal static void Step(ref float w, ref float s)");
+            string cell = Batch > 1 ? "B" : "";
             for (int k = 0; k < L; k++)
             {
                 int inputs = _model.LayerInputs(k);
                 bool oneTile = Plan(k).Tiles == 1;
                 string hSlot = "StateZ" + N(k) + " + " + N(inputs);
                 _w.Line($"// layer {N(k)}: a = b + W·[x; h_(t-1)], then c_t and h_t");
-                if (oneTile)
+                // With a projection the cell writes m_t to its own scratch, so h_t can always go straight into z (all of z was read).
+                string cellOut = P > 0 ? "StateM" : oneTile ? hSlot : "StateHNew";
+                _w.Line($"Cell{N(inputs)}{cell}({W(k)}, {B(k)}, {PeepArg(k)}{S("StateZ" + N(k))}, {S("StateC" + N(k))}, {S(cellOut)});");
+                if (Batch > 1) _w.Open("for (int b = 0; b < BatchSize; b++)");
+                string sb = Batch > 1 ? "b * StreamStride + " : "";
+                if (P > 0)
                 {
-                    // One tile reads all of z before it writes any of h, so h_t can go straight into z.
-                    _w.Line($"Cell{N(inputs)}({W(k)}, {B(k)}, {S("StateZ" + N(k))}, {S("StateC" + N(k))}, {S(hSlot)});");
-                    if (k + 1 < L)
-                        _w.Line($"Copy({S(hSlot)}, {S("StateZ" + N(k + 1))}); // h_t is layer {N(k + 1)}'s input");
+                    _w.Line($"ProjectOut({WR(k)}, {S(sb + "StateM")}, {S(sb + hSlot)}); // h_t = W_hr·m_t");
                 }
-                else
+                else if (!oneTile)
                 {
-                    _w.Line($"Cell{N(inputs)}({W(k)}, {B(k)}, {S("StateZ" + N(k))}, {S("StateC" + N(k))}, {S("StateHNew")});");
-                    _w.Line($"// h_t replaces h_(t-1) in z_{N(k)}" + (k + 1 < L ? $" and is layer {N(k + 1)}'s input" : ""));
-                    _w.Line($"Copy({S("StateHNew")}, {S(hSlot)});");
-                    if (k + 1 < L)
-                        _w.Line($"Copy({S("StateHNew")}, {S("StateZ" + N(k + 1))});");
+                    _w.Line($"Copy({S(sb + "StateHNew")}, {S(sb + hSlot)}, {N(Hp)}); // h_t replaces h_(t-1) in z_{N(k)}");
                 }
+                if (k + 1 < L)
+                    _w.Line($"Copy({S(sb + hSlot)}, {S(sb + "StateZ" + N(k + 1))}, {N(Hp)}); // h_t is layer {N(k + 1)}'s input");
+                if (Batch > 1) _w.Close();
             }
             _w.Close();
             _w.Line();
         }
 
+        /// <summary>One step of the recurrence of unit <paramref name="unit"/> from the G row <paramref name="gRow"/>; h_t lands in StateHNew and z's h slot.</summary>
+        private void EmitRecurStep(int unit, string gRow)
+        {
+            int inputs = _model.UnitInputs(unit);
+            string hSlot = "StateZ" + N(unit) + " + " + N(inputs);
+            _w.Line($"Recur{N(inputs)}({W(unit)}, {gRow}, {PeepArg(unit)}{S(hSlot)}, {S("StateC" + N(unit))}, {S(P > 0 ? "StateM" : "StateHNew")});");
+            if (P > 0) _w.Line($"ProjectOut({WR(unit)}, {S("StateM")}, {S("StateHNew")});");
+            _w.Line($"Copy({S("StateHNew")}, {S(hSlot)}, {N(Hp)});");
+        }
+
         private void EmitForwardChunk()
         {
-            _w.Line("/// <summary>Runs <paramref name=\"n\"/> steps of every layer: each layer's input projection for the whole chunk first, then its recurrence.</summary>");
-            _w.Open("internal static void ForwardChunk(ref float w, ref float s, ref float x, int n)");
+            _w.Line("/// <summary>Runs <paramref name=\"n\"/> steps of every layer of one stream (block s; the shared chunk buffers at sh): each layer's input projection for the whole chunk first, then its recurrence.</summary>");
+            _w.Open("internal static void ForwardChunk(ref float w, ref float s, ref float sh, ref float x, int n)");
             for (int k = 0; k < L; k++)
             {
                 var plan = Plan(k);
                 int inputs = plan.Inputs;
-                string source = k == 0 ? "ref x" : S(_model.StateSeqName(k - 1));
+                string source = k == 0 ? "ref x" : Sh(_model.StateSeqName(k - 1));
                 _w.Line($"// layer {N(k)}: G[t] = b + W_ih·x_t for the chunk, then per step a = G[t] + W_hh·h_(t-1)");
-                _w.Line($"Project{N(inputs)}({W(k)}, {B(k)}, {source}, {N(inputs)}, n, {S("StateG")});");
+                _w.Line($"Project{N(inputs)}({W(k)}, {B(k)}, {source}, {N(inputs)}, n, {Sh("StateG")});");
                 _w.Open("for (int t = 0; t < n; t++)");
-                _w.Line($"Recur{N(inputs)}({W(k)}, {S("StateG + t * " + N(4 * plan.PaddedHidden))}, {S("StateZ" + N(k) + " + " + N(inputs))}, {S("StateC" + N(k))}, {S("StateHNew")});");
-                _w.Line($"Copy({S("StateHNew")}, {S("StateZ" + N(k) + " + " + N(inputs))});");
-                _w.Line($"Copy({S("StateHNew")}, {S(_model.StateSeqName(k) + " + t * " + N(H))});");
+                EmitRecurStep(k, Sh("StateG + t * " + N(4 * plan.PaddedHidden)));
+                _w.Line($"Copy({S("StateHNew")}, {Sh(_model.StateSeqName(k) + " + t * " + N(Hp))}, {N(Hp)});");
+                _w.Close();
+            }
+            _w.Close();
+            _w.Line();
+        }
+
+        private void EmitForwardBidirectional()
+        {
+            int row = _model.HeadInputs;
+            _w.Line("/// <summary>");
+            _w.Line("/// A whole sequence of one stream through every bidirectional layer: per layer, the forward direction over chunks from the start,");
+            _w.Line("/// then the reverse direction over chunks from the end. Layer k's outputs [forward ; reverse] go to seq, in half (k mod 2).");
+            _w.Line("/// </summary>");
+            _w.Open("internal static void ForwardBidirectional(ref float w, ref float s, ref float sh, ref float x, int steps, ref float seq)");
+            for (int k = 0; k < L; k++)
+            {
+                var plan = Plan(k);
+                int inputs = plan.Inputs;
+                string source = k == 0 ? "x" : "src" + N(k);
+                string stride = k == 0 ? N(inputs) : N(row);
+                if (k > 0) _w.Line($"ref float src{N(k)} = ref {Unsafe}.Add(ref seq, {N((k - 1) % 2)} * steps * {N(row)});");
+                _w.Line($"ref float dst{N(k)} = ref {Unsafe}.Add(ref seq, {N(k % 2)} * steps * {N(row)});");
+                _w.Line($"// layer {N(k)}, forward direction");
+                _w.Open($"for (int t0 = 0; t0 < steps; t0 += ChunkLength)");
+                _w.Line("int n = global::System.Math.Min(ChunkLength, steps - t0);");
+                _w.Line($"Project{N(inputs)}({W(2 * k)}, {B(2 * k)}, ref {Unsafe}.Add(ref {source}, t0 * {stride}), {stride}, n, {Sh("StateG")});");
+                _w.Open("for (int j = 0; j < n; j++)");
+                EmitRecurStep(2 * k, Sh("StateG + j * " + N(4 * plan.PaddedHidden)));
+                _w.Line($"Copy({S("StateHNew")}, ref {Unsafe}.Add(ref dst{N(k)}, (t0 + j) * {N(row)}), {N(Hp)});");
+                _w.Close();
+                _w.Close();
+                _w.Line($"// layer {N(k)}, reverse direction: chunks from the end, steps within a chunk backwards");
+                _w.Open("for (int end = steps; end > 0; )");
+                _w.Line("int n = global::System.Math.Min(ChunkLength, end);");
+                _w.Line("int t0 = end - n;");
+                _w.Line($"Project{N(inputs)}({W(2 * k + 1)}, {B(2 * k + 1)}, ref {Unsafe}.Add(ref {source}, t0 * {stride}), {stride}, n, {Sh("StateG")});");
+                _w.Open("for (int j = n - 1; j >= 0; j--)");
+                EmitRecurStep(2 * k + 1, Sh("StateG + j * " + N(4 * plan.PaddedHidden)));
+                _w.Line($"Copy({S("StateHNew")}, ref {Unsafe}.Add(ref dst{N(k)}, (t0 + j) * {N(row)} + {N(Hp)}), {N(Hp)});");
+                _w.Close();
+                _w.Line("end = t0;");
                 _w.Close();
             }
             _w.Close();
@@ -168,39 +240,99 @@ public sealed partial class LstmGenerator
         private void EmitCopy()
         {
             _w.Line("[global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]");
-            _w.Line($"private static void Copy(ref float source, ref float destination) => {Unsafe}.CopyBlockUnaligned(ref {Unsafe}.As<float, byte>(ref destination), ref {Unsafe}.As<float, byte>(ref source), {N(H * 4)});");
+            _w.Line($"private static void Copy(ref float source, ref float destination, int count) => {Unsafe}.CopyBlockUnaligned(ref {Unsafe}.As<float, byte>(ref destination), ref {Unsafe}.As<float, byte>(ref source), (uint)count * 4);");
+        }
+
+        /// <summary>h = W_hr·m: the projection (proj_size), column by column of the packed W_hr with one broadcast of m_j each.</summary>
+        private void EmitProjectOut()
+        {
+            int lanes = _v.Lanes;
+            int pp = _model.PaddedProjection(_v);
+            int vectors = pp / lanes;
+            int group = System.Math.Max(1, System.Math.Min(vectors, _v.AccumulatorBudget / 2));
+            int chains = vectors <= _v.AccumulatorBudget / 2 ? 2 : 1;
+            _w.Line($"/// <summary>h = W_hr·m for a {N(P)}×{N(H)} projection (packed column-major, {N(pp)} rows per column).</summary>");
+            _w.Open("private static void ProjectOut(ref float wr, ref float m, ref float h)");
+            for (int v0 = 0; v0 < vectors; v0 += group)
+            {
+                int g = System.Math.Min(group, vectors - v0);
+                _w.Open("");
+                for (int c = 0; c < chains; c++)
+                    for (int v = 0; v < g; v++)
+                        _w.Line($"{_v.Type} a{N(c)}_{N(v)} = {_v.Zero};");
+                _w.Line("int j = 0;");
+                if (chains == 2)
+                {
+                    _w.Open($"for (; j + 2 <= {N(H)}; j += 2)");
+                    for (int c = 0; c < 2; c++)
+                    {
+                        _w.Line($"{_v.Type} m{N(c)} = {_v.Broadcast(VectorWidth.At("m", c == 0 ? "j" : "j + 1"))};");
+                        for (int v = 0; v < g; v++)
+                            _w.Line($"a{N(c)}_{N(v)} = {_v.MulAdd(_v.Load("wr", $"(j + {N(c)}) * {N(pp)} + {N((v0 + v) * lanes)}"), $"m{N(c)}", $"a{N(c)}_{N(v)}")};");
+                    }
+                    _w.Close();
+                }
+                _w.Open($"for (; j < {N(H)}; j++)");
+                _w.Line($"{_v.Type} mj = {_v.Broadcast(VectorWidth.At("m", "j"))};");
+                for (int v = 0; v < g; v++)
+                    _w.Line($"a0_{N(v)} = {_v.MulAdd(_v.Load("wr", $"j * {N(pp)} + {N((v0 + v) * lanes)}"), "mj", $"a0_{N(v)}")};");
+                _w.Close();
+                for (int v = 0; v < g; v++)
+                    _w.Line(_v.Store(chains == 2 ? $"a0_{N(v)} + a1_{N(v)}" : $"a0_{N(v)}", "h", N((v0 + v) * lanes)));
+                _w.Close();
+            }
+            _w.Close();
+            _w.Line();
         }
 
         /// <summary>
         /// Emits a cell kernel. The full step (<c>Cell{Ik}</c>) starts each accumulator from the bias and runs over all
         /// columns of z = [x; h]; the recurrence (<c>Recur{Ik}</c>) starts from the hoisted G row and runs over the h columns.
         /// </summary>
-        private void EmitCell(LayerPlan plan, bool recurrentOnly, bool training = false)
+        private void EmitCell(LayerPlan plan, bool recurrentOnly, bool training = false, int batch = 1)
         {
             int first = recurrentOnly ? plan.Inputs : 0;
             int columns = plan.Columns - first;
-            int splits = plan.Splits(columns);
+            int streams = batch > 1 ? plan.StreamGroup(batch) : 1;
+            int splits = streams == 1 ? plan.Splits(columns) : 1;
             int vectors = plan.VectorsPerTile;
             int lanes = _v.Lanes;
+            int stride = _model.StreamStride;
             bool unrolled = columns <= LayerPlan.MaxUnrolledColumns;
-            string name = (training ? "RecurTrain" : recurrentOnly ? "Recur" : "Cell") + N(plan.Inputs);
+            string name = (training ? "RecurTrain" : recurrentOnly ? "Recur" : "Cell") + N(plan.Inputs) + (batch > 1 ? "B" : "");
 
             _w.Line(training
                 ? "/// <summary>One training step of the recurrence: as Recur, and also keeps i, f, g, o and tanh(c_t) for the backward pass.</summary>"
                 : recurrentOnly
                 ? "/// <summary>One step of the recurrence: a = G[t] + W_hh·h_(t-1) (the input half was hoisted; z is h_(t-1)), then the cell update.</summary>"
+                : batch > 1
+                ? $"/// <summary>One step of one layer for all {N(batch)} streams (z, c and hOut of stream b are b·StreamStride apart), {N(streams)} at a time: each weight load feeds {N(streams)} FMAs.</summary>"
                 : "/// <summary>One step of one layer: a = (b_ih + b_hh) + W·[x; h_(t-1)], then the cell update.</summary>");
-            _w.Open($"private static void {name}(ref float w, ref float init, ref float z, ref float c, ref float hOut{(training ? ", ref float gates, ref float tanhC" : "")})");
+            _w.Open($"private static void {name}(ref float w, ref float init, {(Peep ? "ref float peep, " : "")}ref float z, ref float c, ref float hOut{(training ? ", ref float gates, ref float tanhC" : "")})");
             bool tileLoop = plan.Tiles > 1;
+            bool groupLoop = batch / streams > 1;
             if (tileLoop)
                 _w.Open($"for (int tile = 0; tile < {N(plan.Tiles)}; tile++)");
+            if (groupLoop)
+                _w.Open($"for (int sg = 0; sg < {N(batch)}; sg += {N(streams)})");
             string tileW = tileLoop ? $"tile * {N(plan.TileStride)} + {N(first * plan.ColumnStride)}" : N(first * plan.ColumnStride);
             _w.Line($"ref float wt = ref {Unsafe}.Add(ref w, {tileW});");
             _w.Line($"ref float it = ref {Unsafe}.Add(ref init, {(tileLoop ? "tile * " + N(vectors * lanes) : "0")});");
+            string zr = "z", cr = "c", hr = "hOut";
+            if (groupLoop)
+            {
+                _w.Line($"ref float zs = ref {Unsafe}.Add(ref z, sg * {N(stride)});");
+                _w.Line($"ref float cs = ref {Unsafe}.Add(ref c, sg * {N(stride)});");
+                _w.Line($"ref float hs = ref {Unsafe}.Add(ref hOut, sg * {N(stride)});");
+                zr = "zs"; cr = "cs"; hr = "hs";
+            }
 
-            _w.Line("// a = start value (bias or hoisted input projection), one accumulator per gate and block of units");
-            for (int v = 0; v < vectors; v++)
-                _w.Line($"{_v.Type} a{N(v)} = {_v.Load("it", N(v * lanes))};");
+            string Acc(int partial, int st, int v) => partial == 0 ? (streams == 1 ? "a" + N(v) : $"a{N(st)}_{N(v)}") : $"p{N(partial)}_{N(v)}";
+
+            _w.Line("// a = start value (bias or hoisted input projection), one accumulator per gate and block of units" + (streams > 1 ? " and stream" : ""));
+            for (int st = 0; st < streams; st++)
+                for (int v = 0; v < vectors; v++)
+                    _w.Line($"{_v.Type} {Acc(0, st, v)} = {_v.Load("it", N(v * lanes))};");
             for (int p = 1; p < splits; p++)
             {
                 _w.Line($"// partial sum {N(p)}: an independent FMA chain, added in after the column loop");
@@ -208,19 +340,29 @@ public sealed partial class LstmGenerator
                     _w.Line($"{_v.Type} p{N(p)}_{N(v)} = {_v.Zero};");
             }
 
-            string Acc(int partial, int v) => partial == 0 ? "a" + N(v) : $"p{N(partial)}_{N(v)}";
-
             void EmitColumn(string columnOffsetInZ, string weightRef, string weightOffset, int partial)
             {
-                _w.Line($"zj = {_v.Broadcast(VectorWidth.At("z", columnOffsetInZ))};");
-                for (int v = 0; v < vectors; v++)
+                if (streams == 1)
                 {
-                    _w.Line($"{Acc(partial, v)} = {_v.MulAdd(_v.Load(weightRef, Add(weightOffset, v * lanes)), "zj", Acc(partial, v))};");
+                    _w.Line($"zj = {_v.Broadcast(VectorWidth.At(zr, columnOffsetInZ))};");
+                    for (int v = 0; v < vectors; v++)
+                        _w.Line($"{Acc(partial, 0, v)} = {_v.MulAdd(_v.Load(weightRef, Add(weightOffset, v * lanes)), "zj", Acc(partial, 0, v))};");
+                    return;
+                }
+                for (int v = 0; v < vectors; v++)
+                    _w.Line($"wv{N(v)} = {_v.Load(weightRef, Add(weightOffset, v * lanes))};");
+                for (int st = 0; st < streams; st++)
+                {
+                    _w.Line($"zj = {_v.Broadcast(VectorWidth.At(zr, st == 0 ? columnOffsetInZ : $"{N(st * stride)} + {columnOffsetInZ}"))};");
+                    for (int v = 0; v < vectors; v++)
+                        _w.Line($"{Acc(0, st, v)} = {_v.MulAdd("wv" + N(v), "zj", Acc(0, st, v))};");
                 }
             }
 
             _w.Line($"// a += W[:, j] · z_j for each column j of z = [x; h]{(recurrentOnly ? " (h columns only)" : "")}");
             _w.Line($"{_v.Type} zj;");
+            if (streams > 1)
+                _w.Line($"{_v.Type} {string.Join(", ", Enumerable.Range(0, vectors).Select(v => "wv" + N(v)))};");
             if (unrolled)
             {
                 for (int j = 0; j < columns; j++)
@@ -246,9 +388,9 @@ public sealed partial class LstmGenerator
                     // a pairwise tree: two adds deep for four chains
                     string sum = splits switch
                     {
-                        2 => $"a{N(v)} + {Acc(1, v)}",
-                        3 => $"(a{N(v)} + {Acc(1, v)}) + {Acc(2, v)}",
-                        _ => $"(a{N(v)} + {Acc(1, v)}) + ({Acc(2, v)} + {Acc(3, v)})",
+                        2 => $"a{N(v)} + {Acc(1, 0, v)}",
+                        3 => $"(a{N(v)} + {Acc(1, 0, v)}) + {Acc(2, 0, v)}",
+                        _ => $"(a{N(v)} + {Acc(1, 0, v)}) + ({Acc(2, 0, v)} + {Acc(3, 0, v)})",
                     };
                     _w.Line($"a{N(v)} = {sum};");
                 }
@@ -256,35 +398,55 @@ public sealed partial class LstmGenerator
 
             string half = _v.Broadcast("0.5f");
             _w.Line($"{_v.Type} half = {half};");
-            for (int b = 0; b < plan.BlocksPerTile; b++)
+            for (int st = 0; st < streams; st++)
             {
-                string unit = tileLoop ? $"tile * {N(plan.BlocksPerTile * lanes)} + {N(b * lanes)}" : N(b * lanes);
-                int q = b * 4;
-                _w.Line($"// block {N(b)}: i, f, o = σ(a) = 0.5 + 0.5·tanh(a/2) (those rows were pre-scaled by 0.5); g = tanh(a)");
-                _w.Line($"{_v.Type} i{N(b)} = {_v.MulAdd("half", $"{Math}.Tanh(a{N(q)})", "half")};");
-                _w.Line($"{_v.Type} f{N(b)} = {_v.MulAdd("half", $"{Math}.Tanh(a{N(q + 1)})", "half")};");
-                _w.Line($"{_v.Type} g{N(b)} = {Math}.Tanh(a{N(q + 2)});");
-                _w.Line($"{_v.Type} o{N(b)} = {_v.MulAdd("half", $"{Math}.Tanh(a{N(q + 3)})", "half")};");
-                _w.Line("// c_t = f ⊙ c_(t-1) + i ⊙ g");
-                _w.Line($"{_v.Type} c{N(b)} = {_v.MulAdd($"f{N(b)}", _v.Load("c", unit), $"i{N(b)} * g{N(b)}")};");
-                _w.Line(_v.Store($"c{N(b)}", "c", unit));
-                if (training)
+                string so = st == 0 ? "" : N(st * stride) + " + ";
+                for (int b = 0; b < plan.BlocksPerTile; b++)
                 {
-                    _w.Line("// kept for the backward pass: the gates (PyTorch row order, rows padded to TrainHq) and tanh(c_t)");
-                    string[] gateNames = { "i", "f", "g", "o" };
-                    for (int gate = 0; gate < 4; gate++)
-                        _w.Line(_v.Store($"{gateNames[gate]}{N(b)}", "gates", Add(unit, gate * _model.TrainHq)));
-                    _w.Line($"{_v.Type} tc{N(b)} = {Math}.Tanh(c{N(b)});");
-                    _w.Line(_v.Store($"tc{N(b)}", "tanhC", unit));
-                    _w.Line("// h_t = o ⊙ tanh(c_t)");
-                    _w.Line(_v.Store($"o{N(b)} * tc{N(b)}", "hOut", unit));
-                }
-                else
-                {
-                    _w.Line("// h_t = o ⊙ tanh(c_t)");
-                    _w.Line(_v.Store($"o{N(b)} * {Math}.Tanh(c{N(b)})", "hOut", unit));
+                    string unit = tileLoop ? $"tile * {N(plan.BlocksPerTile * lanes)} + {N(b * lanes)}" : N(b * lanes);
+                    string su = so + unit;
+                    string x = streams == 1 ? N(b) : $"{N(st)}_{N(b)}";
+                    int q = b * 4;
+                    string A(int gate) => Acc(0, st, q + gate);
+                    _w.Line($"// {(streams > 1 ? $"stream {N(st)}, " : "")}block {N(b)}: i, f, o = σ(a) = 0.5 + 0.5·tanh(a/2) (those rows were pre-scaled by 0.5); g = tanh(a)");
+                    _w.Line($"{_v.Type} cp{x} = {_v.Load(cr, su)};");
+                    if (Peep)
+                    {
+                        _w.Line("// peepholes: the input and forget gates see c_(t-1) (weights pre-scaled by 0.5 like their rows)");
+                        _w.Line($"{A(0)} = {_v.MulAdd(_v.Load("peep", unit), "cp" + x, A(0))};");
+                        _w.Line($"{A(1)} = {_v.MulAdd(_v.Load("peep", Add(unit, plan.PaddedHidden)), "cp" + x, A(1))};");
+                    }
+                    _w.Line($"{_v.Type} i{x} = {_v.MulAdd("half", $"{Math}.Tanh({A(0)})", "half")};");
+                    _w.Line($"{_v.Type} f{x} = {_v.MulAdd("half", $"{Math}.Tanh({A(1)})", "half")};");
+                    _w.Line($"{_v.Type} g{x} = {Math}.Tanh({A(2)});");
+                    _w.Line("// c_t = f ⊙ c_(t-1) + i ⊙ g");
+                    _w.Line($"{_v.Type} c{x} = {_v.MulAdd($"f{x}", "cp" + x, $"i{x} * g{x}")};");
+                    _w.Line(_v.Store($"c{x}", cr, su));
+                    if (Peep)
+                    {
+                        _w.Line("// peephole: the output gate sees the new c_t");
+                        _w.Line($"{A(3)} = {_v.MulAdd(_v.Load("peep", Add(unit, 2 * plan.PaddedHidden)), "c" + x, A(3))};");
+                    }
+                    _w.Line($"{_v.Type} o{x} = {_v.MulAdd("half", $"{Math}.Tanh({A(3)})", "half")};");
+                    if (training)
+                    {
+                        _w.Line("// kept for the backward pass: the gates (PyTorch row order, rows padded to TrainHq) and tanh(c_t)");
+                        string[] gateNames = { "i", "f", "g", "o" };
+                        for (int gate = 0; gate < 4; gate++)
+                            _w.Line(_v.Store($"{gateNames[gate]}{x}", "gates", Add(unit, gate * _model.TrainHq)));
+                        _w.Line($"{_v.Type} tc{x} = {Math}.Tanh(c{x});");
+                        _w.Line(_v.Store($"tc{x}", "tanhC", unit));
+                        _w.Line(P > 0 ? "// m_t = o ⊙ tanh(c_t) (projected afterwards)" : "// h_t = o ⊙ tanh(c_t)");
+                        _w.Line(_v.Store($"o{x} * tc{x}", hr, su));
+                    }
+                    else
+                    {
+                        _w.Line(P > 0 ? "// m_t = o ⊙ tanh(c_t) (projected afterwards)" : "// h_t = o ⊙ tanh(c_t)");
+                        _w.Line(_v.Store($"o{x} * {Math}.Tanh(c{x})", hr, su));
+                    }
                 }
             }
+            if (groupLoop) _w.Close();
             if (tileLoop) _w.Close();
             _w.Close();
             _w.Line();

@@ -19,6 +19,8 @@ public sealed partial class LstmGenerator
         public const int MaxOutputSize = 65536;
         public const long MaxParameters = 1L << 27; // 128 Mi floats = 512 MiB, plus a packed copy
         public const int MaxSequenceLength = 1_000_000;
+        public const int MaxBatchSize = 256;
+        public const string BatchReason = "each stream keeps its own state block; step more streams with several model states or several calls";
         public const string SequenceReason = "the trainer keeps every step's activations; train longer streams in windows with truncated BPTT (Trainer.CarryState)";
         public const string SizeReason = "larger shapes would need more than the 512 MiB of float32 weights a fixed-shape model is built for; use a smaller model or split it";
         public const string LayersReason = "each layer adds emitted code and sequential latency; 16 stacked layers is already far beyond what trains well";
@@ -63,7 +65,9 @@ public sealed partial class LstmGenerator
                 diagnostics.Add(new DiagnosticInfo(DiagnosticDescriptors.NestedOrGeneric.Id, classLocation, Args(symbol.Name, "generic")));
 
             int? inputSize = null, hiddenSize = null, numLayers = null, outputSize = null, activation = null, sequenceLength = null;
-            bool bias = true;
+            bool bias = true, bidirectional = false, peepholes = false, learnInitial = false;
+            int? projSize = null, batchSize = null;
+            float dropout = 0f, recurrentDropout = 0f;
             foreach (var named in attribute.NamedArguments)
             {
                 TypedConstant value = named.Value;
@@ -76,6 +80,13 @@ public sealed partial class LstmGenerator
                     case "Bias": bias = value.Value as bool? ?? true; break;
                     case "OutputActivation": activation = value.Value as int?; break;
                     case "SequenceLength": sequenceLength = value.Value as int?; break;
+                    case "Bidirectional": bidirectional = value.Value as bool? ?? false; break;
+                    case "ProjSize": projSize = value.Value as int?; break;
+                    case "Peepholes": peepholes = value.Value as bool? ?? false; break;
+                    case "Dropout": dropout = value.Value as float? ?? 0f; break;
+                    case "RecurrentDropout": recurrentDropout = value.Value as float? ?? 0f; break;
+                    case "BatchSize": batchSize = value.Value as int?; break;
+                    case "LearnInitialState": learnInitial = value.Value as bool? ?? false; break;
                 }
             }
 
@@ -105,29 +116,53 @@ public sealed partial class LstmGenerator
             CheckSize("OutputSize", outputSize, 0, Limits.MaxOutputSize, Limits.SizeReason, required: false);
             CheckSize("SequenceLength", sequenceLength, 0, Limits.MaxSequenceLength, Limits.SequenceReason, required: false);
 
+            CheckSize("ProjSize", projSize, 0, Limits.MaxHiddenSize, Limits.SizeReason, required: false);
+            CheckSize("BatchSize", batchSize, 1, Limits.MaxBatchSize, Limits.BatchReason, required: false);
+            if (projSize > 0 && hiddenSize is > 0 && projSize >= hiddenSize)
+                diagnostics.Add(new DiagnosticInfo(DiagnosticDescriptors.ProjectionNotSmaller.Id, ArgLocation("ProjSize"), Args(Str(projSize.Value), Str(hiddenSize.Value))));
+            void CheckProbability(string name, float p)
+            {
+                if (!(p >= 0f && p < 1f))
+                    diagnostics.Add(new DiagnosticInfo(DiagnosticDescriptors.InvalidDropout.Id, ArgLocation(name), Args(name, p.ToString("R", System.Globalization.CultureInfo.InvariantCulture))));
+            }
+            CheckProbability("Dropout", dropout);
+            CheckProbability("RecurrentDropout", recurrentDropout);
+
             int act = activation ?? OutputActivationValues.None;
             if (act < 0 || act >= OutputActivationValues.Names.Length)
                 diagnostics.Add(new DiagnosticInfo(DiagnosticDescriptors.InvalidActivation.Id, ArgLocation("OutputActivation"), Args(Str(act))));
             else if (act != OutputActivationValues.None && (outputSize ?? 0) == 0)
                 diagnostics.Add(new DiagnosticInfo(DiagnosticDescriptors.ActivationWithoutHead.Id, ArgLocation("OutputActivation"), Args(OutputActivationValues.Names[act])));
 
+            // Warnings first: they do not stop generation.
+            var warnings = ImmutableArray.CreateBuilder<DiagnosticInfo>();
+            if (dropout > 0f && (numLayers ?? 1) == 1)
+                warnings.Add(new DiagnosticInfo(DiagnosticDescriptors.DropoutOneLayer.Id, ArgLocation("Dropout"), Args(dropout.ToString("R", System.Globalization.CultureInfo.InvariantCulture))));
+
             if (diagnostics.Count == 0)
             {
                 long i = inputSize!.Value, h = hiddenSize!.Value, l = numLayers ?? 1, o = outputSize ?? 0;
-                long count = 4 * h * (i + h) + (bias ? 8 * h : 0) + (l - 1) * (4 * h * (h + h) + (bias ? 8 * h : 0)) + (o > 0 ? o * h + o : 0);
+                long d = bidirectional ? 2 : 1, p = projSize ?? 0, hp = p > 0 ? p : h;
+                long perDirection0 = 4 * h * (i + hp) + (bias ? 8 * h : 0) + p * h + (peepholes ? 3 * h : 0) + (learnInitial ? hp + h : 0);
+                long perDirectionK = perDirection0 - 4 * h * i + 4 * h * d * hp;
+                long count = d * perDirection0 + (l - 1) * d * perDirectionK + (o > 0 ? o * d * hp + o : 0);
                 if (count > Limits.MaxParameters)
                     diagnostics.Add(new DiagnosticInfo(DiagnosticDescriptors.TooManyParameters.Id, attributeLocation, Args(Str(count), Str(Limits.MaxParameters))));
             }
 
             if (diagnostics.Count > 0)
+            {
+                diagnostics.AddRange(warnings);
                 return new ParseResult(null, new EquatableArray<DiagnosticInfo>(diagnostics.ToImmutable()));
+            }
 
             string? ns = symbol.ContainingNamespace.IsGlobalNamespace ? null : symbol.ContainingNamespace.ToDisplayString();
             string accessibility = symbol.DeclaredAccessibility == Accessibility.Public ? "public" : "internal";
             string hintName = (ns is null ? "" : ns + ".") + symbol.Name + ".Lstm.g.cs";
             var spec = new LstmModelSpec(ns, symbol.Name, accessibility, hintName,
-                inputSize!.Value, hiddenSize!.Value, numLayers ?? 1, bias, outputSize ?? 0, act, sequenceLength ?? 0);
-            return new ParseResult(spec, EquatableArray<DiagnosticInfo>.Empty);
+                inputSize!.Value, hiddenSize!.Value, numLayers ?? 1, bias, outputSize ?? 0, act, sequenceLength ?? 0,
+                bidirectional, projSize ?? 0, peepholes, dropout, recurrentDropout, batchSize ?? 1, learnInitial);
+            return new ParseResult(spec, new EquatableArray<DiagnosticInfo>(warnings.ToImmutable()));
         }
 
         private static string Str(long value) => value.ToString(System.Globalization.CultureInfo.InvariantCulture);

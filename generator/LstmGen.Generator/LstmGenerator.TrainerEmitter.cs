@@ -39,25 +39,105 @@ public sealed partial class LstmGenerator
             EmitTrainer();
         }
 
+        private int D => _model.D;
+        private int Hp => _model.Hp;
+        private int P => _model.P;
+        private bool Peep => _model.Peep;
+        private int U => _model.UnitCount;
+        private int Row => _model.HeadInputs;
+        private bool RecDrop => _model.RecurrentDropoutP > 0;
+        private bool LayerDrop => _model.DropoutP > 0;
+
         private void EmitLayout()
         {
-            // Per layer: h_0..h_T and c_0..c_T ((T+1)·Hq each), gates (T·4Hq), tanh(c_t) (T·Hq); then shared buffers.
-            int perLayerT = 7 * Hq, perLayerConst = 2 * Hq;
+            // Per unit (layer, direction): h_0..h_T and c_0..c_T ((T+1)·Hq each), gates (T·4Hq), tanh(c_t) (T·Hq)
+            // [, recurrent dropout: mask ⊙ h_(t-1) (T·Hq) and the mask (Hq)]; then per layer the output rows, and shared buffers.
+            int perUnitT = 7 * Hq + (RecDrop ? Hq : 0), perUnitConst = 2 * Hq + (RecDrop ? Hq : 0);
+            int dhStride = Emitter.Align16(Row);
+            string Sz(int perT, int constant) => $"maxT * {N(perT)} + {N(constant)}";
             _w.Line("// Trainer buffer layout, in floats, for sequences of up to maxT steps; rows are TrainHq floats (HiddenSize rounded up to 16).");
             _w.Line($"private const int TrainHq = {N(Hq)};");
-            _w.Line($"private static int TrainHs(int layer, int maxT) => layer * (maxT * {N(perLayerT)} + {N(perLayerConst)});");
-            _w.Line($"private static int TrainCs(int layer, int maxT) => TrainHs(layer, maxT) + (maxT + 1) * TrainHq;");
-            _w.Line($"private static int TrainGates(int layer, int maxT) => TrainCs(layer, maxT) + (maxT + 1) * TrainHq;");
-            _w.Line($"private static int TrainTanhC(int layer, int maxT) => TrainGates(layer, maxT) + maxT * {N(4 * Hq)};");
-            _w.Line($"private static int TrainG(int maxT) => TrainHs({N(L)}, maxT);");
-            _w.Line($"private static int TrainDa(int maxT) => TrainG(maxT) + maxT * {N(4 * Hq)};");
-            _w.Line($"private static int TrainDh(int which, int maxT) => TrainDa(maxT) + maxT * {N(4 * Hq)} + which * maxT * TrainHq;");
-            _w.Line($"private static int TrainDhNext(int maxT) => TrainDh(2, maxT);");
-            _w.Line($"private static int TrainDcNext(int maxT) => TrainDhNext(maxT) + TrainHq;");
-            _w.Line($"private static int TrainBias(int layer, int maxT) => TrainDcNext(maxT) + TrainHq + layer * {N(4 * Hq)};");
-            _w.Line($"private static int TrainLogits(int maxT) => TrainBias({N(L)}, maxT);");
+            _w.Line($"private const int TrainDhStride = {N(dhStride)}; // rows of ∂L/∂(layer output): {N(Row)} values, padded");
+            _w.Line($"private static int TrainHs(int unit, int maxT) => unit * ({Sz(perUnitT, perUnitConst)});");
+            _w.Line("private static int TrainCs(int unit, int maxT) => TrainHs(unit, maxT) + (maxT + 1) * TrainHq;");
+            _w.Line("private static int TrainGates(int unit, int maxT) => TrainCs(unit, maxT) + (maxT + 1) * TrainHq;");
+            _w.Line($"private static int TrainTanhC(int unit, int maxT) => TrainGates(unit, maxT) + maxT * {N(4 * Hq)};");
+            _w.Line("private static int TrainHd(int unit, int maxT) => TrainTanhC(unit, maxT) + maxT * TrainHq;");
+            _w.Line("private static int TrainRMask(int unit, int maxT) => TrainHd(unit, maxT) + maxT * TrainHq;");
+            int outs = Enumerable.Range(0, L).Count(_model.TrainHasOut) > 0 ? L : 0;
+            _w.Line($"private static int TrainOut(int layer, int maxT) => TrainHs({N(U)}, maxT) + layer * maxT * {N(Row)};");
+            _w.Line($"private static int TrainDMask(int layer, int maxT) => TrainOut({N(outs)}, maxT) + layer * maxT * {N(Row)};");
+            _w.Line($"private static int TrainG(int maxT) => TrainDMask({N(LayerDrop ? L : 0)}, maxT);");
+            int revStride = System.Math.Max(_spec.InputSize, Row);
+            _w.Line($"private static int TrainRevX(int maxT) => TrainG(maxT) + maxT * {N(4 * Hq)};");
+            _w.Line($"private static int TrainDa(int maxT) => TrainRevX(maxT) + maxT * {N(D == 2 ? revStride : 0)};");
+            _w.Line($"private static int TrainDh(int which, int maxT) => TrainDa(maxT) + maxT * {N(4 * Hq)} + which * maxT * TrainDhStride;");
+            _w.Line($"private static int TrainRevDh(int maxT) => TrainDh(2, maxT);");
+            _w.Line($"private static int TrainRevDx(int maxT) => TrainRevDh(maxT) + maxT * {N(D == 2 ? Hq : 0)};");
+            _w.Line($"private static int TrainDhP(int maxT) => TrainRevDx(maxT) + maxT * {N(D == 2 ? dhStride : 0)};");
+            _w.Line($"private static int TrainM(int maxT) => TrainDhP(maxT) + maxT * {N(P > 0 ? Hq : 0)};");
+            _w.Line($"private static int TrainDm(int maxT) => TrainM(maxT) + maxT * {N(P > 0 ? Hq : 0)};");
+            _w.Line($"private static int TrainDhNext(int maxT) => TrainDm(maxT) + {N(P > 0 ? Hq : 0)};");
+            _w.Line("private static int TrainDcNext(int maxT) => TrainDhNext(maxT) + TrainHq;");
+            _w.Line("private static int TrainFixed(int maxT) => TrainDcNext(maxT) + TrainHq;");
+            _w.Line("// fixed-size per-unit sums: the bias gradients, the padded peephole weights and their gradients");
+            _w.Line($"private static int TrainBias(int unit, int maxT) => TrainFixed(maxT) + unit * {N(4 * Hq)};");
+            _w.Line($"private static int TrainPeep(int unit, int maxT) => TrainFixed(maxT) + {N(U * 4 * Hq)} + unit * {N(3 * Hq)};");
+            _w.Line($"private static int TrainDPeep(int unit, int maxT) => TrainFixed(maxT) + {N(U * 4 * Hq + (Peep ? U * 3 * Hq : 0))} + unit * {N(3 * Hq)};");
+            _w.Line($"private static int TrainLogits(int maxT) => TrainFixed(maxT) + {N(U * 4 * Hq + (Peep ? 2 * U * 3 * Hq : 0))};");
             _w.Line($"private static int TrainDLogits(int maxT) => TrainLogits(maxT) + maxT * {N(Oq)};");
             _w.Line($"private static int TrainLength(int maxT) => TrainDLogits(maxT) + maxT * {N(Oq)};");
+            _w.Line();
+            EmitRowHelpers();
+        }
+
+        /// <summary>Small row operations the training kernels of every width share (O(H) per step, next to O(H²) products).</summary>
+        private void EmitRowHelpers()
+        {
+            string U_ = Unsafe;
+            _w.Line("/// <summary>Row t of src (srcStride apart) to row n−1−t of dst, count values each.</summary>");
+            _w.Open("private static void ReverseRows(ref float src, int srcStride, ref float dst, int dstStride, int n, int count)");
+            _w.Line("for (int t = 0; t < n; t++)");
+            _w.Line($"    {MemoryMarshal}.CreateReadOnlySpan(ref {U_}.Add(ref src, t * srcStride), count).CopyTo({MemoryMarshal}.CreateSpan(ref {U_}.Add(ref dst, (n - 1 - t) * dstStride), count));");
+            _w.Close();
+            _w.Line();
+            _w.Line("/// <summary>dst[t] += src[n−1−t] for n rows of count values (rows TrainDhStride apart in both).</summary>");
+            _w.Open("private static void AddReversedRows(ref float src, ref float dst, int stride, int n, int count)");
+            _w.Line("for (int t = 0; t < n; t++)");
+            _w.Line($"    AddRow(ref {U_}.Add(ref src, (n - 1 - t) * stride), ref {U_}.Add(ref dst, t * stride), count);");
+            _w.Close();
+            _w.Line();
+            _w.Line("/// <summary>dst += src, count values.</summary>");
+            _w.Open("private static void AddRow(ref float src, ref float dst, int count)");
+            _w.Line($"for (int k = 0; k < count; k++) {U_}.Add(ref dst, k) += {U_}.Add(ref src, k);");
+            _w.Close();
+            _w.Line();
+            _w.Line("/// <summary>dst = a + b, count values.</summary>");
+            _w.Open("private static void SumRow(ref float a, ref float b, ref float dst, int count)");
+            _w.Line($"for (int k = 0; k < count; k++) {U_}.Add(ref dst, k) = {U_}.Add(ref a, k) + {U_}.Add(ref b, k);");
+            _w.Close();
+            _w.Line();
+            _w.Line("/// <summary>dst = a ⊙ b, count values.</summary>");
+            _w.Open("private static void MultiplyRow(ref float a, ref float b, ref float dst, int count)");
+            _w.Line($"for (int k = 0; k < count; k++) {U_}.Add(ref dst, k) = {U_}.Add(ref a, k) * {U_}.Add(ref b, k);");
+            _w.Close();
+            _w.Line();
+            _w.Line("/// <summary>rows[t] ⊙= mask[t] for n rows of count values (rows stride apart, mask rows maskStride apart).</summary>");
+            _w.Open("private static void MultiplyRows(ref float rows, int stride, ref float mask, int maskStride, int n, int count)");
+            _w.Line("for (int t = 0; t < n; t++)");
+            _w.Line($"    MultiplyRow(ref {U_}.Add(ref rows, t * stride), ref {U_}.Add(ref mask, t * maskStride), ref {U_}.Add(ref rows, t * stride), count);");
+            _w.Close();
+            _w.Line();
+            _w.Line($"/// <summary>A layer's output rows ({N(Row)} values): [forward h_t{(D == 2 ? " ; reverse h_t" : "")}], times the dropout mask when <paramref name=\"drop\"/>.</summary>");
+            _w.Open("private static void GatherOutput(ref float forward, ref float reverse, ref float output, ref float mask, bool drop, int n)");
+            _w.Open("for (int t = 0; t < n; t++)");
+            _w.Line($"ref float row = ref {U_}.Add(ref output, t * {N(Row)});");
+            _w.Line($"{MemoryMarshal}.CreateReadOnlySpan(ref {U_}.Add(ref forward, t * TrainHq), {N(Hp)}).CopyTo({MemoryMarshal}.CreateSpan(ref row, {N(Hp)}));");
+            if (D == 2)
+                _w.Line($"{MemoryMarshal}.CreateReadOnlySpan(ref {U_}.Add(ref reverse, (n - 1 - t) * TrainHq), {N(Hp)}).CopyTo({MemoryMarshal}.CreateSpan(ref {U_}.Add(ref row, {N(Hp)}), {N(Hp)}));");
+            _w.Line($"if (drop) MultiplyRow(ref row, ref {U_}.Add(ref mask, t * {N(Row)}), ref row, {N(Row)});");
+            _w.Close();
+            _w.Close();
             _w.Line();
         }
 
@@ -79,13 +159,14 @@ public sealed partial class LstmGenerator
             _w.Line("/// <param name=\"clipNorm\">If above 0, gradients are scaled so their global L2 norm is at most this.</param>");
             _w.Line("/// <param name=\"clipValue\">If above 0, every gradient is clamped to [−clipValue, clipValue].</param>");
             _w.Line($"/// <param name=\"maxSequenceLength\">The longest sequence a step will see{(_spec.SequenceLength > 0 ? "; defaults to SequenceLength" : "")}.</param>");
-            _w.Open($"public Trainer CreateTrainer(global::LstmGen.Training.Optimizer optimizer, global::LstmGen.Training.Loss loss, float clipNorm = 0f, float clipValue = 0f, int maxSequenceLength = {defaultLength})");
+            _w.Line("/// <param name=\"seed\">Seeds the dropout masks (if the model has dropout): the same seed gives the same masks.</param>");
+            _w.Open($"public Trainer CreateTrainer(global::LstmGen.Training.Optimizer optimizer, global::LstmGen.Training.Loss loss, float clipNorm = 0f, float clipValue = 0f, int maxSequenceLength = {defaultLength}, int seed = 0)");
             _w.Line("global::System.ArgumentNullException.ThrowIfNull(optimizer);");
             _w.Line("if (maxSequenceLength <= 0)");
             _w.Line($"    throw new global::System.ArgumentOutOfRangeException(nameof(maxSequenceLength), maxSequenceLength, \"Give the longest training sequence: maxSequenceLength > 0, or SequenceLength on [LstmModel].\");");
             _w.Line("if (!(clipNorm >= 0f) || !(clipValue >= 0f))");
             _w.Line("    throw new global::System.ArgumentOutOfRangeException(nameof(clipNorm), \"clipNorm and clipValue must be 0 (off) or above.\");");
-            _w.Line("return new Trainer(this, optimizer, loss, clipNorm, clipValue, maxSequenceLength);");
+            _w.Line("return new Trainer(this, optimizer, loss, clipNorm, clipValue, maxSequenceLength, seed);");
             _w.Close();
             _w.Line();
             _w.Line($"global::LstmGen.Training.ILstmTrainer global::LstmGen.ILstmModel<State>.CreateTrainer(global::LstmGen.Training.Optimizer optimizer, global::LstmGen.Training.Loss loss, float clipNorm, float clipValue, int maxSequenceLength) =>");
@@ -110,9 +191,11 @@ public sealed partial class LstmGenerator
             _w.Line("private readonly int _maxT;");
             _w.Line("private readonly global::LstmGen.AlignedBuffer _buffer;");
             _w.Line("private readonly State _carried;");
+            _w.Line("private global::LstmGen.LstmRandom _random;");
             _w.Line();
-            _w.Open($"internal Trainer({cls} model, global::LstmGen.Training.Optimizer optimizer, global::LstmGen.Training.Loss loss, float clipNorm, float clipValue, int maxT)");
+            _w.Open($"internal Trainer({cls} model, global::LstmGen.Training.Optimizer optimizer, global::LstmGen.Training.Loss loss, float clipNorm, float clipValue, int maxT, int seed)");
             _w.Line("_model = model; _optimizer = optimizer; _loss = loss; _clipNorm = clipNorm; _clipValue = clipValue; _maxT = maxT;");
+            _w.Line("_random = new global::LstmGen.LstmRandom(0x5DEECE66DUL ^ (ulong)(uint)seed);");
             _w.Line("_buffer = new global::LstmGen.AlignedBuffer(TrainLength(maxT));");
             _w.Line("_carried = model.NewState();");
             _w.Line("var shapes = new (string Name, int Rows, int Columns)[model._parameters.Tensors.Count];");
@@ -152,7 +235,7 @@ public sealed partial class LstmGenerator
             _w.Line("/// <param name=\"inputs\">T·InputSize values, time-major, T ≤ MaxSequenceLength.</param>");
             _w.Line("/// <param name=\"targets\">Targets for every step (T rows) or for the last step only (one row); see <see cref=\"global::LstmGen.Training.Loss\"/>.</param>");
             _w.Line("/// <exception cref=\"global::LstmGen.Training.NonFiniteTrainingException\">The loss or a gradient is NaN or infinite; the weights are unchanged.</exception>");
-            _w.Line("public float Step(global::System.ReadOnlySpan<float> inputs, global::System.ReadOnlySpan<float> targets) => Step(inputs, targets, 1);");
+            _w.Line("public float Step(global::System.ReadOnlySpan<float> inputs, global::System.ReadOnlySpan<float> targets) => Step(inputs, targets, BatchSize);");
             _w.Line();
             _w.Line("/// <summary>");
             _w.Line("/// One training step on a mini-batch of <paramref name=\"batchSize\"/> independent sequences of equal length, laid out one");
@@ -169,6 +252,8 @@ public sealed partial class LstmGenerator
             _w.Open("public float ComputeGradients(global::System.ReadOnlySpan<float> inputs, global::System.ReadOnlySpan<float> targets, int batchSize = 1)");
             _w.Line("if (batchSize < 1) throw new global::System.ArgumentOutOfRangeException(nameof(batchSize), batchSize, \"batchSize must be at least 1.\");");
             _w.Line("if (CarryState && batchSize != 1) throw new global::System.InvalidOperationException(\"CarryState (truncated BPTT) trains one stream: use batchSize 1.\");");
+            if (D == 2)
+                _w.Line("if (CarryState) throw new global::System.InvalidOperationException(\"CarryState (truncated BPTT) needs a model that runs forwards in time; a bidirectional model's reverse direction starts from each window's end.\");");
             _w.Line("if (inputs.Length == 0 || inputs.Length % (batchSize * InputSize) != 0)");
             _w.Line($"    throw new global::System.ArgumentException($\"inputs has length {{inputs.Length}}; expected batchSize·T·InputSize values (batchSize = {{batchSize}}, InputSize = {N(_spec.InputSize)}).\", nameof(inputs));");
             _w.Line("int steps = inputs.Length / (batchSize * InputSize);");
@@ -184,7 +269,17 @@ public sealed partial class LstmGenerator
             _w.Line($"global::System.Span<float> gradients = Gradients.GetWritableValues();");
             _w.Line("gradients.Clear();");
             _w.Line("ref float tb = ref _buffer.Reference;");
-            _w.Line($"{MemoryMarshal}.CreateSpan(ref {Unsafe}.Add(ref tb, TrainBias(0, _maxT)), {N(L * 4 * Hq)}).Clear();");
+            _w.Line($"{MemoryMarshal}.CreateSpan(ref {Unsafe}.Add(ref tb, TrainBias(0, _maxT)), {N(U * 4 * Hq)}).Clear();");
+            if (Peep)
+            {
+                _w.Line("// the peephole weights, padded to TrainHq per gate, and their gradient sums");
+                _w.Line($"{MemoryMarshal}.CreateSpan(ref {Unsafe}.Add(ref tb, TrainPeep(0, _maxT)), {N(2 * U * 3 * Hq)}).Clear();");
+                _w.Open($"for (int unit = 0; unit < {N(U)}; unit++)");
+                _w.Line($"int offset = unit switch {{ {string.Join(", ", Enumerable.Range(0, U).Select(u => $"{N(u)} => {N(_model.UnitTensorOffset("weight_ph", u))}"))}, _ => 0 }};");
+                _w.Line("for (int gate = 0; gate < 3; gate++)");
+                _w.Line($"    _model._parameters.Values.Slice(offset + gate * HiddenSize, HiddenSize).CopyTo({MemoryMarshal}.CreateSpan(ref {Unsafe}.Add(ref tb, TrainPeep(unit, _maxT) + gate * TrainHq), HiddenSize));");
+                _w.Close();
+            }
             _w.Line("float scale = 1f / batchSize;");
             _w.Line("double total = 0;");
             _w.Open("for (int b = 0; b < batchSize; b++)");
@@ -225,18 +320,29 @@ public sealed partial class LstmGenerator
 
         private void EmitBiasCopy()
         {
-            if (!_spec.Bias) return;
-            _w.Line("// ∂L/∂b_ih = ∂L/∂b_hh = Σ_t da_t: copy the padded per-gate sums into both bias tensors");
-            _w.Line($"ref float db = ref {Unsafe}.Add(ref tb, TrainBias(0, _maxT));");
-            _w.Open($"for (int layer = 0; layer < {N(L)}; layer++)");
-            _w.Line($"int bih = layer == 0 ? {N(_model.TensorOffset(2))} : {N(_model.TensorOffset(_model.TensorsPerLayer + 2))} + (layer - 1) * {N(_model.TensorOffset(2 * _model.TensorsPerLayer) - _model.TensorOffset(_model.TensorsPerLayer))};");
-            _w.Line("for (int gate = 0; gate < 4; gate++)");
-            _w.Line("{");
-            _w.Line($"    var sums = {MemoryMarshal}.CreateReadOnlySpan(ref {Unsafe}.Add(ref db, layer * {N(4 * Hq)} + gate * TrainHq), HiddenSize);");
-            _w.Line("    sums.CopyTo(gradients.Slice(bih + gate * HiddenSize, HiddenSize));");
-            _w.Line($"    sums.CopyTo(gradients.Slice(bih + {N(4 * H)} + gate * HiddenSize, HiddenSize));");
-            _w.Line("}");
-            _w.Close();
+            if (_spec.Bias)
+            {
+                _w.Line("// ∂L/∂b_ih = ∂L/∂b_hh = Σ_t da_t: copy the padded per-gate sums into both bias tensors");
+                _w.Open($"for (int unit = 0; unit < {N(U)}; unit++)");
+                _w.Line($"int bih = unit switch {{ {string.Join(", ", Enumerable.Range(0, U).Select(u => $"{N(u)} => {N(_model.UnitTensorOffset("bias_ih", u))}"))}, _ => 0 }};");
+                _w.Line($"ref float db = ref {Unsafe}.Add(ref tb, TrainBias(unit, _maxT));");
+                _w.Line("for (int gate = 0; gate < 4; gate++)");
+                _w.Line("{");
+                _w.Line($"    var sums = {MemoryMarshal}.CreateReadOnlySpan(ref {Unsafe}.Add(ref db, gate * TrainHq), HiddenSize);");
+                _w.Line("    sums.CopyTo(gradients.Slice(bih + gate * HiddenSize, HiddenSize));");
+                _w.Line($"    sums.CopyTo(gradients.Slice(bih + {N(4 * H)} + gate * HiddenSize, HiddenSize));");
+                _w.Line("}");
+                _w.Close();
+            }
+            if (Peep)
+            {
+                _w.Line("// ∂L/∂p from the padded sums");
+                _w.Open($"for (int unit = 0; unit < {N(U)}; unit++)");
+                _w.Line($"int offset = unit switch {{ {string.Join(", ", Enumerable.Range(0, U).Select(u => $"{N(u)} => {N(_model.UnitTensorOffset("weight_ph", u))}"))}, _ => 0 }};");
+                _w.Line("for (int gate = 0; gate < 3; gate++)");
+                _w.Line($"    {MemoryMarshal}.CreateReadOnlySpan(ref {Unsafe}.Add(ref tb, TrainDPeep(unit, _maxT) + gate * TrainHq), HiddenSize).CopyTo(gradients.Slice(offset + gate * HiddenSize, HiddenSize));");
+                _w.Close();
+            }
         }
 
         private void EmitSequence()
@@ -247,29 +353,60 @@ public sealed partial class LstmGenerator
             _w.Line("ref float w = ref _model._packed.Reference;");
             _w.Line($"ref float x = ref {MemoryMarshal}.GetReference(inputs);");
             _w.Line("int maxT = _maxT;");
-            _w.Line("// h_0 and c_0 of every layer: zero, or the carried state");
-            _w.Open($"for (int layer = 0; layer < {N(L)}; layer++)");
-            _w.Line($"var h0 = {MemoryMarshal}.CreateSpan(ref {Unsafe}.Add(ref tb, TrainHs(layer, maxT)), HiddenSize);");
-            _w.Line($"var c0 = {MemoryMarshal}.CreateSpan(ref {Unsafe}.Add(ref tb, TrainCs(layer, maxT)), HiddenSize);");
-            _w.Line("if (CarryState) { _carried.Hidden(layer).CopyTo(h0); _carried.Cell(layer).CopyTo(c0); }");
-            _w.Line("else { h0.Clear(); c0.Clear(); }");
-            _w.Close();
-            EmitDispatch("TrainSequence(ref w, ref tb, ref x, steps, maxT);");
-            _w.Line();
-            _w.Line($"// the head: z_t = W_fc·h_t + b_fc on the top layer's h_t{(HasHead ? "" : " (no head: z_t = h_t)")}");
-            _w.Line($"ref float top = ref {Unsafe}.Add(ref tb, TrainHs({N(L - 1)}, maxT) + TrainHq);");
-            _w.Line($"ref float logits = ref {Unsafe}.Add(ref tb, TrainLogits(maxT));");
             _w.Line($"ref float p = ref {MemoryMarshal}.GetReference(_model._parameters.Values);");
-            _w.Open("for (int t = 0; t < steps; t++)");
-            _w.Line($"ref float h = ref {Unsafe}.Add(ref top, t * TrainHq);");
-            if (HasHead)
+            _w.Line($"// h_0 and c_0 of every layer{(D == 2 ? " and direction" : "")}: {(_model.LearnInit ? "the learned initial state" : "zero")}, or the carried state");
+            _w.Open($"for (int unit = 0; unit < {N(U)}; unit++)");
+            _w.Line($"var h0 = {MemoryMarshal}.CreateSpan(ref {Unsafe}.Add(ref tb, TrainHs(unit, maxT)), ProjectedSize);");
+            _w.Line($"var c0 = {MemoryMarshal}.CreateSpan(ref {Unsafe}.Add(ref tb, TrainCs(unit, maxT)), HiddenSize);");
+            _w.Line($"if (CarryState) {{ _carried.Hidden(unit / {N(D)}, unit % {N(D)}).CopyTo(h0); _carried.Cell(unit / {N(D)}, unit % {N(D)}).CopyTo(c0); }}");
+            if (_model.LearnInit)
             {
-                _w.Line("for (int o = 0; o < OutputSize; o++)");
-                _w.Line($"    {Unsafe}.Add(ref logits, t * OutputSize + o) = global::LstmGen.LstmMath.Dot(ref {Unsafe}.Add(ref p, HeadWeightOffset + o * HiddenSize), ref h, HiddenSize) + {Unsafe}.Add(ref p, HeadBiasOffset + o);");
+                _w.Open("else");
+                _w.Line($"int ih = unit switch {{ {string.Join(", ", Enumerable.Range(0, U).Select(u => $"{N(u)} => {N(_model.UnitTensorOffset("initial_h", u))}"))}, _ => 0 }};");
+                _w.Line($"int ic = unit switch {{ {string.Join(", ", Enumerable.Range(0, U).Select(u => $"{N(u)} => {N(_model.UnitTensorOffset("initial_c", u))}"))}, _ => 0 }};");
+                _w.Line("_model._parameters.Values.Slice(ih, ProjectedSize).CopyTo(h0);");
+                _w.Line("_model._parameters.Values.Slice(ic, HiddenSize).CopyTo(c0);");
+                _w.Close();
             }
             else
             {
-                _w.Line($"{MemoryMarshal}.CreateReadOnlySpan(ref h, HiddenSize).CopyTo({MemoryMarshal}.CreateSpan(ref {Unsafe}.Add(ref logits, t * OutputSize), OutputSize));");
+                _w.Line("else { h0.Clear(); c0.Clear(); }");
+            }
+            _w.Close();
+            if (LayerDrop || RecDrop)
+            {
+                _w.Line("// dropout masks for this sequence: each value kept with probability 1 − p and then scaled by 1/(1 − p)");
+                if (LayerDrop)
+                {
+                    string pd = _model.DropoutP.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
+                    _w.Line($"FillMask({MemoryMarshal}.CreateSpan(ref {Unsafe}.Add(ref tb, TrainDMask(0, maxT)), {N(L - 1)} * maxT * {N(Row)}), {pd});");
+                }
+                if (RecDrop)
+                {
+                    string pr = _model.RecurrentDropoutP.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
+                    _w.Line($"for (int unit = 0; unit < {N(U)}; unit++)");
+                    _w.Line($"    FillMask({MemoryMarshal}.CreateSpan(ref {Unsafe}.Add(ref tb, TrainRMask(unit, maxT)), ProjectedSize), {pr});");
+                }
+            }
+            EmitDispatch("TrainSequence(ref w, ref tb, ref x, steps, maxT);");
+            _w.Line();
+            bool topOut = _model.TrainHasOut(L - 1);
+            string topStride = topOut ? N(Row) : "TrainHq";
+            _w.Line($"// the head: z_t = W_fc·h_t + b_fc on the top layer's h_t{(HasHead ? "" : " (no head: z_t = h_t)")}");
+            _w.Line(topOut
+                ? $"ref float top = ref {Unsafe}.Add(ref tb, TrainOut({N(L - 1)}, maxT)); // [forward ; reverse] rows"
+                : $"ref float top = ref {Unsafe}.Add(ref tb, TrainHs({N(L - 1)}, maxT) + TrainHq);");
+            _w.Line($"ref float logits = ref {Unsafe}.Add(ref tb, TrainLogits(maxT));");
+            _w.Open("for (int t = 0; t < steps; t++)");
+            _w.Line($"ref float h = ref {Unsafe}.Add(ref top, t * {topStride});");
+            if (HasHead)
+            {
+                _w.Line("for (int o = 0; o < OutputSize; o++)");
+                _w.Line($"    {Unsafe}.Add(ref logits, t * OutputSize + o) = global::LstmGen.LstmMath.Dot(ref {Unsafe}.Add(ref p, HeadWeightOffset + o * {N(Row)}), ref h, {N(Row)}) + {Unsafe}.Add(ref p, HeadBiasOffset + o);");
+            }
+            else
+            {
+                _w.Line($"{MemoryMarshal}.CreateReadOnlySpan(ref h, OutputSize).CopyTo({MemoryMarshal}.CreateSpan(ref {Unsafe}.Add(ref logits, t * OutputSize), OutputSize));");
             }
             _w.Close();
             _w.Line($"ref float dLogits = ref {Unsafe}.Add(ref tb, TrainDLogits(maxT));");
@@ -280,18 +417,18 @@ public sealed partial class LstmGenerator
             _w.Line($"// ∂L/∂h_t of the top layer{(HasHead ? " = W_fcᵀ·dz_t; and dW_fc += dz_t·h_tᵀ, db_fc += dz_t" : " = dz_t")}");
             _w.Line($"ref float dTop = ref {Unsafe}.Add(ref tb, TrainDh(0, maxT));");
             _w.Open("for (int t = 0; t < steps; t++)");
-            _w.Line($"var dh = {MemoryMarshal}.CreateSpan(ref {Unsafe}.Add(ref dTop, t * TrainHq), HiddenSize);");
+            _w.Line($"var dh = {MemoryMarshal}.CreateSpan(ref {Unsafe}.Add(ref dTop, t * TrainDhStride), {N(Row)});");
             if (HasHead)
             {
                 _w.Line("dh.Clear();");
-                _w.Line($"ref float h = ref {Unsafe}.Add(ref top, t * TrainHq);");
+                _w.Line($"ref float h = ref {Unsafe}.Add(ref top, t * {topStride});");
                 _w.Open("for (int o = 0; o < OutputSize; o++)");
                 _w.Line($"float dz = {Unsafe}.Add(ref dLogits, t * OutputSize + o);");
                 _w.Line("if (dz == 0f) continue;");
                 _w.Line("gradients[HeadBiasOffset + o] += dz;");
-                _w.Line($"var weightRow = {MemoryMarshal}.CreateReadOnlySpan(ref {Unsafe}.Add(ref p, HeadWeightOffset + o * HiddenSize), HiddenSize);");
-                _w.Line("var gradientRow = gradients.Slice(HeadWeightOffset + o * HiddenSize, HiddenSize);");
-                _w.Line("for (int j = 0; j < HiddenSize; j++)");
+                _w.Line($"var weightRow = {MemoryMarshal}.CreateReadOnlySpan(ref {Unsafe}.Add(ref p, HeadWeightOffset + o * {N(Row)}), {N(Row)});");
+                _w.Line($"var gradientRow = gradients.Slice(HeadWeightOffset + o * {N(Row)}, {N(Row)});");
+                _w.Line($"for (int j = 0; j < {N(Row)}; j++)");
                 _w.Line("{");
                 _w.Line($"    gradientRow[j] += dz * {Unsafe}.Add(ref h, j);");
                 _w.Line("    dh[j] += dz * weightRow[j];");
@@ -309,14 +446,43 @@ public sealed partial class LstmGenerator
             EmitDispatch("BackwardSequence(ref p, ref gr, ref tb, ref x, steps, maxT);");
             _w.Line("if (CarryState)");
             _w.Line("{");
-            _w.Line($"    for (int layer = 0; layer < {N(L)}; layer++)");
+            _w.Line($"    for (int unit = 0; unit < {N(U)}; unit++)");
             _w.Line("    {");
-            _w.Line($"        {MemoryMarshal}.CreateReadOnlySpan(ref {Unsafe}.Add(ref tb, TrainHs(layer, maxT) + steps * TrainHq), HiddenSize).CopyTo(_carried.Hidden(layer));");
-            _w.Line($"        {MemoryMarshal}.CreateReadOnlySpan(ref {Unsafe}.Add(ref tb, TrainCs(layer, maxT) + steps * TrainHq), HiddenSize).CopyTo(_carried.Cell(layer));");
+            _w.Line($"        {MemoryMarshal}.CreateReadOnlySpan(ref {Unsafe}.Add(ref tb, TrainHs(unit, maxT) + steps * TrainHq), ProjectedSize).CopyTo(_carried.Hidden(unit / {N(D)}, unit % {N(D)}));");
+            _w.Line($"        {MemoryMarshal}.CreateReadOnlySpan(ref {Unsafe}.Add(ref tb, TrainCs(unit, maxT) + steps * TrainHq), HiddenSize).CopyTo(_carried.Cell(unit / {N(D)}, unit % {N(D)}));");
             _w.Line("    }");
             _w.Line("}");
             _w.Line("return loss;");
             _w.Close();
+            _w.Line();
+            if (LayerDrop || RecDrop)
+            {
+                _w.Line("/// <summary>Fills <paramref name=\"mask\"/> with 0 (probability <paramref name=\"p\"/>) or 1/(1 − p).</summary>");
+                _w.Open("private void FillMask(global::System.Span<float> mask, float p)");
+                _w.Line("float keep = 1f / (1f - p);");
+                _w.Line("for (int k = 0; k < mask.Length; k++) mask[k] = _random.NextDouble() < p ? 0f : keep;");
+                _w.Close();
+                _w.Line();
+            }
+            if (LayerDrop)
+            {
+                _w.Line("/// <summary>The dropout mask of the last sequence on layer <paramref name=\"layer\"/>'s output (0 or 1/(1 − p) per value; steps × " + N(Row) + ").</summary>");
+                _w.Open("public global::System.ReadOnlySpan<float> DropoutMask(int layer, int steps)");
+                _w.Line($"if ((uint)layer >= {N(L - 1)}) throw new global::System.ArgumentOutOfRangeException(nameof(layer), layer, \"Dropout applies to the output of layers 0 to NumLayers − 2.\");");
+                _w.Line("if ((uint)steps > (uint)_maxT) throw new global::System.ArgumentOutOfRangeException(nameof(steps));");
+                _w.Line($"return _buffer.Span.Slice(TrainDMask(layer, _maxT), steps * {N(Row)});");
+                _w.Close();
+                _w.Line();
+            }
+            if (RecDrop)
+            {
+                _w.Line("/// <summary>The recurrent dropout mask of the last sequence for one layer and direction (0 or 1/(1 − p) per value of h).</summary>");
+                _w.Open("public global::System.ReadOnlySpan<float> RecurrentDropoutMask(int layer, int direction = 0)");
+                _w.Line($"if ((uint)layer >= NumLayers || (uint)direction >= NumDirections) throw new global::System.ArgumentOutOfRangeException(nameof(layer));");
+                _w.Line("return _buffer.Span.Slice(TrainRMask(layer * NumDirections + direction, _maxT), ProjectedSize);");
+                _w.Close();
+                _w.Line();
+            }
         }
     }
 }

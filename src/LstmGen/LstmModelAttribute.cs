@@ -36,6 +36,48 @@ public sealed class LstmModelAttribute : Attribute
 
     /// <summary>Activation applied after the dense head. Requires <see cref="OutputSize"/> &gt; 0.</summary>
     public OutputActivation OutputActivation { get; set; }
+
+    /// <summary>
+    /// A second set of weights per layer runs over the sequence backwards (<c>bidirectional</c>); each layer's output at
+    /// step t is <c>[h_t(forward) ; h_t(reverse)]</c>. Whole-sequence only: <c>Step</c> on such a model is error LSTM013.
+    /// </summary>
+    public bool Bidirectional { get; set; }
+
+    /// <summary>
+    /// LSTM with projection (<c>proj_size</c>): <c>h_t = W_hr·(o ⊙ tanh(c_t))</c> has ProjSize values. 0 (the default)
+    /// means none; otherwise 1 to <see cref="HiddenSize"/> − 1.
+    /// </summary>
+    public int ProjSize { get; set; }
+
+    /// <summary>
+    /// Peephole connections (Gers &amp; Schmidhuber; ONNX's <c>P</c> input): diagonal weights from c_(t-1) to the input and
+    /// forget gates and from c_t to the output gate, a tensor <c>weight_ph_l{k}</c> of 3·HiddenSize values (p_i, p_f, p_o).
+    /// </summary>
+    public bool Peepholes { get; set; }
+
+    /// <summary>
+    /// Dropout probability on each layer's output except the last's (<c>dropout</c>), in training only; 0 to below 1.
+    /// Kept values are scaled by 1/(1 − p). Identity at inference.
+    /// </summary>
+    public float Dropout { get; set; }
+
+    /// <summary>
+    /// Dropout probability on h_(t-1) before W_hh (Keras <c>recurrent_dropout</c>), one mask per sequence, in training only;
+    /// 0 to below 1. Identity at inference.
+    /// </summary>
+    public float RecurrentDropout { get; set; }
+
+    /// <summary>
+    /// Independent streams stepped together (the batch dimension, 1 to 256; default 1). <c>Step</c> takes BatchSize
+    /// inputs and gives BatchSize outputs, sharing every weight load across the streams.
+    /// </summary>
+    public int BatchSize { get; set; } = 1;
+
+    /// <summary>
+    /// Learn the initial h and c of every layer and direction as parameters (<c>initial_h_l{k}</c>, <c>initial_c_l{k}</c>,
+    /// zero at first) instead of starting from zero.
+    /// </summary>
+    public bool LearnInitialState { get; set; }
 }
 
 /// <summary>The activation applied after the dense head.</summary>

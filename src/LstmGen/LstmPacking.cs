@@ -28,9 +28,18 @@ public static class LstmPacking
     /// <summary>Packs one layer. <paramref name="biasIh"/> and <paramref name="biasHh"/> are empty for a layer without bias.</summary>
     public static void PackLayer(
         ReadOnlySpan<float> weightIh, ReadOnlySpan<float> weightHh, ReadOnlySpan<float> biasIh, ReadOnlySpan<float> biasHh,
-        int inputSize, int hiddenSize, int width, int blocksPerTile, Span<float> weights, Span<float> bias)
+        int inputSize, int hiddenSize, int width, int blocksPerTile, Span<float> weights, Span<float> bias) =>
+        PackLayer(weightIh, weightHh, biasIh, biasHh, inputSize, hiddenSize, hiddenSize, width, blocksPerTile, weights, bias);
+
+    /// <summary>
+    /// Packs one layer whose recurrent input has <paramref name="recurrentSize"/> values (the projection size with
+    /// <c>proj_size</c>, else the hidden size): W_hh is (4H × recurrentSize) and z = [x; h] has inputSize + recurrentSize columns.
+    /// </summary>
+    public static void PackLayer(
+        ReadOnlySpan<float> weightIh, ReadOnlySpan<float> weightHh, ReadOnlySpan<float> biasIh, ReadOnlySpan<float> biasHh,
+        int inputSize, int recurrentSize, int hiddenSize, int width, int blocksPerTile, Span<float> weights, Span<float> bias)
     {
-        int h = hiddenSize, k = inputSize + hiddenSize;
+        int h = hiddenSize, r = recurrentSize, k = inputSize + recurrentSize;
         int hp = RoundUp(h, width);
         int blocks = hp / width;
         if (blocks % blocksPerTile != 0)
@@ -40,7 +49,7 @@ public static class LstmPacking
         int tileStride = k * columnStride;
         if (weights.Length < tiles * tileStride || bias.Length < 4 * hp)
             throw new ArgumentException("The destination is too small for the packed layer.");
-        if (weightIh.Length != 4 * h * inputSize || weightHh.Length != 4 * h * h)
+        if (weightIh.Length != 4 * h * inputSize || weightHh.Length != 4 * h * r)
             throw new ArgumentException("The source weights do not have the layer's shape.");
 
         for (int tile = 0; tile < tiles; tile++)
@@ -69,8 +78,8 @@ public static class LstmPacking
                         for (int j = 0; j < inputSize; j++)
                             Unsafe.Add(ref target, j * columnStride) = scale * Unsafe.Add(ref sourceIh, j);
                         target = ref Unsafe.Add(ref target, inputSize * columnStride);
-                        ref float sourceHh = ref Unsafe.Add(ref MemoryMarshal.GetReference(weightHh), row * h);
-                        for (int j = 0; j < h; j++)
+                        ref float sourceHh = ref Unsafe.Add(ref MemoryMarshal.GetReference(weightHh), row * r);
+                        for (int j = 0; j < r; j++)
                             Unsafe.Add(ref target, j * columnStride) = scale * Unsafe.Add(ref sourceHh, j);
                         float sum = biasIh.IsEmpty ? 0f : biasIh[row] + biasHh[row];
                         bias[biasDst] = scale * sum;
@@ -78,5 +87,35 @@ public static class LstmPacking
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// Packs peephole weights <c>[p_i ; p_f ; p_o]</c> (3·H values) as three runs of <c>RoundUp(H, width)</c> values,
+    /// pre-scaled by 0.5 like the gate rows they add to; padded units get 0.
+    /// </summary>
+    public static void PackPeepholes(ReadOnlySpan<float> peepholes, int hiddenSize, int width, Span<float> packed)
+    {
+        int hp = RoundUp(hiddenSize, width);
+        if (peepholes.Length != 3 * hiddenSize || packed.Length < 3 * hp)
+            throw new ArgumentException("The peephole tensor or its destination does not have the layer's shape.");
+        packed.Slice(0, 3 * hp).Clear();
+        for (int gate = 0; gate < 3; gate++)
+            for (int unit = 0; unit < hiddenSize; unit++)
+                packed[gate * hp + unit] = 0.5f * peepholes[gate * hiddenSize + unit];
+    }
+
+    /// <summary>
+    /// Packs a projection W_hr (P × H, row-major) column by column: column j (the weights that m_j feeds) is
+    /// <c>RoundUp(P, width)</c> values, so the kernel broadcasts m_j and streams one run; padded rows get 0.
+    /// </summary>
+    public static void PackProjection(ReadOnlySpan<float> weightHr, int projSize, int hiddenSize, int width, Span<float> packed)
+    {
+        int pp = RoundUp(projSize, width);
+        if (weightHr.Length != projSize * hiddenSize || packed.Length < hiddenSize * pp)
+            throw new ArgumentException("The projection tensor or its destination does not have the layer's shape.");
+        packed.Slice(0, hiddenSize * pp).Clear();
+        for (int row = 0; row < projSize; row++)
+            for (int j = 0; j < hiddenSize; j++)
+                packed[j * pp + row] = weightHr[row * hiddenSize + j];
     }
 }

@@ -12,7 +12,14 @@ internal sealed record LstmModelSpec(
     bool Bias,
     int OutputSize,
     int OutputActivation,
-    int SequenceLength);
+    int SequenceLength,
+    bool Bidirectional = false,
+    int ProjSize = 0,
+    bool Peepholes = false,
+    float Dropout = 0f,
+    float RecurrentDropout = 0f,
+    int BatchSize = 1,
+    bool LearnInitialState = false);
 
 /// <summary>Values of the OutputActivation enum, kept in step with src/LstmGen/LstmModelAttribute.cs.</summary>
 internal static class OutputActivationValues
