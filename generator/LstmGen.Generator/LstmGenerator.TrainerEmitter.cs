@@ -29,7 +29,7 @@ public sealed partial class LstmGenerator
         private int L => _spec.NumLayers;
         private int Hq => _model.TrainHq;
         private bool HasHead => _spec.OutputSize > 0;
-        private int O => HasHead ? _spec.OutputSize : H;
+        private int O => _model.OutputValues;
         private int Oq => Emitter.Align16(O);
 
         public void Emit()
@@ -379,13 +379,13 @@ public sealed partial class LstmGenerator
                 if (LayerDrop)
                 {
                     string pd = _model.DropoutP.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
-                    _w.Line($"FillMask({MemoryMarshal}.CreateSpan(ref {Unsafe}.Add(ref tb, TrainDMask(0, maxT)), {N(L - 1)} * maxT * {N(Row)}), {pd});");
+                    _w.Line($"FillMask({MemoryMarshal}.CreateSpan(ref {Unsafe}.Add(ref tb, TrainDMask(0, maxT)), {N(L - 1)} * maxT * {N(Row)}), {pd}f);");
                 }
                 if (RecDrop)
                 {
                     string pr = _model.RecurrentDropoutP.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
                     _w.Line($"for (int unit = 0; unit < {N(U)}; unit++)");
-                    _w.Line($"    FillMask({MemoryMarshal}.CreateSpan(ref {Unsafe}.Add(ref tb, TrainRMask(unit, maxT)), ProjectedSize), {pr});");
+                    _w.Line($"    FillMask({MemoryMarshal}.CreateSpan(ref {Unsafe}.Add(ref tb, TrainRMask(unit, maxT)), ProjectedSize), {pr}f);");
                 }
             }
             EmitDispatch("TrainSequence(ref w, ref tb, ref x, steps, maxT);");

@@ -152,6 +152,48 @@ public static class OnnxOracle
         return new OracleResult(result, hn, cn);
     }
 
+    /// <summary>
+    /// One LSTM layer with peepholes (ONNX's P input, ordered i, o, f) in ONNX Runtime, forward or bidirectional, from zero
+    /// state, with the model's tensors read by name (weight_ph_l0 is [p_i; p_f; p_o]). Output: T rows of D·H values
+    /// ([forward ; reverse] per step, ONNX's Y of shape (T, D, 1, H)), then h_n and c_n per direction.
+    /// </summary>
+    public static (float[] Output, float[] HN, float[] CN) RunPeephole(int inputSize, int hiddenSize, bool bidirectional, LstmParameters parameters,
+        ReadOnlySpan<float> inputs, int seqLen)
+    {
+        if (UnavailableReason is { } reason) throw new InvalidOperationException(reason);
+        int H = hiddenSize, G = 4 * H, T = seqLen, D = bidirectional ? 2 : 1;
+        var w = new float[D * G * inputSize]; var r = new float[D * G * H]; var b = new float[D * 2 * G]; var p = new float[D * 3 * H];
+        for (int d = 0; d < D; d++)
+        {
+            string s = d == 1 ? "_reverse" : "";
+            Reorder(parameters["weight_ih_l0" + s].Values, H, inputSize).CopyTo(w, d * G * inputSize);
+            Reorder(parameters["weight_hh_l0" + s].Values, H, H).CopyTo(r, d * G * H);
+            Reorder(parameters["bias_ih_l0" + s].Values, H, 1).CopyTo(b, d * 2 * G);
+            Reorder(parameters["bias_hh_l0" + s].Values, H, 1).CopyTo(b, d * 2 * G + G);
+            var ph = parameters["weight_ph_l0" + s].Values;
+            ph.Slice(0, H).CopyTo(p.AsSpan(d * 3 * H));              // p_i
+            ph.Slice(2 * H, H).CopyTo(p.AsSpan(d * 3 * H + H));      // p_o
+            ph.Slice(H, H).CopyTo(p.AsSpan(d * 3 * H + 2 * H));      // p_f
+        }
+        var m = new OnnxModelWriter(opset: 14, irVersion: 7);
+        m.AddInput("X", T, 1, inputSize);
+        m.AddInitializer("W", new long[] { D, G, inputSize }, w);
+        m.AddInitializer("R", new long[] { D, G, H }, r);
+        m.AddInitializer("B", new long[] { D, 2 * G }, b);
+        m.AddInitializer("P", new long[] { D, 3 * H }, p);
+        m.AddNode("LSTM", new[] { "X", "W", "R", "B", "", "", "", "P" }, new[] { "Y", "Yh", "Yc" },
+            OnnxAttribute.Of("hidden_size", (long)H), OnnxAttribute.Of("direction", bidirectional ? "bidirectional" : "forward"));
+        m.AddOutput("Y", T, D, 1, H);
+        m.AddOutput("Yh", D, 1, H);
+        m.AddOutput("Yc", D, 1, H);
+        using var options = new SessionOptions { IntraOpNumThreads = 1, InterOpNumThreads = 1, LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR };
+        using var session = new InferenceSession(m.ToBytes(), options);
+        using var xValue = OrtValue.CreateTensorValueFromMemory(inputs.ToArray(), new long[] { T, 1, inputSize });
+        using var runOptions = new RunOptions();
+        using var results = session.Run(runOptions, new[] { "X" }, new[] { xValue }, new[] { "Y", "Yh", "Yc" });
+        return (results[0].GetTensorDataAsSpan<float>().ToArray(), results[1].GetTensorDataAsSpan<float>().ToArray(), results[2].GetTensorDataAsSpan<float>().ToArray());
+    }
+
     /// <summary>Reorders the 4 gate blocks (each H rows of <paramref name="cols"/>) from PyTorch to ONNX order.</summary>
     private static float[] Reorder(ReadOnlySpan<float> pt, int H, int cols)
     {
