@@ -17,6 +17,13 @@ failures += Check("C+head (8→32×2→1)", new ShapeCHead(1), 8, 32, 2, 1, 200)
 failures += Check("D (64→128)", new ShapeD(1), 64, 128, 1, 0, 100);
 failures += Check("E (256→256)", new ShapeE(1), 256, 256, 1, 0, 50);
 failures += Train();
+// issue 6's options: batch streams, bidirectional, projection, and everything at once (forward, and gradients by finite differences)
+failures += CheckVariant("A×8 (batch 8)", new ShapeA8(1), new VariantConfig(1, 16, 1, 1, 0, false, true, 0, false), 8, 100, m => m.Step);
+failures += CheckVariant("C×8 (batch 8)", new ShapeC8(1), new VariantConfig(8, 32, 2, 1, 0, false, true, 0, false), 8, 100, m => m.Step);
+failures += CheckVariant("C bidirectional", new ShapeCBi(1), new VariantConfig(8, 32, 2, 2, 0, false, true, 0, false), 1, 100, null);
+failures += CheckVariant("D proj 64", new ShapeDProj(1), new VariantConfig(64, 128, 1, 1, 64, false, true, 0, false), 1, 50, m => m.Step);
+failures += CheckVariant("everything", new Everything(1), Everything.Config, 1, 70, null);
+failures += CheckVariantGradients();
 Console.WriteLine(failures == 0 ? $"conformance: all checks passed in {clock.Elapsed.TotalSeconds:F1} s" : $"conformance: {failures} check(s) FAILED");
 return failures == 0 ? 0 : 1;
 
@@ -59,6 +66,67 @@ static int Check<TState>(string name, ILstmModel<TState> model, int i, int h, in
     return ok ? 0 : 1;
 }
 
+static int CheckVariant<TState>(string name, ILstmModel<TState> model, VariantConfig cfg, int batch, int steps,
+    Func<ILstmModel<TState>, StepFn<TState>>? step) where TState : class, ILstmState
+{
+    // every parameter (learned initial state and peepholes included) from bench.md's input pattern, so nothing is zero
+    var values = new float[model.Parameters.Count];
+    for (int k = 0; k < values.Length; k++) values[k] = 0.3f * MathF.Sin(0.7f * k + 1);
+    model.Parameters.CopyFrom(values);
+    float[] xs = Inputs(batch * steps, cfg.I);
+    var p = VariantReference.ToDouble(model.Parameters.Values);
+    var offsets = VariantReference.Offsets(model.Parameters);
+    int w = cfg.Width;
+    var expected = new double[batch][][];
+    for (int b = 0; b < batch; b++)
+        expected[b] = VariantReference.Forward(cfg, offsets, p, xs.AsSpan(b * steps * cfg.I, steps * cfg.I), steps).Outputs;
+    var ys = new float[batch * steps * w];
+    model.Forward(xs, model.NewState(), ys);
+    double forward = 0, stepError = 0;
+    for (int b = 0; b < batch; b++)
+        for (int t = 0; t < steps; t++)
+            for (int k = 0; k < w; k++) forward = Math.Max(forward, Math.Abs(ys[(b * steps + t) * w + k] - expected[b][t][k]));
+    if (step is not null)
+    {
+        var fn = step(model);
+        var state = model.NewState();
+        var x = new float[batch * cfg.I]; var y = new float[batch * w];
+        for (int t = 0; t < steps; t++)
+        {
+            for (int b = 0; b < batch; b++) xs.AsSpan((b * steps + t) * cfg.I, cfg.I).CopyTo(x.AsSpan(b * cfg.I));
+            fn(x, state, y);
+            for (int b = 0; b < batch; b++)
+                for (int k = 0; k < w; k++) stepError = Math.Max(stepError, Math.Abs(y[b * w + k] - expected[b][t][k]));
+        }
+    }
+    bool ok = forward <= 2e-5 && stepError <= 2e-5 && !double.IsNaN(forward + stepError);
+    Console.WriteLine($"{(ok ? "ok  " : "FAIL")} {name,-20} T={steps,3}: max |error| Forward {forward:E2}{(step is null ? " (no streaming Step: bidirectional)" : $", Step {stepError:E2}")}");
+    return ok ? 0 : 1;
+}
+
+static int CheckVariantGradients()
+{
+    var model = new Everything(2);
+    const int T = 4;
+    var cfg = Everything.Config;
+    float[] xs = Inputs(T, cfg.I), targets = Inputs(T, cfg.Width);
+    var trainer = model.CreateTrainer(new Sgd(0.1f), Loss.MeanSquaredError, maxSequenceLength: T, seed: 5);
+    trainer.ComputeGradients(xs, targets);
+    var layerMasks = new[] { VariantReference.ToDouble(trainer.DropoutMask(0, T)) };
+    var recurrent = new double[cfg.Units][];
+    for (int u = 0; u < cfg.Units; u++) recurrent[u] = VariantReference.ToDouble(trainer.RecurrentDropoutMask(u / 2, u % 2));
+    var p = VariantReference.ToDouble(model.Parameters.Values);
+    var fd = VariantReference.FiniteDifferenceGradients(cfg, VariantReference.Offsets(model.Parameters), p, xs, T, targets, layerMasks, recurrent);
+    double scale = 0, worst = 0;
+    foreach (double v in fd) scale = Math.Max(scale, Math.Abs(v));
+    var g = trainer.Gradients.Values;
+    for (int k = 0; k < fd.Length; k++)
+        worst = Math.Max(worst, Math.Abs(g[k] - fd[k]) / (1e-4 * Math.Abs(fd[k]) + 5e-6 * scale));
+    bool ok = worst <= 1;
+    Console.WriteLine($"{(ok ? "ok  " : "FAIL")} everything: gradients vs finite differences, worst at {worst:P0} of the tolerance");
+    return ok ? 0 : 1;
+}
+
 static int Train()
 {
     // 20 SGD steps of shape T's layout at a smaller size, against the reference's gradients and the SGD rule in double.
@@ -91,3 +159,15 @@ static int Train()
 [LstmModel(InputSize = 64, HiddenSize = 128)] public partial class ShapeD { }
 [LstmModel(InputSize = 256, HiddenSize = 256)] public partial class ShapeE { }
 [LstmModel(InputSize = 8, HiddenSize = 32, NumLayers = 2, OutputSize = 1, SequenceLength = 50)] public partial class ShapeT { }
+[LstmModel(InputSize = 1, HiddenSize = 16, BatchSize = 8)] public partial class ShapeA8 { }
+[LstmModel(InputSize = 8, HiddenSize = 32, NumLayers = 2, BatchSize = 8)] public partial class ShapeC8 { }
+[LstmModel(InputSize = 8, HiddenSize = 32, NumLayers = 2, Bidirectional = true)] public partial class ShapeCBi { }
+[LstmModel(InputSize = 64, HiddenSize = 128, ProjSize = 64)] public partial class ShapeDProj { }
+[LstmModel(InputSize = 5, HiddenSize = 12, NumLayers = 2, Bidirectional = true, ProjSize = 5, Peepholes = true, LearnInitialState = true,
+    Dropout = 0.2f, RecurrentDropout = 0.1f, OutputSize = 2)]
+public partial class Everything
+{
+    public static readonly VariantConfig Config = new(5, 12, 2, 2, 5, true, true, 2, true);
+}
+
+public delegate void StepFn<TState>(ReadOnlySpan<float> x, TState state, Span<float> y);

@@ -54,6 +54,9 @@ public static class VariantReference
             {
                 int unit = k * D + d;
                 string s = VariantConfig.Name(k, d);
+                int oIh = offsets["weight_ih_" + s], oHh = offsets["weight_hh_" + s];
+                int oBi = cfg.Bias ? offsets["bias_ih_" + s] : -1, oBh = cfg.Bias ? offsets["bias_hh_" + s] : -1;
+                int oPh = cfg.Peepholes ? offsets["weight_ph_" + s] : -1, oHr = cfg.P > 0 ? offsets["weight_hr_" + s] : -1;
                 var h = new double[Hp]; var c = new double[H];
                 if (h0 is not null) { Array.Copy(h0[unit], h, Hp); Array.Copy(c0![unit], c, H); }
                 else if (cfg.LearnInit)
@@ -69,19 +72,19 @@ public static class VariantReference
                     var a = new double[4 * H];
                     for (int r = 0; r < 4 * H; r++)
                     {
-                        double sum = cfg.Bias ? W("bias_ih_" + s, r) + W("bias_hh_" + s, r) : 0;
-                        for (int j = 0; j < ik; j++) sum += W("weight_ih_" + s, r * ik + j) * input[t][j];
-                        for (int j = 0; j < Hp; j++) sum += W("weight_hh_" + s, r * Hp + j) * hr[j];
+                        double sum = cfg.Bias ? p[oBi + r] + p[oBh + r] : 0;
+                        for (int j = 0; j < ik; j++) sum += p[oIh + r * ik + j] * input[t][j];
+                        for (int j = 0; j < Hp; j++) sum += p[oHh + r * Hp + j] * hr[j];
                         a[r] = sum;
                     }
                     var m = new double[H];
                     for (int u = 0; u < H; u++)
                     {
                         double ai = a[u], af = a[H + u], ag = a[2 * H + u], ao = a[3 * H + u];
-                        if (cfg.Peepholes) { ai += W("weight_ph_" + s, u) * c[u]; af += W("weight_ph_" + s, H + u) * c[u]; }
+                        if (cfg.Peepholes) { ai += p[oPh + u] * c[u]; af += p[oPh + H + u] * c[u]; }
                         double i = Sigmoid(ai), f = Sigmoid(af), g = Math.Tanh(ag);
                         c[u] = f * c[u] + i * g;
-                        if (cfg.Peepholes) ao += W("weight_ph_" + s, 2 * H + u) * c[u];
+                        if (cfg.Peepholes) ao += p[oPh + 2 * H + u] * c[u];
                         m[u] = Sigmoid(ao) * Math.Tanh(c[u]);
                     }
                     if (cfg.P > 0)
@@ -89,7 +92,7 @@ public static class VariantReference
                         for (int r = 0; r < cfg.P; r++)
                         {
                             double sum = 0;
-                            for (int j = 0; j < H; j++) sum += W("weight_hr_" + s, r * H + j) * m[j];
+                            for (int j = 0; j < H; j++) sum += p[oHr + r * H + j] * m[j];
                             h[r] = sum;
                         }
                     }
@@ -102,6 +105,7 @@ public static class VariantReference
                 for (int t = 0; t < T; t++) for (int j = 0; j < cfg.Row; j++) output[t][j] *= layerMasks[k][t * cfg.Row + j];
             input = output;
         }
+        int oFw = cfg.O > 0 ? offsets["fc.weight"] : -1, oFb = cfg.O > 0 ? offsets["fc.bias"] : -1;
         var outputs = new double[T][];
         for (int t = 0; t < T; t++)
         {
@@ -109,8 +113,8 @@ public static class VariantReference
             outputs[t] = new double[cfg.O];
             for (int o = 0; o < cfg.O; o++)
             {
-                double sum = W("fc.bias", o);
-                for (int j = 0; j < cfg.Row; j++) sum += W("fc.weight", o * cfg.Row + j) * input[t][j];
+                double sum = p[oFb + o];
+                for (int j = 0; j < cfg.Row; j++) sum += p[oFw + o * cfg.Row + j] * input[t][j];
                 outputs[t][o] = sum;
             }
         }
