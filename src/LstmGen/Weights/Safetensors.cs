@@ -51,7 +51,8 @@ public sealed class SafetensorsSaveOptions
 /// <remarks>
 /// Every malformed or unfitting file throws <see cref="WeightsFormatException"/> naming the field or tensor, and the
 /// target parameters are left unchanged: everything is checked before the first value is written. Loading from a span
-/// allocates no more than a small fraction of the file (see <c>tests/LstmGen.Fuzz/RESULTS.md</c>). Reflection-free and
+/// allocates 24 bytes per tensor entry plus a constant (with an exception, its message): never more than the file's
+/// length plus 16 KiB over a million mutated files (see <c>tests/LstmGen.Fuzz/RESULTS.md</c>). Reflection-free and
 /// Native AOT safe.
 /// </remarks>
 public static class Safetensors
@@ -76,6 +77,7 @@ public static class Safetensors
         options ??= Default;
         SafetensorsHeader.Split(file, out var header, out var data);
 
+        int entries = SafetensorsHeader.CountEntries(header);      // the JSON is checked before the prefix is looked for
         var tensors = target.Tensors;
         byte[]? lstmPrefix = options.LstmPrefix is null ? DetectPrefix(header) : Encoding.UTF8.GetBytes(options.LstmPrefix);
         byte[] headPrefix = Encoding.UTF8.GetBytes(options.HeadPrefix ?? "");
@@ -88,7 +90,7 @@ public static class Safetensors
                 : Concat(lstmPrefix ?? [], name.AsSpan());
             sink.Tensors[k] = tensors[k];
         }
-        SafetensorsHeader.Walk(header, data.Length, ref sink);
+        SafetensorsHeader.Walk(header, data.Length, ref sink, entries);
 
         for (int k = 0; k < tensors.Count; k++)
             if (sink.Begin[k] < 0)

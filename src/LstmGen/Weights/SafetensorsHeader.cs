@@ -74,9 +74,13 @@ internal static class SafetensorsHeader
     }
 
     /// <summary>Checks the whole header and passes every entry to <paramref name="sink"/>; returns the number of tensors.</summary>
-    public static int Walk<TSink>(ReadOnlySpan<byte> header, long dataLength, ref TSink sink) where TSink : struct, IHeaderSink
+    /// <param name="header">The header bytes.</param>
+    /// <param name="dataLength">Bytes in the data section.</param>
+    /// <param name="sink">Receives the entries.</param>
+    /// <param name="count">The result of <see cref="CountEntries"/> when the caller ran it already.</param>
+    public static int Walk<TSink>(ReadOnlySpan<byte> header, long dataLength, ref TSink sink, int count = -1) where TSink : struct, IHeaderSink
     {
-        int count = CountEntries(header);
+        if (count < 0) count = CountEntries(header);
         var ranges = count == 0 ? Array.Empty<Range>() : new Range[count];
         var shape = new long[MaxRank];                           // one small array per walk (a stackalloc'd span cannot be passed beside the ref reader)
         var reader = new Utf8JsonReader(header);
@@ -103,19 +107,20 @@ internal static class SafetensorsHeader
         }
         catch (JsonException ex)
         {
-            throw new WeightsFormatException(WeightsErrorKind.InvalidHeader, "header", "The header is not valid JSON: " + ex.Message, ex);
+            throw new WeightsFormatException(WeightsErrorKind.InvalidHeader, "header", JsonMessage(ex), ex);
         }
         catch (InvalidOperationException ex)
         {
-            throw new WeightsFormatException(WeightsErrorKind.InvalidHeader, "header", "The header is not valid JSON text: " + ex.Message, ex);
+            throw new WeightsFormatException(WeightsErrorKind.InvalidHeader, "header", "The header is not valid JSON text: " + Shorten(ex.Message), ex);
         }
         CheckTiling(header, ranges, dataLength);
         return index;
     }
 
     /// <summary>First pass: the JSON is well formed, the root is an object, and nothing follows it. Counts tensor entries.</summary>
-    private static int CountEntries(ReadOnlySpan<byte> header)
+    public static int CountEntries(ReadOnlySpan<byte> header)
     {
+        CheckWords(header);
         var reader = new Utf8JsonReader(header);
         int count = 0;
         try
@@ -133,14 +138,50 @@ internal static class SafetensorsHeader
         }
         catch (JsonException ex)
         {
-            throw new WeightsFormatException(WeightsErrorKind.InvalidHeader, "header", "The header is not valid JSON: " + ex.Message, ex);
+            throw new WeightsFormatException(WeightsErrorKind.InvalidHeader, "header", JsonMessage(ex), ex);
         }
         catch (InvalidOperationException ex)
         {
-            throw new WeightsFormatException(WeightsErrorKind.InvalidHeader, "header", "The header is not valid JSON text: " + ex.Message, ex);
+            throw new WeightsFormatException(WeightsErrorKind.InvalidHeader, "header", "The header is not valid JSON text: " + Shorten(ex.Message), ex);
         }
         return count;
     }
+
+    /// <summary>
+    /// Words outside strings must be <c>true</c>, <c>false</c> or <c>null</c>. Checked before the JSON reader sees them:
+    /// its message for a bad literal quotes the rest of the input, an allocation as large as the header.
+    /// </summary>
+    private static void CheckWords(ReadOnlySpan<byte> header)
+    {
+        bool inString = false;
+        for (int i = 0; i < header.Length; i++)
+        {
+            byte b = header[i];
+            if (inString)
+            {
+                if (b == (byte)'\\') i++;
+                else if (b == (byte)'"') inString = false;
+                continue;
+            }
+            if (b == (byte)'"') { inString = true; continue; }
+            if (!IsLetter(b)) continue;
+            int end = i;
+            while (end < header.Length && IsLetter(header[end])) end++;
+            bool inNumber = i > 0 && (char.IsAsciiDigit((char)header[i - 1]) || header[i - 1] == (byte)'.');   // an exponent: the reader checks numbers
+            var word = header.Slice(i, end - i);
+            if (!inNumber && !word.SequenceEqual("true"u8) && !word.SequenceEqual("false"u8) && !word.SequenceEqual("null"u8))
+                throw new WeightsFormatException(WeightsErrorKind.InvalidHeader, "header",
+                    $"The header is not valid JSON: at byte {i} a word that is not true, false or null.");
+            i = end - 1;
+        }
+    }
+
+    private static bool IsLetter(byte b) => (uint)((b | 0x20) - 'a') <= 'z' - 'a';
+
+    private static string JsonMessage(JsonException ex) =>
+        $"The header is not valid JSON (line {ex.LineNumber + 1}, byte {ex.BytePositionInLine}): {Shorten(ex.Message)}";
+
+    private static string Shorten(string text) => text.Length <= 200 ? text : string.Concat(text.AsSpan(0, 200), "…");
 
     private static void ReadMetadata<TSink>(ref Utf8JsonReader reader, ref TSink sink) where TSink : struct, IHeaderSink
     {
