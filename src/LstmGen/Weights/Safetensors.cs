@@ -101,6 +101,13 @@ public static class Safetensors
                     $"The file has no tensor '{fileName}' (the model's '{tensors[k].Name}'){hint}.");
             }
 
+        if (!sink.AllowExtra && sink.FirstExtra[0] >= 0)
+        {
+            string name = SafetensorsHeader.EntryName(header, sink.FirstExtra[0]);
+            throw new WeightsFormatException(WeightsErrorKind.UnexpectedTensor, name,
+                $"The file has a tensor '{name}' that the model does not have (set SafetensorsOptions.AllowExtraTensors to ignore it, or LstmPrefix/HeadPrefix if the names have a different module prefix).");
+        }
+
         if (options.RejectNonFinite)
             for (int k = 0; k < tensors.Count; k++)
             {
@@ -196,7 +203,7 @@ public static class Safetensors
                     if (found is null) found = prefix.ToArray();
                     else if (!prefix.SequenceEqual(found))
                         throw new WeightsFormatException(WeightsErrorKind.AmbiguousPrefix, "weight_ih_l0",
-                            $"The file has LSTM tensors under the prefixes '{Encoding.UTF8.GetString(found)}' and '{Encoding.UTF8.GetString(prefix)}': set SafetensorsOptions.LstmPrefix to the one to load.");
+                            $"The file has the tensor 'weight_ih_l0' under two module prefixes, '{Encoding.UTF8.GetString(found)}' and '{Encoding.UTF8.GetString(prefix)}': set SafetensorsOptions.LstmPrefix to the one to load.");
                 }
                 reader.Read();
                 reader.Skip();
@@ -214,6 +221,8 @@ public static class Safetensors
         public readonly ParameterTensor[] Tensors = new ParameterTensor[count];
         public readonly long[] Begin = NewBegin(count);
         public readonly SafetensorsDType[] DTypes = new SafetensorsDType[count];
+        public readonly int[] FirstExtra = [-1];
+        public readonly bool AllowExtra = allowExtra;
 
         private static long[] NewBegin(int count)
         {
@@ -244,12 +253,7 @@ public static class Safetensors
                 DTypes[k] = entry.DType;
                 return;
             }
-            if (!allowExtra)
-            {
-                string name = SafetensorsHeader.SafeName(ref nameReader);
-                throw new WeightsFormatException(WeightsErrorKind.UnexpectedTensor, name,
-                    $"The file has a tensor '{name}' that the model does not have (set SafetensorsOptions.AllowExtraTensors to ignore it, or LstmPrefix/HeadPrefix if the names have a different module prefix).");
-            }
+            if (FirstExtra[0] < 0) FirstExtra[0] = entry.Index;   // reported after the missing tensors, which say more
         }
 
         private static WeightsFormatException Error(WeightsErrorKind kind, byte[] utf8Name, string message)

@@ -320,7 +320,7 @@ internal static class SafetensorsHeader
     }
 
     /// <summary>The name of tensor entry <paramref name="index"/> (error path only: walks the header again).</summary>
-    private static string EntryName(ReadOnlySpan<byte> header, int index)
+    internal static string EntryName(ReadOnlySpan<byte> header, int index)
     {
         var reader = new Utf8JsonReader(header);
         reader.Read();

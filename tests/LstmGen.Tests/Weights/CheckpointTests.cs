@@ -37,14 +37,14 @@ public sealed class CheckpointTests(ITestOutputHelper output) : IDisposable
         string path = Path.Combine(_folder, "train.ckpt");
         var model = new Head_8_32_2_1(seed: 1);
         var optimizer = Create(kind);
-        var trainer = model.CreateTrainer(optimizer, Loss.MeanSquaredError);
+        var trainer = model.CreateTrainer(optimizer, Loss.MeanSquaredError, maxSequenceLength: 20);
         for (int k = 0; k < 3; k++) trainer.Step(Xs, Ys);
         Checkpoint.Save(path, model.Parameters, optimizer, new Dictionary<string, string> { ["epoch"] = "3" });
         for (int k = 0; k < 2; k++) trainer.Step(Xs, Ys);
 
         var resumed = new Head_8_32_2_1(seed: 2);
         var optimizer2 = Create(kind);
-        var trainer2 = resumed.CreateTrainer(optimizer2, Loss.MeanSquaredError);
+        var trainer2 = resumed.CreateTrainer(optimizer2, Loss.MeanSquaredError, maxSequenceLength: 20);
         var info = Checkpoint.Load(path, resumed.Parameters, optimizer2);
         Assert.Equal(3, info.StepCount);
         Assert.Equal(3, optimizer2.StepCount);
@@ -65,7 +65,7 @@ public sealed class CheckpointTests(ITestOutputHelper output) : IDisposable
         string path = Path.Combine(_folder, "adam.ckpt");
         var model = new Head_8_32_2_1(seed: 1);
         var adam = new Adam();
-        model.CreateTrainer(adam, Loss.MeanSquaredError);
+        model.CreateTrainer(adam, Loss.MeanSquaredError, maxSequenceLength: 20);
         Checkpoint.Save(path, model.Parameters, adam);
 
         var e = Assert.Throws<WeightsFormatException>(() => Checkpoint.Load(path, new Head_8_32_2_1(seed: 1).Parameters, new Sgd(0.1f, momentum: 0.5f)));
@@ -123,7 +123,7 @@ public sealed class CheckpointTests(ITestOutputHelper output) : IDisposable
         string path = Path.Combine(_folder, "model.ckpt");
         var model = new Head_8_32_2_1(seed: 1);
         var adam = new Adam();
-        var trainer = model.CreateTrainer(adam, Loss.MeanSquaredError);
+        var trainer = model.CreateTrainer(adam, Loss.MeanSquaredError, maxSequenceLength: 20);
         trainer.Step(Xs, Ys);
         Checkpoint.Save(path, model.Parameters, adam);
         float[] saved = model.Parameters.Values.ToArray();
