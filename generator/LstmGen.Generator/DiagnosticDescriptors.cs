@@ -62,6 +62,6 @@ internal static class DiagnosticDescriptors
         "LSTM006" => InvalidActivation,
         "LSTM007" => MissingSize,
         "LSTM008" => TooManyParameters,
-        _ => InternalError,
+        _ => WeightsDiagnostics.ById(id) ?? InternalError,
     };
 }

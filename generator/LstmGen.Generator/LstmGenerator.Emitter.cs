@@ -65,7 +65,7 @@ public sealed partial class LstmGenerator
         internal string StateSeqName(int layer) => layer % 2 == 0 ? "StateSeqA" : "StateSeqB";
 
         // ---- Parameters (PyTorch order) ----
-        private List<(string Name, int Rows, int Columns)> Tensors()
+        internal List<(string Name, int Rows, int Columns)> Tensors()
         {
             var list = new List<(string, int, int)>();
             for (int k = 0; k < L; k++)
@@ -115,6 +115,7 @@ public sealed partial class LstmGenerator
             EmitConstants();
             EmitFields();
             EmitConstructor();
+            EmitCompiledWeights();
             EmitApi();
             EmitHead();
             EmitPacking();
@@ -188,7 +189,7 @@ public sealed partial class LstmGenerator
             _w.Line("/// U(-1/√in, 1/√in) for the dense head, drawn from a deterministic generator seeded by <paramref name=\"seed\"/>.");
             _w.Line("/// All memory the model needs is allocated here.");
             _w.Line("/// </summary>");
-            _w.Open($"public {_spec.ClassName}(int seed = 0)");
+            _w.Open($"public {_spec.ClassName}(int seed{(_spec.CompiledWeights.Count > 0 ? "" : " = 0")})");   // with compiled-in weights, new Model() loads them
             _w.Line("global::System.ReadOnlySpan<(string Name, int Rows, int Columns)> tensors = new (string, int, int)[]");
             _w.Line("{");
             foreach (var (name, rows, cols) in tensors)

@@ -64,6 +64,7 @@ public sealed partial class LstmGenerator
 
             int? inputSize = null, hiddenSize = null, numLayers = null, outputSize = null, activation = null, sequenceLength = null;
             bool bias = true;
+            string? weights = null;
             foreach (var named in attribute.NamedArguments)
             {
                 TypedConstant value = named.Value;
@@ -76,6 +77,7 @@ public sealed partial class LstmGenerator
                     case "Bias": bias = value.Value as bool? ?? true; break;
                     case "OutputActivation": activation = value.Value as int?; break;
                     case "SequenceLength": sequenceLength = value.Value as int?; break;
+                    case "Weights": weights = value.Value as string; break;     // compiled-in weights, see LstmGenerator.Weights.cs
                 }
             }
 
@@ -126,7 +128,8 @@ public sealed partial class LstmGenerator
             string accessibility = symbol.DeclaredAccessibility == Accessibility.Public ? "public" : "internal";
             string hintName = (ns is null ? "" : ns + ".") + symbol.Name + ".Lstm.g.cs";
             var spec = new LstmModelSpec(ns, symbol.Name, accessibility, hintName,
-                inputSize!.Value, hiddenSize!.Value, numLayers ?? 1, bias, outputSize ?? 0, act, sequenceLength ?? 0);
+                inputSize!.Value, hiddenSize!.Value, numLayers ?? 1, bias, outputSize ?? 0, act, sequenceLength ?? 0)
+            { Weights = weights, WeightsLocation = weights is null ? null : ArgLocation("Weights") };
             return new ParseResult(spec, EquatableArray<DiagnosticInfo>.Empty);
         }
 

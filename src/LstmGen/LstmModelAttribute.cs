@@ -36,6 +36,14 @@ public sealed class LstmModelAttribute : Attribute
 
     /// <summary>Activation applied after the dense head. Requires <see cref="OutputSize"/> &gt; 0.</summary>
     public OutputActivation OutputActivation { get; set; }
+
+    /// <summary>
+    /// Compiled-in weights: a safetensors file (e.g. from <c>safetensors.torch.save_file(model.state_dict(), path)</c>)
+    /// listed as an <c>AdditionalFiles</c> item. The generator reads it at build time and <c>new Model()</c> starts from
+    /// its values, with no file and no parsing at run time. Missing file, wrong shape, missing or extra tensor and
+    /// unsupported dtype are compile-time errors LSTM020–LSTM028.
+    /// </summary>
+    public string? Weights { get; set; }
 }
 
 /// <summary>The activation applied after the dense head.</summary>

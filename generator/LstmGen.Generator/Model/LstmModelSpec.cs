@@ -12,7 +12,11 @@ internal sealed record LstmModelSpec(
     bool Bias,
     int OutputSize,
     int OutputActivation,
-    int SequenceLength);
+    int SequenceLength,
+    // Compiled-in weights (LstmGenerator.Weights.cs): the attribute's file name and argument location, then the values.
+    string? Weights = null,
+    LocationInfo? WeightsLocation = null,
+    EquatableArray<byte> CompiledWeights = default);
 
 /// <summary>Values of the OutputActivation enum, kept in step with src/LstmGen/LstmModelAttribute.cs.</summary>
 internal static class OutputActivationValues
