@@ -356,6 +356,7 @@ public static class FuzzHarness
         int a = random.Next(found.Count), b = random.Next(found.Count);
         if (a == b) return header;
         if (a > b) (a, b) = (b, a);
+        if (found[a].End > found[b].Start) return header;           // a damaged header: the two arrays are not separate
         string va = header.Substring(found[a].Start, found[a].End - found[a].Start), vb = header.Substring(found[b].Start, found[b].End - found[b].Start);
         return header.Substring(0, found[a].Start) + vb + header.Substring(found[a].End, found[b].Start - found[a].End) + va + header.Substring(found[b].End);
     }
