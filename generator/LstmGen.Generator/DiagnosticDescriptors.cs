@@ -83,6 +83,6 @@ internal static class DiagnosticDescriptors
         "LSTM009" => ProjectionNotSmaller,
         "LSTM010" => InvalidDropout,
         "LSTM011" => DropoutOneLayer,
-        _ => InternalError,
+        _ => WeightsDiagnostics.ById(id) ?? InternalError,
     };
 }

@@ -171,6 +171,7 @@ public sealed partial class LstmGenerator
             EmitConstants();
             EmitFields();
             EmitConstructor();
+            EmitCompiledWeights();
             EmitApi();
             EmitHead();
             EmitPacking();
@@ -262,7 +263,7 @@ public sealed partial class LstmGenerator
             _w.Line("/// U(-1/√in, 1/√in) for the dense head, drawn from a deterministic generator seeded by <paramref name=\"seed\"/>" + (LearnInit ? "; learned initial states start at zero" : "") + ".");
             _w.Line("/// All memory the model needs is allocated here.");
             _w.Line("/// </summary>");
-            _w.Open($"public {_spec.ClassName}(int seed = 0)");
+            _w.Open($"public {_spec.ClassName}(int seed{(_spec.CompiledWeights.Count > 0 ? "" : " = 0")})");   // with compiled-in weights, new Model() loads them
             _w.Line("global::System.ReadOnlySpan<(string Name, int Rows, int Columns)> tensors = new (string, int, int)[]");
             _w.Line("{");
             foreach (var (name, rows, cols) in tensors)

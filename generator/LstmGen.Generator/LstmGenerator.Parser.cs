@@ -68,6 +68,7 @@ public sealed partial class LstmGenerator
             bool bias = true, bidirectional = false, peepholes = false, learnInitial = false;
             int? projSize = null, batchSize = null;
             float dropout = 0f, recurrentDropout = 0f;
+            string? weights = null;
             foreach (var named in attribute.NamedArguments)
             {
                 TypedConstant value = named.Value;
@@ -87,6 +88,7 @@ public sealed partial class LstmGenerator
                     case "RecurrentDropout": recurrentDropout = value.Value as float? ?? 0f; break;
                     case "BatchSize": batchSize = value.Value as int?; break;
                     case "LearnInitialState": learnInitial = value.Value as bool? ?? false; break;
+                    case "Weights": weights = value.Value as string; break;     // compiled-in weights, see LstmGenerator.Weights.cs
                 }
             }
 
@@ -161,7 +163,8 @@ public sealed partial class LstmGenerator
             string hintName = (ns is null ? "" : ns + ".") + symbol.Name + ".Lstm.g.cs";
             var spec = new LstmModelSpec(ns, symbol.Name, accessibility, hintName,
                 inputSize!.Value, hiddenSize!.Value, numLayers ?? 1, bias, outputSize ?? 0, act, sequenceLength ?? 0,
-                bidirectional, projSize ?? 0, peepholes, dropout, recurrentDropout, batchSize ?? 1, learnInitial);
+                bidirectional, projSize ?? 0, peepholes, dropout, recurrentDropout, batchSize ?? 1, learnInitial)
+            { Weights = weights, WeightsLocation = weights is null ? null : ArgLocation("Weights") };
             return new ParseResult(spec, new EquatableArray<DiagnosticInfo>(warnings.ToImmutable()));
         }
 

@@ -23,6 +23,8 @@ public sealed partial class LstmGenerator : IIncrementalGenerator
         public const string Models = nameof(Models);
         /// <summary>The diagnostics.</summary>
         public const string Diagnostics = nameof(Diagnostics);
+        /// <summary>The models with their compiled-in weights resolved.</summary>
+        public const string Weights = nameof(Weights);
     }
 
     /// <inheritdoc/>
@@ -43,6 +45,14 @@ public sealed partial class LstmGenerator : IIncrementalGenerator
         IncrementalValuesProvider<DiagnosticInfo> diagnostics = results
             .SelectMany(static (r, _) => r.Diagnostics)
             .WithTrackingName(TrackingNames.Diagnostics);
+
+        // Compiled-in weights (LstmGenerator.Weights.cs): models naming a Weights file get its values or a diagnostic.
+        IncrementalValuesProvider<WeightsResult> withWeights = models
+            .Combine(context.AdditionalTextsProvider.Collect())
+            .Select(static (pair, ct) => CompiledWeights.Resolve(pair.Left, pair.Right, ct))
+            .WithTrackingName(TrackingNames.Weights);
+        context.RegisterSourceOutput(withWeights.SelectMany(static (r, _) => r.Diagnostics), static (spc, d) => spc.ReportDiagnostic(d.ToDiagnostic()));
+        models = withWeights.Where(static r => r.Model is not null).Select(static (r, _) => r.Model!);
 
         context.RegisterSourceOutput(diagnostics, static (spc, d) => spc.ReportDiagnostic(d.ToDiagnostic()));
         context.RegisterSourceOutput(models, static (spc, model) =>

@@ -4,7 +4,8 @@
 //   dotnet run -c Release --project samples/Forecast -- --quick   # a short run, as CI does
 //
 // It trains a 2-layer LSTM (generated from the attribute below) on 2012-2014, checks it on 2015 against the
-// persistence forecast ("tomorrow = today"), saves and reloads the weights, and forecasts the day after the data ends.
+// persistence forecast ("tomorrow = today"), saves a checkpoint and the weights (safetensors) and reloads them, and
+// forecasts the day after the data ends.
 using System;
 using System.Collections.Generic;
 using System.Diagnostics;
@@ -12,6 +13,7 @@ using System.Globalization;
 using System.IO;
 using LstmGen;
 using LstmGen.Training;
+using LstmGen.Weights;
 
 int steps = 800;
 for (int k = 0; k < args.Length; k++)
@@ -32,7 +34,8 @@ Console.WriteLine($"LstmGen forecast sample: {days.Count} days of Seattle weathe
 
 // ---- training: random 30-day windows, targets = the next day's four values at every step ----
 var model = new WeatherForecaster(seed: 7);
-var trainer = model.CreateTrainer(new Adam(learningRate: 3e-3f, schedule: LearningRateSchedule.Cosine(steps, 3e-4f)), Loss.MeanSquaredError, clipNorm: 1f);
+var optimizer = new Adam(learningRate: 3e-3f, schedule: LearningRateSchedule.Cosine(steps, 3e-4f));
+var trainer = model.CreateTrainer(optimizer, Loss.MeanSquaredError, clipNorm: 1f);
 const int T = WeatherForecaster.SequenceLength, Batch = 16, I = WeatherForecaster.InputSize, O = WeatherForecaster.OutputSize;
 var xs = new float[Batch * T * I];
 var ys = new float[Batch * T * O];
@@ -71,13 +74,22 @@ Console.WriteLine($"  mean normalized MSE: LSTM {validation.NormalizedMse:F4}, p
 Console.WriteLine($"  streaming inference: {stepNs:F0} ns per Step (one day in, tomorrow out)");
 
 // ---- save, reload, forecast ----
-string weightsPath = Path.Combine(Path.GetTempPath(), "lstmgen-forecast.weights");
-WeightsFile.Save(weightsPath, model.Parameters.Values);
+// A checkpoint (weights, Adam's state and step count; saved atomically) to resume training from, and the weights
+// alone as safetensors (PyTorch names), the file to deploy or to open in PyTorch with safetensors.torch.load_file.
+string checkpointPath = Path.Combine(Path.GetTempPath(), "lstmgen-forecast.ckpt");
+string weightsPath = Path.Combine(Path.GetTempPath(), "lstmgen-forecast.safetensors");
+Checkpoint.Save(checkpointPath, model.Parameters, optimizer);
+model.Parameters.SaveSafetensors(weightsPath);
+var resumed = new WeatherForecaster();
+var resumedOptimizer = new Adam(learningRate: 3e-3f, schedule: LearningRateSchedule.Cosine(steps, 3e-4f));
+var checkpoint = Checkpoint.Load(checkpointPath, resumed.Parameters, resumedOptimizer);
 var reloaded = new WeatherForecaster();
-reloaded.LoadParameters(WeightsFile.Load(weightsPath, WeatherForecaster.ParameterCount));
+reloaded.Parameters.LoadSafetensors(weightsPath);
 var again = Evaluate(reloaded, features, days, split, norm, out _);
-bool same = again.NormalizedMse == validation.NormalizedMse;
-Console.WriteLine($"saved {WeatherForecaster.ParameterCount} parameters to {weightsPath}; reloaded model gives {(same ? "identical" : "DIFFERENT")} forecasts");
+bool same = again.NormalizedMse == validation.NormalizedMse && resumed.Parameters.Values.SequenceEqual(model.Parameters.Values)
+            && resumedOptimizer.State.SequenceEqual(optimizer.State) && checkpoint.StepCount == steps;
+Console.WriteLine($"saved a checkpoint (step {checkpoint.StepCount}, Adam state) to {checkpointPath} and {WeatherForecaster.ParameterCount} parameters to {weightsPath}; " +
+                  $"reloaded model gives {(same ? "identical" : "DIFFERENT")} forecasts");
 
 var state = reloaded.NewState();
 var last = new float[O];
@@ -226,46 +238,5 @@ public sealed class Normalizer
         var v = new double[4];
         for (int k = 0; k < 4; k++) v[k] = Inverse(k, y[k] * _std[k] + _mean[k]);
         return v;
-    }
-}
-
-/// <summary>
-/// A minimal weights file: "LSTMGENW", the parameter count (int32) and the float32 values, little-endian.
-/// Saved to a temporary file in the same folder and renamed over the old one, so a crash never leaves a broken file.
-/// </summary>
-public static class WeightsFile
-{
-    private static ReadOnlySpan<byte> Magic => "LSTMGENW"u8;
-
-    public static void Save(string path, ReadOnlySpan<float> values)
-    {
-        string temp = path + ".tmp";
-        using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write))
-        {
-            stream.Write(Magic);
-            Span<byte> word = stackalloc byte[4];
-            System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(word, values.Length);
-            stream.Write(word);
-            foreach (float v in values)
-            {
-                System.Buffers.Binary.BinaryPrimitives.WriteSingleLittleEndian(word, v);
-                stream.Write(word);
-            }
-            stream.Flush(flushToDisk: true);
-        }
-        File.Move(temp, path, overwrite: true);
-    }
-
-    public static float[] Load(string path, int expectedCount)
-    {
-        byte[] bytes = File.ReadAllBytes(path);
-        if (bytes.Length < 12 || !bytes.AsSpan(0, 8).SequenceEqual(Magic))
-            throw new InvalidDataException($"{path} is not an LstmGen weights file (it does not start with 'LSTMGENW').");
-        int count = System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(8));
-        if (count != expectedCount || bytes.Length != 12 + 4 * (long)count)
-            throw new InvalidDataException($"{path} holds {count} parameters in {bytes.Length} bytes; this model needs {expectedCount} ({12 + 4 * expectedCount} bytes).");
-        var values = new float[count];
-        for (int k = 0; k < count; k++) values[k] = System.Buffers.Binary.BinaryPrimitives.ReadSingleLittleEndian(bytes.AsSpan(12 + 4 * k));
-        return values;
     }
 }

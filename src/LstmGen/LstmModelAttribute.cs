@@ -39,7 +39,7 @@ public sealed class LstmModelAttribute : Attribute
 
     /// <summary>
     /// A second set of weights per layer runs over the sequence backwards (<c>bidirectional</c>); each layer's output at
-    /// step t is <c>[h_t(forward) ; h_t(reverse)]</c>. Whole-sequence only: <c>Step</c> on such a model is error LSTM013.
+    /// step t is <c>[h_t(forward) ; h_t(reverse)]</c>. Whole-sequence only: <c>Step</c> on such a model is error LSTM012.
     /// </summary>
     public bool Bidirectional { get; set; }
 
@@ -78,6 +78,14 @@ public sealed class LstmModelAttribute : Attribute
     /// zero at first) instead of starting from zero.
     /// </summary>
     public bool LearnInitialState { get; set; }
+
+    /// <summary>
+    /// Compiled-in weights: a safetensors file (e.g. from <c>safetensors.torch.save_file(model.state_dict(), path)</c>)
+    /// listed as an <c>AdditionalFiles</c> item. The generator reads it at build time and <c>new Model()</c> starts from
+    /// its values, with no file and no parsing at run time. Missing file, wrong shape, missing or extra tensor and
+    /// unsupported dtype are compile-time errors LSTM020–LSTM028.
+    /// </summary>
+    public string? Weights { get; set; }
 }
 
 /// <summary>The activation applied after the dense head.</summary>

@@ -19,7 +19,11 @@ internal sealed record LstmModelSpec(
     float Dropout = 0f,
     float RecurrentDropout = 0f,
     int BatchSize = 1,
-    bool LearnInitialState = false);
+    bool LearnInitialState = false,
+    // Compiled-in weights (LstmGenerator.Weights.cs): the attribute's file name and argument location, then the values.
+    string? Weights = null,
+    LocationInfo? WeightsLocation = null,
+    EquatableArray<byte> CompiledWeights = default);
 
 /// <summary>Values of the OutputActivation enum, kept in step with src/LstmGen/LstmModelAttribute.cs.</summary>
 internal static class OutputActivationValues

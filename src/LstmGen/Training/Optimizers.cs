@@ -60,6 +60,22 @@ public abstract class Optimizer
 
     /// <summary>The optimizer's state as one flat array (for checkpoints); empty for plain SGD.</summary>
     public abstract Span<float> State { get; }
+
+    /// <summary>
+    /// Restores a saved state (for checkpoints, see <c>LstmGen.Weights.Checkpoint</c>): the number of updates done and
+    /// the values of <see cref="State"/>. Call <see cref="Initialize"/> first (creating the trainer does).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The optimizer is not initialised.</exception>
+    /// <exception cref="ArgumentException"><paramref name="state"/> does not have <see cref="State"/>'s length, or the count is negative.</exception>
+    public void Restore(int stepCount, ReadOnlySpan<float> state)
+    {
+        if (ParameterCount == 0) throw new InvalidOperationException("Initialize the optimizer (or create the trainer) before restoring its state.");
+        if (stepCount < 0) throw new ArgumentOutOfRangeException(nameof(stepCount), stepCount, "The step count cannot be negative.");
+        if (state.Length != State.Length)
+            throw new ArgumentException($"This optimizer's state has {State.Length} values, got {state.Length}.", nameof(state));
+        state.CopyTo(State);
+        StepCount = stepCount;
+    }
 }
 
 /// <summary>

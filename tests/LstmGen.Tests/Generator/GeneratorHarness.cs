@@ -27,16 +27,27 @@ internal static class GeneratorHarness
             References.Value,
             new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, nullableContextOptions: NullableContextOptions.Enable));
 
-    public static GeneratorDriver Driver() =>
+    public static GeneratorDriver Driver(params string[] additionalFiles) =>
         CSharpGeneratorDriver.Create(new[] { new LstmGenerator().AsSourceGenerator() },
+            additionalTexts: additionalFiles.Select(p => (AdditionalText)new FileText(p)),
             parseOptions: new CSharpParseOptions(LanguageVersion.Preview),
             driverOptions: new GeneratorDriverOptions(IncrementalGeneratorOutputKind.None, trackIncrementalGeneratorSteps: true));
 
+    /// <summary>An AdditionalFiles item on disk (the generator reads compiled-in weights as bytes from its path).</summary>
+    private sealed class FileText(string path) : AdditionalText
+    {
+        public override string Path { get; } = path;
+        public override Microsoft.CodeAnalysis.Text.SourceText? GetText(System.Threading.CancellationToken cancellationToken = default) =>
+            Microsoft.CodeAnalysis.Text.SourceText.From(File.ReadAllText(Path));
+    }
+
     /// <summary>Runs the generator; returns the generator's diagnostics, the output compilation and the generated sources.</summary>
-    public static (ImmutableArray<Diagnostic> GeneratorDiagnostics, Compilation Output, GeneratorDriverRunResult Run) Run(string source)
+    /// <param name="source">The C# source.</param>
+    /// <param name="additionalFiles">Paths of files given as AdditionalFiles.</param>
+    public static (ImmutableArray<Diagnostic> GeneratorDiagnostics, Compilation Output, GeneratorDriverRunResult Run) Run(string source, params string[] additionalFiles)
     {
         var compilation = Compilation(source);
-        var driver = Driver().RunGeneratorsAndUpdateCompilation(compilation, out var output, out var diagnostics);
+        var driver = Driver(additionalFiles).RunGeneratorsAndUpdateCompilation(compilation, out var output, out var diagnostics);
         return (diagnostics, output, driver.GetRunResult());
     }
 }

@@ -1,0 +1,68 @@
+using Microsoft.CodeAnalysis;
+
+namespace LstmGen.Generator;
+
+/// <summary>Diagnostics of compiled-in weights (<c>[LstmModel(Weights = "file.safetensors")]</c>), LSTM020–LSTM029.</summary>
+internal static class WeightsDiagnostics
+{
+    private const string Category = "LstmGen";
+
+    public static readonly DiagnosticDescriptor FileNotFound = new(
+        "LSTM020", "Weights file not found",
+        "Weights file '{0}' is not among the project's AdditionalFiles: add <AdditionalFiles Include=\"{0}\" /> to the project file (path relative to it)",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor Malformed = new(
+        "LSTM021", "Weights file is not valid safetensors",
+        "Weights file '{0}' cannot be compiled in: {1}. Save it with safetensors.torch.save_file(model.state_dict(), path).",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor MissingTensor = new(
+        "LSTM022", "Weights file lacks a tensor",
+        "Weights file '{0}' has no tensor '{1}' of shape {2}: export the whole state dict of a model with the attribute's sizes",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor UnexpectedTensor = new(
+        "LSTM023", "Weights file has a tensor the model does not",
+        "Weights file '{0}' has a tensor '{1}' that the model does not have: check NumLayers, Bias and OutputSize, or save only the LSTM and its 'fc' head",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor ShapeMismatch = new(
+        "LSTM024", "Weights tensor has the wrong shape",
+        "Tensor '{1}' in weights file '{0}' has shape {2}; the model needs {3}: check InputSize, HiddenSize and OutputSize",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor UnsupportedDType = new(
+        "LSTM025", "Weights tensor has an unsupported dtype",
+        "Tensor '{1}' in weights file '{0}' has dtype {2}: save the weights as F32, F16 or BF16",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor NonFinite = new(
+        "LSTM026", "Weights tensor holds NaN or infinity",
+        "Tensor '{1}' in weights file '{0}' holds a NaN or infinity at flat index {2}: fix the trained weights before compiling them in",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor TooLarge = new(
+        "LSTM027", "Model too large for compiled-in weights",
+        "The model has {0} parameters, above the {1} that can be compiled in: load the file at run time with Safetensors.Load instead",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor EmptyName = new(
+        "LSTM028", "Weights file name is empty",
+        "Weights is empty: give the path of a .safetensors file listed in AdditionalFiles, or remove the argument",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    public static DiagnosticDescriptor? ById(string id) => id switch
+    {
+        "LSTM020" => FileNotFound,
+        "LSTM021" => Malformed,
+        "LSTM022" => MissingTensor,
+        "LSTM023" => UnexpectedTensor,
+        "LSTM024" => ShapeMismatch,
+        "LSTM025" => UnsupportedDType,
+        "LSTM026" => NonFinite,
+        "LSTM027" => TooLarge,
+        "LSTM028" => EmptyName,
+        _ => null,
+    };
+}

@@ -1,0 +1,425 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Text;
+
+namespace LstmGen.Generator;
+
+/// <summary>
+/// Reads a safetensors file at build time for compiled-in weights: the same rules as the runtime loader
+/// (LstmGen.Weights.Safetensors), written for netstandard2.0 without System.Text.Json: a small JSON reader for the
+/// header, F32/F16/BF16/F64 converted to little-endian float32 in the model's tensor order.
+/// </summary>
+internal static class WeightsFile
+{
+    public const long MaxHeaderLength = 100_000_000;
+
+    /// <summary>Why a file cannot be compiled in: the diagnostic id, the tensor or field, and the message arguments.</summary>
+    public sealed class Problem
+    {
+        public Problem(string id, params string[] arguments) { Id = id; Arguments = arguments; }
+        public string Id { get; }
+        public string[] Arguments { get; }
+    }
+
+    private sealed class Entry
+    {
+        public string Name = "";
+        public string DType = "";
+        public long[] Shape = Array.Empty<long>();
+        public long Begin, End;
+    }
+
+    /// <summary>
+    /// Checks <paramref name="file"/> against the model's tensors (PyTorch names and shapes; <c>columns = 0</c> is a
+    /// 1-D tensor) and returns the float32 values, little-endian, in the model's order; or a problem.
+    /// </summary>
+    public static byte[]? Convert(string fileName, byte[] file, IReadOnlyList<(string Name, int Rows, int Columns)> tensors, out Problem? problem)
+    {
+        problem = null;
+        try
+        {
+            return ConvertCore(fileName, file, tensors);
+        }
+        catch (ProblemException p)
+        {
+            problem = p.Problem;
+            return null;
+        }
+    }
+
+    private sealed class ProblemException : Exception
+    {
+        public ProblemException(Problem problem) : base(problem.Id) { Problem = problem; }
+        public Problem Problem { get; }
+    }
+
+    private static ProblemException Malformed(string fileName, string field, string message) =>
+        new(new Problem("LSTM021", fileName, field + ": " + message));
+
+    private static byte[] ConvertCore(string fileName, byte[] file, IReadOnlyList<(string Name, int Rows, int Columns)> tensors)
+    {
+        if (file.Length < 8) throw Malformed(fileName, "header length", "the file has " + file.Length + " bytes, fewer than the 8-byte header length");
+        ulong length = BitConverter.ToUInt64(file, 0);
+        if (!BitConverter.IsLittleEndian) length = Swap(length);
+        if (length > MaxHeaderLength) throw Malformed(fileName, "header length", "the header length " + length + " is above the 100 MB limit");
+        if (length > (ulong)(file.Length - 8)) throw Malformed(fileName, "header length", "the header length " + length + " is beyond the end of the file (truncated?)");
+        int dataStart = 8 + (int)length;
+        long dataLength = file.Length - dataStart;
+        string header;
+        try { header = new UTF8Encoding(false, true).GetString(file, 8, (int)length); }
+        catch (DecoderFallbackException) { throw Malformed(fileName, "header", "the header is not valid UTF-8"); }
+
+        object? root;
+        try { root = new Json(header).ReadDocument(); }
+        catch (FormatException e) { throw Malformed(fileName, "header", "invalid JSON: " + e.Message); }
+        if (root is not List<KeyValuePair<string, object?>> properties) throw Malformed(fileName, "header", "the header must be a JSON object");
+
+        var entries = new List<Entry>();
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        bool metadata = false;
+        foreach (var property in properties)
+        {
+            if (property.Key == "__metadata__")
+            {
+                if (metadata) throw Malformed(fileName, "__metadata__", "it appears twice");
+                metadata = true;
+                if (property.Value is not List<KeyValuePair<string, object?>> meta) throw Malformed(fileName, "__metadata__", "it must be an object of strings");
+                foreach (var m in meta)
+                    if (m.Value is not string) throw Malformed(fileName, "__metadata__." + m.Key, "metadata values must be strings");
+                continue;
+            }
+            if (!names.Add(property.Key)) throw Malformed(fileName, property.Key, "the tensor appears twice");
+            entries.Add(ReadEntry(fileName, property.Key, property.Value, dataLength));
+        }
+        CheckTiling(fileName, entries, dataLength);
+
+        // Which names the model's tensors have in the file: the LSTM prefix is that of the one "...weight_ih_l0".
+        string? prefix = null;
+        foreach (var e in entries)
+            if (e.Name.EndsWith("weight_ih_l0", StringComparison.Ordinal))
+            {
+                string p = e.Name.Substring(0, e.Name.Length - "weight_ih_l0".Length);
+                if (prefix is not null && prefix != p) throw Malformed(fileName, "weight_ih_l0", "LSTM tensors appear under two module prefixes, '" + prefix + "' and '" + p + "'");
+                prefix = p;
+            }
+        prefix ??= "";
+        var byName = new Dictionary<string, Entry>(StringComparer.Ordinal);
+        foreach (var e in entries) byName[e.Name] = e;
+
+        long total = 0;
+        foreach (var t in tensors) total += (long)t.Rows * Math.Max(1, t.Columns);
+        var output = new byte[total * 4];
+        var used = new HashSet<string>(StringComparer.Ordinal);
+        long offset = 0;
+        foreach (var (name, rows, columns) in tensors)
+        {
+            string fileTensor = name.StartsWith("fc.", StringComparison.Ordinal) ? name : prefix + name;
+            if (!byName.TryGetValue(fileTensor, out var e))
+                throw new ProblemException(new Problem("LSTM022", fileName, fileTensor, ShapeText(columns == 0 ? new long[] { rows } : new long[] { rows, columns })));
+            used.Add(fileTensor);
+            long[] expected = columns == 0 ? new long[] { rows } : new long[] { rows, columns };
+            if (!Same(e.Shape, expected))
+                throw new ProblemException(new Problem("LSTM024", fileName, fileTensor, ShapeText(e.Shape), ShapeText(expected)));
+            int size = e.DType switch { "F32" => 4, "F16" => 2, "BF16" => 2, "F64" => 8, _ => 0 };
+            if (size == 0) throw new ProblemException(new Problem("LSTM025", fileName, fileTensor, e.DType));
+            long count = rows * (long)Math.Max(1, columns);
+            for (long k = 0; k < count; k++)
+            {
+                int at = checked(dataStart + (int)e.Begin + (int)(k * size));
+                float value = e.DType switch
+                {
+                    "F32" => BitConverter.ToSingle(LittleEndian(file, at, 4), 0),
+                    "F16" => HalfToSingle(BitConverter.ToUInt16(LittleEndian(file, at, 2), 0)),
+                    "BF16" => BFloat16ToSingle(BitConverter.ToUInt16(LittleEndian(file, at, 2), 0)),
+                    _ => (float)BitConverter.ToDouble(LittleEndian(file, at, 8), 0),
+                };
+                if (float.IsNaN(value) || float.IsInfinity(value))
+                    throw new ProblemException(new Problem("LSTM026", fileName, fileTensor, k.ToString(CultureInfo.InvariantCulture)));
+                byte[] bytes = BitConverter.GetBytes(value);
+                if (!BitConverter.IsLittleEndian) Array.Reverse(bytes);
+                Array.Copy(bytes, 0, output, (offset + k) * 4, 4);
+            }
+            offset += count;
+        }
+        foreach (var e in entries)
+            if (!used.Contains(e.Name)) throw new ProblemException(new Problem("LSTM023", fileName, e.Name));
+        return output;
+    }
+
+    private static Entry ReadEntry(string fileName, string name, object? value, long dataLength)
+    {
+        if (value is not List<KeyValuePair<string, object?>> fields) throw Malformed(fileName, name, "the tensor's entry must be an object with dtype, shape and data_offsets");
+        var e = new Entry { Name = name };
+        bool hasDType = false, hasShape = false, hasOffsets = false;
+        foreach (var f in fields)
+        {
+            switch (f.Key)
+            {
+                case "dtype":
+                    if (hasDType) throw Malformed(fileName, name + ".dtype", "given twice");
+                    hasDType = true;
+                    e.DType = f.Value as string ?? throw Malformed(fileName, name + ".dtype", "must be a string");
+                    break;
+                case "shape":
+                    if (hasShape) throw Malformed(fileName, name + ".shape", "given twice");
+                    hasShape = true;
+                    e.Shape = Integers(fileName, name + ".shape", f.Value, -1);
+                    break;
+                case "data_offsets":
+                    if (hasOffsets) throw Malformed(fileName, name + ".data_offsets", "given twice");
+                    hasOffsets = true;
+                    var offsets = Integers(fileName, name + ".data_offsets", f.Value, 2);
+                    e.Begin = offsets[0];
+                    e.End = offsets[1];
+                    break;
+            }
+        }
+        if (!hasDType) throw Malformed(fileName, name + ".dtype", "missing");
+        if (!hasShape) throw Malformed(fileName, name + ".shape", "missing");
+        if (!hasOffsets) throw Malformed(fileName, name + ".data_offsets", "missing");
+        int size = e.DType switch
+        {
+            "BOOL" or "U8" or "I8" or "F8_E5M2" or "F8_E4M3" => 1,
+            "I16" or "U16" or "F16" or "BF16" => 2,
+            "I32" or "U32" or "F32" => 4,
+            "I64" or "U64" or "F64" => 8,
+            _ => throw Malformed(fileName, name + ".dtype", "'" + e.DType + "' is not a safetensors dtype"),
+        };
+        long elements = 1;
+        foreach (long d in e.Shape)
+        {
+            if (d != 0 && elements > long.MaxValue / d / 8) throw Malformed(fileName, name + ".shape", "the element count overflows");
+            elements *= d;
+        }
+        if (e.End < e.Begin || e.End > dataLength)
+            throw Malformed(fileName, name + ".data_offsets", "[" + e.Begin + ", " + e.End + "] is not a range inside the " + dataLength + " bytes of data");
+        if (e.End - e.Begin != elements * size)
+            throw Malformed(fileName, name, (e.End - e.Begin) + " bytes of data, but " + e.DType + " of shape " + ShapeText(e.Shape) + " needs " + elements * size);
+        return e;
+    }
+
+    private static long[] Integers(string fileName, string field, object? value, int count)
+    {
+        if (value is not List<object?> items) throw Malformed(fileName, field, "must be an array of whole numbers");
+        if (count >= 0 && items.Count != count) throw Malformed(fileName, field, "must hold exactly " + count + " numbers");
+        var result = new long[items.Count];
+        for (int k = 0; k < items.Count; k++)
+        {
+            if (items[k] is not Json.Number n || !long.TryParse(n.Text, NumberStyles.None, CultureInfo.InvariantCulture, out result[k]))
+                throw Malformed(fileName, field, "must hold whole numbers from 0 to 2^63 - 1");
+        }
+        return result;
+    }
+
+    private static void CheckTiling(string fileName, List<Entry> entries, long dataLength)
+    {
+        var sorted = new List<Entry>(entries);
+        sorted.Sort((a, b) => a.Begin != b.Begin ? a.Begin.CompareTo(b.Begin) : a.End.CompareTo(b.End));
+        long position = 0;
+        string previous = "";
+        foreach (var e in sorted)
+        {
+            if (e.Begin < position) throw Malformed(fileName, e.Name, "its data overlaps tensor '" + previous + "'");
+            if (e.Begin > position) throw Malformed(fileName, e.Name, "bytes " + position + " to " + e.Begin + " before it belong to no tensor");
+            if (e.End > position) { position = e.End; previous = e.Name; }
+        }
+        if (position != dataLength) throw Malformed(fileName, "data", (dataLength - position) + " trailing bytes belong to no tensor");
+    }
+
+    private static bool Same(long[] a, long[] b)
+    {
+        if (a.Length != b.Length) return false;
+        for (int k = 0; k < a.Length; k++) if (a[k] != b[k]) return false;
+        return true;
+    }
+
+    internal static string ShapeText(long[] shape) =>
+        "(" + string.Join(", ", Array.ConvertAll(shape, d => d.ToString(CultureInfo.InvariantCulture))) + (shape.Length == 1 ? ",)" : ")");
+
+    private static byte[] LittleEndian(byte[] file, int at, int size)
+    {
+        var bytes = new byte[size];
+        Array.Copy(file, at, bytes, 0, size);
+        if (!BitConverter.IsLittleEndian) Array.Reverse(bytes);
+        return bytes;
+    }
+
+    private static ulong Swap(ulong v)
+    {
+        var b = BitConverter.GetBytes(v);
+        Array.Reverse(b);
+        return BitConverter.ToUInt64(b, 0);
+    }
+
+    /// <summary>IEEE half to single, exact (subnormals, infinities and NaN included).</summary>
+    internal static float HalfToSingle(ushort h)
+    {
+        uint sign = (uint)(h & 0x8000) << 16;
+        int exponent = (h >> 10) & 0x1F;
+        uint mantissa = (uint)(h & 0x3FF);
+        uint bits;
+        if (exponent == 0x1F) bits = sign | 0x7F800000u | (mantissa << 13);          // inf / NaN
+        else if (exponent != 0) bits = sign | (uint)(exponent - 15 + 127) << 23 | (mantissa << 13);
+        else if (mantissa == 0) bits = sign;                                            // ±0
+        else
+        {
+            int e = -14;                                                                // subnormal: normalise
+            while ((mantissa & 0x400) == 0) { mantissa <<= 1; e--; }
+            bits = sign | (uint)(e + 127) << 23 | ((mantissa & 0x3FF) << 13);
+        }
+        return BitConverter.ToSingle(BitConverter.GetBytes(bits), 0);
+    }
+
+    internal static float BFloat16ToSingle(ushort b) => BitConverter.ToSingle(BitConverter.GetBytes((uint)b << 16), 0);
+
+    /// <summary>A minimal JSON reader: objects (as ordered key/value lists), arrays, strings, numbers (kept as text), true, false, null.</summary>
+    internal sealed class Json
+    {
+        public sealed class Number
+        {
+            public Number(string text) { Text = text; }
+            public string Text { get; }
+        }
+
+        private readonly string _s;
+        private int _p;
+
+        public Json(string text) { _s = text; }
+
+        public object? ReadDocument()
+        {
+            object? value = Value(0);
+            Space();
+            if (_p != _s.Length) throw Error("content after the root value");
+            return value;
+        }
+
+        private FormatException Error(string what) => new(what + " at character " + _p.ToString(CultureInfo.InvariantCulture));
+
+        private void Space()
+        {
+            while (_p < _s.Length && (_s[_p] == ' ' || _s[_p] == '\t' || _s[_p] == '\n' || _s[_p] == '\r')) _p++;
+        }
+
+        private object? Value(int depth)
+        {
+            if (depth > 64) throw Error("nesting deeper than 64");
+            Space();
+            if (_p >= _s.Length) throw Error("unexpected end");
+            char c = _s[_p];
+            switch (c)
+            {
+                case '{':
+                {
+                    _p++;
+                    var list = new List<KeyValuePair<string, object?>>();
+                    Space();
+                    if (_p < _s.Length && _s[_p] == '}') { _p++; return list; }
+                    while (true)
+                    {
+                        Space();
+                        if (_p >= _s.Length || _s[_p] != '"') throw Error("expected a property name");
+                        string key = String();
+                        Space();
+                        if (_p >= _s.Length || _s[_p] != ':') throw Error("expected ':'");
+                        _p++;
+                        list.Add(new KeyValuePair<string, object?>(key, Value(depth + 1)));
+                        Space();
+                        if (_p < _s.Length && _s[_p] == ',') { _p++; continue; }
+                        if (_p < _s.Length && _s[_p] == '}') { _p++; return list; }
+                        throw Error("expected ',' or '}'");
+                    }
+                }
+                case '[':
+                {
+                    _p++;
+                    var list = new List<object?>();
+                    Space();
+                    if (_p < _s.Length && _s[_p] == ']') { _p++; return list; }
+                    while (true)
+                    {
+                        list.Add(Value(depth + 1));
+                        Space();
+                        if (_p < _s.Length && _s[_p] == ',') { _p++; continue; }
+                        if (_p < _s.Length && _s[_p] == ']') { _p++; return list; }
+                        throw Error("expected ',' or ']'");
+                    }
+                }
+                case '"': return String();
+                case 't': Word("true"); return true;
+                case 'f': Word("false"); return false;
+                case 'n': Word("null"); return null;
+                default:
+                    if (c == '-' || (c >= '0' && c <= '9')) return NumberToken();
+                    throw Error("unexpected character '" + c + "'");
+            }
+        }
+
+        private void Word(string word)
+        {
+            if (string.CompareOrdinal(_s, _p, word, 0, word.Length) != 0) throw Error("invalid literal");
+            _p += word.Length;
+        }
+
+        private Number NumberToken()
+        {
+            int start = _p;
+            if (_s[_p] == '-') _p++;
+            int digits = _p;
+            while (_p < _s.Length && _s[_p] >= '0' && _s[_p] <= '9') _p++;
+            if (_p == digits) throw Error("invalid number");
+            if (_s[digits] == '0' && _p - digits > 1) throw Error("invalid number (leading zero)");
+            if (_p < _s.Length && _s[_p] == '.')
+            {
+                _p++;
+                int f = _p;
+                while (_p < _s.Length && _s[_p] >= '0' && _s[_p] <= '9') _p++;
+                if (_p == f) throw Error("invalid number");
+            }
+            if (_p < _s.Length && (_s[_p] == 'e' || _s[_p] == 'E'))
+            {
+                _p++;
+                if (_p < _s.Length && (_s[_p] == '+' || _s[_p] == '-')) _p++;
+                int e = _p;
+                while (_p < _s.Length && _s[_p] >= '0' && _s[_p] <= '9') _p++;
+                if (_p == e) throw Error("invalid number");
+            }
+            return new Number(_s.Substring(start, _p - start));
+        }
+
+        private string String()
+        {
+            _p++;                                                                      // opening quote
+            var sb = new StringBuilder();
+            while (true)
+            {
+                if (_p >= _s.Length) throw Error("unterminated string");
+                char c = _s[_p++];
+                if (c == '"') return sb.ToString();
+                if (c < 0x20) throw Error("control character in a string");
+                if (c != '\\') { sb.Append(c); continue; }
+                if (_p >= _s.Length) throw Error("unterminated escape");
+                char e = _s[_p++];
+                switch (e)
+                {
+                    case '"': sb.Append('"'); break;
+                    case '\\': sb.Append('\\'); break;
+                    case '/': sb.Append('/'); break;
+                    case 'b': sb.Append('\b'); break;
+                    case 'f': sb.Append('\f'); break;
+                    case 'n': sb.Append('\n'); break;
+                    case 'r': sb.Append('\r'); break;
+                    case 't': sb.Append('\t'); break;
+                    case 'u':
+                        if (_p + 4 > _s.Length || !int.TryParse(_s.Substring(_p, 4), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out int code))
+                            throw Error("invalid \\u escape");
+                        sb.Append((char)code);
+                        _p += 4;
+                        break;
+                    default: throw Error("invalid escape '\\" + e + "'");
+                }
+            }
+        }
+    }
+}

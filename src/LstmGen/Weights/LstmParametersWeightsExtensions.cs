@@ -1,0 +1,21 @@
+using System.Runtime.CompilerServices;
+
+[assembly: InternalsVisibleTo("LstmGen.Tests")]
+
+namespace LstmGen.Weights;
+
+/// <summary>One-line weight I/O on a model's parameters: <c>model.Parameters.LoadSafetensors("model.safetensors")</c>.</summary>
+public static class LstmParametersWeightsExtensions
+{
+    /// <summary>
+    /// Loads the model's tensors from a safetensors file, e.g. one written by
+    /// <c>safetensors.torch.save_file(model.state_dict(), path)</c>; the LSTM's module prefix is detected.
+    /// </summary>
+    /// <exception cref="WeightsFormatException">The file is malformed or does not fit the model.</exception>
+    public static void LoadSafetensors(this LstmParameters parameters, string path, SafetensorsOptions? options = null) =>
+        Safetensors.Load(path, parameters, options);
+
+    /// <summary>Saves the parameters as safetensors (PyTorch names), atomically.</summary>
+    public static void SaveSafetensors(this LstmParameters parameters, string path, SafetensorsSaveOptions? options = null) =>
+        Safetensors.Save(path, parameters, options);
+}
