@@ -1,15 +1,15 @@
-// AmpSim: learn a guitar-amp-like effect (a tone filter in front of an asymmetric saturating stage) from recordings of
-// its input and output, then run the learned model on new audio sample by sample, the way an audio plug-in would.
+// AmpSim: learn a guitar-amp-like effect (a tone filter in front of an asymmetric saturating stage whose drive sags with
+// a slow envelope) from its input and output, then run the learned model on new audio sample by sample, the way an
+// audio plug-in would.
 //
-//   dotnet run -c Release --project samples/AmpSim              # full run (about a minute)
+//   dotnet run -c Release --project samples/AmpSim              # full run (about 10 s after the build)
 //   dotnet run -c Release --project samples/AmpSim -- --quick   # a short run, as CI does
 //
-// Options: --steps N, --out DIR (default out/ampsim: input.wav, target.wav, output.wav, loss.svg, waveform.svg).
-// Everything is generated at 48 kHz: the training signal is a logarithmic sine sweep, noise at stepped levels and
+// Options: --epochs N, --out DIR (default out/ampsim: input.wav, target.wav, output.wav, loss.svg, waveform.svg).
+// Everything is generated at 48 kHz: the training signal is logarithmic sine sweeps, noise at stepped levels and
 // plucked-string notes; the held-out test signal is a different phrase of notes, a sweep and noise. The model is a
-// 1 → 16 LSTM with a 16 → 1 dense head (the size of RTNeural's and GuitarML's small amp models), generated from the
-// attribute at the end of this file. It fails (exit code 1) unless it beats the best scaled copy of the dry signal and
-// runs faster than real time.
+// 1 → LSTM(16) → dense → 1 network generated from the attribute at the end of this file, trained with truncated BPTT.
+// It fails (exit code 1) unless it beats the best scaled copy of the dry signal and runs faster than real time.
 using System;
 using System.Collections.Generic;
 using System.Diagnostics;
@@ -19,17 +19,17 @@ using LstmGen;
 using LstmGen.Samples;
 using LstmGen.Training;
 
-int steps = 3000;
+int epochs = 12;
 string outDir = Path.Combine("out", "ampsim");
 for (int k = 0; k < args.Length; k++)
 {
-    if (args[k] == "--quick") steps = 300;
-    else if (args[k] == "--steps" && k + 1 < args.Length) steps = int.Parse(args[++k], CultureInfo.InvariantCulture);
+    if (args[k] == "--quick") epochs = 2;
+    else if (args[k] == "--epochs" && k + 1 < args.Length) epochs = int.Parse(args[++k], CultureInfo.InvariantCulture);
     else if (args[k] == "--out" && k + 1 < args.Length) outDir = args[++k];
-    else { Console.Error.WriteLine($"unknown argument '{args[k]}'; use --quick, --steps N or --out DIR"); return 2; }
+    else { Console.Error.WriteLine($"unknown argument '{args[k]}'; use --quick, --epochs N or --out DIR"); return 2; }
 }
 
-const int Rate = Signals.SampleRate, T = AmpModel.SequenceLength, Batch = 8;
+const int Rate = Signals.SampleRate, T = AmpModel.SequenceLength;
 
 // ---- data: dry signals and what the effect makes of them ----
 float[] trainDry = Signals.TrainingSignal(seed: 1);
@@ -40,27 +40,34 @@ Console.WriteLine($"LstmGen audio effect sample: {trainDry.Length / (double)Rate
                   $"of held-out test audio at {Rate / 1000} kHz; model 1 → LSTM({AmpModel.HiddenSize}) → 1, {AmpModel.ParameterCount} parameters, " +
                   $"kernel path {AmpModel.KernelPath}.");
 
-// ---- training: random windows of T samples, the effect's output at every sample as the target ----
+// ---- training: truncated BPTT. Each step is the next window of T samples of the training signal, starting from the
+// state the previous window ended in (the effect's envelope remembers ~50 ms = 2,400 samples, longer than a window);
+// gradients stop at the window's start. Each epoch walks the whole signal from a zero state, from a random offset.
 var model = new AmpModel(seed: 3);
-var trainer = model.CreateTrainer(new Adam(learningRate: 1e-2f, schedule: LearningRateSchedule.Cosine(steps, 2e-4f)), Loss.MeanSquaredError, clipNorm: 1f);
-var xs = new float[Batch * T];
-var ys = new float[Batch * T];
+int windows = trainDry.Length / T - 1, steps = epochs * windows;
+var trainer = model.CreateTrainer(new Adam(learningRate: 5e-3f, schedule: LearningRateSchedule.Cosine(steps, 1e-4f)), Loss.MeanSquaredError, clipNorm: 1f);
+trainer.CarryState = true;
 var random = new LstmRandom(77);
-var progress = new Progress(steps, every: Math.Max(1, steps / 15), itemsPerStep: Batch * T, itemName: "samples");
+var progress = new Progress(steps, every: Math.Max(1, steps / 15), itemsPerStep: T, itemName: "samples");
 var lossCurve = new double[steps];
+var passX = new double[epochs];
+var passLoss = new double[epochs];
 double smoothed = 0;
-for (int step = 1; step <= steps; step++)
+for (int epoch = 0, step = 1; epoch < epochs; epoch++)
 {
-    for (int b = 0; b < Batch; b++)
+    trainer.ResetState();
+    int offset = (int)(random.NextDouble() * T);
+    double sum = 0;
+    for (int w = 0; w < windows; w++, step++)
     {
-        int start = (int)(random.NextDouble() * (trainDry.Length - T));
-        trainDry.AsSpan(start, T).CopyTo(xs.AsSpan(b * T));
-        trainWet.AsSpan(start, T).CopyTo(ys.AsSpan(b * T));
+        int start = offset + w * T;
+        float loss = trainer.Step(trainDry.AsSpan(start, T), trainWet.AsSpan(start, T));
+        lossCurve[step - 1] = loss;
+        sum += loss;
+        smoothed = step == 1 ? loss : 0.98 * smoothed + 0.02 * loss;
+        progress.Report(step, smoothed);
     }
-    float loss = trainer.Step(xs, ys, Batch);
-    lossCurve[step - 1] = loss;
-    smoothed = step == 1 ? loss : 0.95 * smoothed + 0.05 * loss;
-    progress.Report(step, smoothed);
+    (passX[epoch], passLoss[epoch]) = (step - 1, sum / windows);
 }
 
 // ---- the held-out signal, one sample at a time, as a plug-in's audio callback would ----
@@ -88,9 +95,14 @@ double esrScaled = Esr(testWet, scaled);
 double esrDry = Esr(testWet, testDry);
 Console.WriteLine();
 Console.WriteLine("held-out test signal, error-to-signal ratio Σ(target − y)² / Σ target² (lower is better):");
-Console.WriteLine($"  LSTM                         {esrModel,8:F5}  ({10 * Math.Log10(esrModel):F1} dB)");
-Console.WriteLine($"  dry input × best gain {gain,5:F3}  {esrScaled,8:F5}  ({10 * Math.Log10(esrScaled):F1} dB)");
-Console.WriteLine($"  dry input                    {esrDry,8:F5}  ({10 * Math.Log10(esrDry):F1} dB)");
+Console.WriteLine($"  {"LSTM",-30} {esrModel,8:F5}  ({10 * Math.Log10(esrModel):F1} dB)");
+foreach (var (name, start, end) in Signals.TestParts)
+{
+    double part = Esr(testWet.AsSpan(start * Rate, (end - start) * Rate), output.AsSpan(start * Rate, (end - start) * Rate));
+    Console.WriteLine($"    {"on the " + name,-28} {part,8:F5}  ({10 * Math.Log10(part):F1} dB)");
+}
+Console.WriteLine($"  {"dry input × best gain " + gain.ToString("F3", CultureInfo.InvariantCulture),-30} {esrScaled,8:F5}  ({10 * Math.Log10(esrScaled):F1} dB)");
+Console.WriteLine($"  {"dry input",-30} {esrDry,8:F5}  ({10 * Math.Log10(esrDry):F1} dB)");
 Console.WriteLine($"processed {seconds:F1} s of audio in {best * 1000:F1} ms one sample at a time (fastest of 3 passes): " +
                   $"{nsPerSample:F0} ns per sample, real-time factor {realtime:N0}× (one {Rate / 1000} kHz channel needs {1e9 / Rate:F0} ns per sample)");
 
@@ -100,10 +112,11 @@ Wav.Write(Path.Combine(outDir, "input.wav"), testDry, Rate);
 Wav.Write(Path.Combine(outDir, "target.wav"), testWet, Rate);
 Wav.Write(Path.Combine(outDir, "output.wav"), output, Rate);
 var smooth = new double[steps];
-for (int k = 0; k < steps; k++) smooth[k] = k == 0 ? lossCurve[0] : 0.95 * smooth[k - 1] + 0.05 * lossCurve[k];
-new LineChart($"AmpSim: training loss ({Batch} windows × {T} samples per step)", "training step", "mean squared error") { LogY = true }
+for (int k = 0; k < steps; k++) smooth[k] = k == 0 ? lossCurve[0] : 0.98 * smooth[k - 1] + 0.02 * lossCurve[k];
+new LineChart($"AmpSim: training loss ({epochs} passes over the training signal in windows of {T} samples)", "training step (window)", "mean squared error") { LogY = true }
     .Add("loss (batch)", lossCurve, xStart: 1, color: "#c6dbef", width: 1)
-    .Add("loss (moving average)", smooth, xStart: 1)
+    .Add("loss (moving average)", smooth, xStart: 1, color: "#6baed6")
+    .Add("mean loss of each pass", passX, passLoss, color: "#d62728", width: 2.5)
     .Save(Path.Combine(outDir, "loss.svg"));
 int from = Signals.TestPlotStart, length = Rate / 100; // 10 ms of a loud note
 var window = new LineChart("AmpSim: 10 ms of the held-out signal", "time (ms)", "amplitude");
@@ -136,7 +149,7 @@ static void Process(AmpModel model, AmpModel.State state, float[] input, float[]
         model.Step(input.AsSpan(n, 1), state, output.AsSpan(n, 1));
 }
 
-static double Esr(float[] target, float[] y)
+static double Esr(ReadOnlySpan<float> target, ReadOnlySpan<float> y)
 {
     double error = 0, energy = 0;
     for (int n = 0; n < target.Length; n++)
@@ -206,7 +219,7 @@ public static class Signals
     /// <summary>Where the waveform plot's 10 ms window starts in the test signal: 50 ms into its first (loud) note.</summary>
     public const int TestPlotStart = SampleRate / 20;
 
-    /// <summary>20 s: a loud and a quiet 20 Hz – 20 kHz sweep, noise at stepped levels, 9 s of plucked notes.</summary>
+    /// <summary>30 s: a loud and a quiet 20 Hz – 20 kHz sweep, 6 s of noise at stepped levels, 16 s of plucked notes.</summary>
     public static float[] TrainingSignal(ulong seed)
     {
         var random = new LstmRandom(seed);
@@ -214,11 +227,14 @@ public static class Signals
         {
             Sweep(5, 20, 20_000, 0.6),
             Sweep(3, 20, 20_000, 0.15),
-            Noise(3, ref random),
-            Plucks(9, ref random, firstAmplitude: 0.6),
+            Noise(6, ref random),
+            Plucks(16, ref random, firstAmplitude: 0.6),
         };
         return Concat(parts);
     }
+
+    /// <summary>The parts of the test signal: name, start and end in seconds.</summary>
+    public static readonly (string Name, int Start, int End)[] TestParts = { ("plucked notes (0-6 s)", 0, 6), ("sweep (6-8 s)", 6, 8), ("noise (8-10 s)", 8, 10) };
 
     /// <summary>10 s: a phrase of plucked notes that starts loud, a medium sweep, noise.</summary>
     public static float[] TestSignal(ulong seed)

@@ -46,7 +46,19 @@ public sealed class LineChart(string title, string xLabel, string yLabel)
     /// <summary>The SVG text.</summary>
     public string Render(int width = 800, int height = 420)
     {
-        const double left = 72, right = 20, top = 40, bottom = 56;
+        const double left = 72, right = 20, bottom = 56;
+        // the legend: rows of entries under the title, wrapped to the plot's width (≈ 7 px per character of 12 px text)
+        var legend = new List<(double X, int Row)>();
+        double lx = 0;
+        int rows = 1;
+        foreach (var s in _series)
+        {
+            double entry = 30 + 7 * s.Name.Length + 18;
+            if (lx > 0 && lx + entry > width - left - right) { lx = 0; rows++; }
+            legend.Add((lx, rows - 1));
+            lx += entry;
+        }
+        double top = 40 + 18 * rows;
         double plotW = width - left - right, plotH = height - top - bottom;
 
         // data range (y in log10 when LogY)
@@ -96,38 +108,49 @@ public sealed class LineChart(string title, string xLabel, string yLabel)
                 if (points.Length > 0) svg.Append(Invariant, $"<polyline stroke=\"{s.Color}\" stroke-width=\"{s.Width}\" points=\"{points}\"/>\n");
                 points.Clear();
             }
+            // more points than pixel columns: keep each column's first, lowest and highest point (the envelope survives)
+            bool thin = s.X.Length > 2 * plotW;
+            int column = int.MinValue;
+            double low = 0, high = 0, lowX = 0, highX = 0;
+            void Column()
+            {
+                if (column == int.MinValue) return;
+                (double ax, double ay, double bx, double by) = lowX <= highX ? (lowX, low, highX, high) : (highX, high, lowX, low);
+                points.Append(Invariant, $"{Px(ax):F1},{Py(ay):F1} {Px(bx):F1},{Py(by):F1} ");
+                column = int.MinValue;
+            }
             for (int k = 0; k < s.X.Length; k++)
             {
-                if (!Usable(s.Y[k]) || !double.IsFinite(s.X[k])) { Flush(); continue; }
+                if (!Usable(s.Y[k]) || !double.IsFinite(s.X[k])) { Column(); Flush(); continue; }
                 double y = LogY ? Math.Log10(s.Y[k]) : s.Y[k];
-                points.Append(Invariant, $"{Px(s.X[k]):F1},{Py(y):F1} ");
+                if (!thin) { points.Append(Invariant, $"{Px(s.X[k]):F1},{Py(y):F1} "); continue; }
+                int c = (int)Math.Floor(Px(s.X[k]));
+                if (c != column)
+                {
+                    Column();
+                    column = c; low = high = y; lowX = highX = s.X[k];
+                }
+                else if (y < low) { low = y; lowX = s.X[k]; }
+                else if (y > high) { high = y; highX = s.X[k]; }
             }
+            Column();
             Flush();
         }
         svg.Append("</g>\n");
 
-        // legend, top right inside the plot
-        double ly = top + 16;
-        double lx = left + plotW - 12 - 8 * MaxNameLength() - 28;
-        svg.Append(Invariant, $"<rect x=\"{lx - 8:F1}\" y=\"{top + 4}\" width=\"{8 * MaxNameLength() + 44:F1}\" height=\"{_series.Count * 18 + 6}\" fill=\"white\" fill-opacity=\"0.85\" stroke=\"#ccc\"/>\n");
-        foreach (var s in _series)
+        // legend
+        for (int k = 0; k < _series.Count; k++)
         {
-            svg.Append(Invariant, $"<line x1=\"{lx:F1}\" y1=\"{ly - 4:F1}\" x2=\"{lx + 22:F1}\" y2=\"{ly - 4:F1}\" stroke=\"{s.Color}\" stroke-width=\"3\"/>");
-            svg.Append(Invariant, $"<text x=\"{lx + 28:F1}\" y=\"{ly:F1}\">{Escape(s.Name)}</text>\n");
-            ly += 18;
+            var s = _series[k];
+            double x = left + legend[k].X, y = 48 + 18 * legend[k].Row;
+            svg.Append(Invariant, $"<line x1=\"{x:F1}\" y1=\"{y - 4:F1}\" x2=\"{x + 24:F1}\" y2=\"{y - 4:F1}\" stroke=\"{s.Color}\" stroke-width=\"3\"/>");
+            svg.Append(Invariant, $"<text x=\"{x + 30:F1}\" y=\"{y:F1}\">{Escape(s.Name)}</text>\n");
         }
         svg.Append("</svg>\n");
         return svg.ToString();
     }
 
     private bool Usable(double y) => double.IsFinite(y) && (!LogY || y > 0);
-
-    private int MaxNameLength()
-    {
-        int n = 4;
-        foreach (var s in _series) n = Math.Max(n, s.Name.Length);
-        return n;
-    }
 
     /// <summary>Ticks at 1, 2 or 5 × 10^k spacing covering [lo, hi], about <paramref name="count"/> of them.</summary>
     private static double[] Ticks(double lo, double hi, int count)
@@ -157,7 +180,8 @@ public sealed class LineChart(string title, string xLabel, string yLabel)
     {
         if (v == 0) return "0";
         double a = Math.Abs(v);
-        if (a >= 1e6 || a < 1e-3) return v.ToString("0.#E+0", Invariant);
+        if (a >= 1e6 || a < 1e-5) return v.ToString("0.#E+0", Invariant);
+        if (a < 1e-3) return v.ToString("0.#######", Invariant);
         if (ticks is { Length: > 1 })
         {
             // as many decimals as the tick spacing needs

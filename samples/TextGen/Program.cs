@@ -59,7 +59,7 @@ var trainer = model.CreateTrainer(
 var xs = new float[Batch * T * V];
 var ys = new float[Batch * T];
 var random = new LstmRandom(2025);
-int sampleEvery = quick ? steps : Math.Max(1, steps / 6);
+int sampleEvery = quick ? steps : Math.Max(1, steps / 6), validateEvery = Math.Max(1, steps / 20);
 var progress = new Progress(steps, every: quick ? 50 : Math.Max(1, steps / 30), itemsPerStep: Batch * T, itemName: "chars");
 var lossCurve = new List<double>(steps);
 var validationCurve = new List<(double Step, double Loss)> { (0, before) };
@@ -80,13 +80,16 @@ for (int step = 1; step <= steps; step++)
     smoothed = step == 1 ? loss : 0.95 * smoothed + 0.05 * loss;
     lossCurve.Add(loss);
     progress.Report(step, smoothed);
-    if (step % sampleEvery == 0 && step != steps)
+    if (step % validateEvery == 0 && step != steps)
     {
-        progress.Clear();
         double v = ValidationLoss(model, validation.Span);
         validationCurve.Add((step, v));
-        Console.WriteLine($"  validation loss {v:F3}; sample at temperature 0.8:");
-        Console.WriteLine(Indent(Sample(model, alphabet, "And God said", 240, 0.8, new LstmRandom((ulong)step))));
+        if (step % sampleEvery == 0)
+        {
+            progress.Clear();
+            Console.WriteLine($"  validation loss {v:F3}; sample at temperature 0.8:");
+            Console.WriteLine(Indent(Sample(model, alphabet, "And God said", 240, 0.8, new LstmRandom((ulong)step))));
+        }
     }
 }
 
