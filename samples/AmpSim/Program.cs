@@ -181,7 +181,7 @@ public partial class AmpModel { }
 /// </summary>
 public sealed class AmpEffect
 {
-    private const double Drive = 6, Bias = 0.3, Level = 0.5, Sag = 3;
+    private const double Drive = 6, Bias = 0.1, Level = 0.5, Sag = 3;
     private static readonly double Attack = 1 - Math.Exp(-1 / (0.005 * Signals.SampleRate));
     private static readonly double Release = 1 - Math.Exp(-1 / (0.050 * Signals.SampleRate));
     private readonly double _b0, _b1, _b2, _a1, _a2;
