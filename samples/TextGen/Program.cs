@@ -80,11 +80,12 @@ for (int step = 1; step <= steps; step++)
     smoothed = step == 1 ? loss : 0.95 * smoothed + 0.05 * loss;
     lossCurve.Add(loss);
     progress.Report(step, smoothed);
-    if (step % validateEvery == 0 && step != steps)
+    bool sample = step % sampleEvery == 0;
+    if ((step % validateEvery == 0 || sample) && step != steps)
     {
         double v = ValidationLoss(model, validation.Span);
         validationCurve.Add((step, v));
-        if (step % sampleEvery == 0)
+        if (sample)
         {
             progress.Clear();
             Console.WriteLine($"  validation loss {v:F3}; sample at temperature 0.8:");
