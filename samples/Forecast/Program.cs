@@ -3,8 +3,10 @@
 //   dotnet run -c Release --project samples/Forecast              # full run (about 20 s)
 //   dotnet run -c Release --project samples/Forecast -- --quick   # a short run, as CI does
 //
-// It trains a 2-layer LSTM (generated from the attribute below) on 2012-2014, checks it on 2015 against the
-// persistence forecast ("tomorrow = today"), saves a checkpoint and the weights (safetensors) and reloads them, and
+// Options: --steps N, --out DIR (default out/forecast: loss.svg and forecast.svg are written there).
+// It trains a 2-layer LSTM (generated from the attribute below) on the first 80% of the days (2012 to early 2015),
+// checks it on the rest against the persistence forecast ("tomorrow = today"), saves a checkpoint and the weights
+// (safetensors) and reloads them, and
 // forecasts the day after the data ends.
 using System;
 using System.Collections.Generic;
@@ -12,15 +14,18 @@ using System.Diagnostics;
 using System.Globalization;
 using System.IO;
 using LstmGen;
+using LstmGen.Samples;
 using LstmGen.Training;
 using LstmGen.Weights;
 
 int steps = 800;
+string outDir = Path.Combine("out", "forecast");
 for (int k = 0; k < args.Length; k++)
 {
     if (args[k] == "--quick") steps = 150;
     else if (args[k] == "--steps" && k + 1 < args.Length) steps = int.Parse(args[++k], CultureInfo.InvariantCulture);
-    else { Console.Error.WriteLine($"unknown argument '{args[k]}'; use --quick or --steps N"); return 2; }
+    else if (args[k] == "--out" && k + 1 < args.Length) outDir = args[++k];
+    else { Console.Error.WriteLine($"unknown argument '{args[k]}'; use --quick, --steps N or --out DIR"); return 2; }
 }
 
 // ---- data: precipitation, max/min temperature, wind; plus the season as sin/cos of the day of the year ----
@@ -41,6 +46,8 @@ var xs = new float[Batch * T * I];
 var ys = new float[Batch * T * O];
 var random = new LstmRandom(2024);
 var clock = Stopwatch.StartNew();
+var progress = new Progress(steps, every: 50, itemsPerStep: Batch, itemName: "windows");
+var lossCurve = new double[steps];
 float smoothed = 0;
 for (int step = 1; step <= steps; step++)
 {
@@ -53,16 +60,15 @@ for (int step = 1; step <= steps; step++)
     }
     float loss = trainer.Step(xs, ys, Batch);
     smoothed = step == 1 ? loss : 0.9f * smoothed + 0.1f * loss;
-    if (step % 50 == 0 || step == steps)
-    {
-        double rate = step / clock.Elapsed.TotalSeconds;
-        Console.WriteLine($"  step {step,4}/{steps}  loss {smoothed:F4}  {rate,6:F0} steps/s  ETA {(steps - step) / rate,4:F1} s");
-    }
+    lossCurve[step - 1] = loss;
+    progress.Report(step, smoothed);
 }
 Console.WriteLine($"trained {steps} steps of {Batch} windows × {T} days in {clock.Elapsed.TotalSeconds:F1} s");
 
 // ---- validation: carry the state through the training period, then forecast each validation day one step at a time ----
-var validation = Evaluate(model, features, days, split, norm, out double stepNs);
+var forecasts = new List<double[]>();
+var validation = Evaluate(model, features, days, split, norm, forecasts);
+double stepNs = StepSpeed(model, features);
 var persistence = Persistence(days, split);
 Console.WriteLine();
 Console.WriteLine($"validation ({days[split].Date:yyyy-MM-dd} to {days[^2].Date:yyyy-MM-dd}), RMSE of next-day forecasts:");
@@ -71,7 +77,34 @@ for (int k = 0; k < O; k++)
     Console.WriteLine($"  {Weather.Names[k],-14} {validation.Rmse[k],7:F3}  {persistence.Rmse[k],8:F3}   {Weather.Units[k]}");
 Console.WriteLine($"  mean normalized MSE: LSTM {validation.NormalizedMse:F4}, persistence {persistence.NormalizedMse:F4} " +
                   $"({(validation.NormalizedMse < persistence.NormalizedMse ? "LSTM better" : "persistence better")})");
-Console.WriteLine($"  streaming inference: {stepNs:F0} ns per Step (one day in, tomorrow out)");
+Console.WriteLine($"  streaming inference: {stepNs:F0} ns per Step (one day in, tomorrow out; warm)");
+
+// ---- plots: the training loss, and the validation period's forecasts against what happened ----
+var smooth = new double[steps];
+for (int k = 0; k < steps; k++) smooth[k] = k == 0 ? lossCurve[0] : 0.9 * smooth[k - 1] + 0.1 * lossCurve[k];
+new LineChart($"Forecast: training loss ({Batch} windows × {T} days per step)", "training step", "mean squared error (standardised values)")
+    .Add("loss (batch)", lossCurve, xStart: 1, color: "#c6dbef", width: 1)
+    .Add("loss (moving average)", smooth, xStart: 1)
+    .Save(Path.Combine(outDir, "loss.svg"));
+var truthMax = new double[forecasts.Count];
+var truthMin = new double[forecasts.Count];
+var forecastMax = new double[forecasts.Count];
+var forecastMin = new double[forecasts.Count];
+for (int k = 0; k < forecasts.Count; k++)
+{
+    truthMax[k] = days[split + 1 + k].Values[1];
+    truthMin[k] = days[split + 1 + k].Values[2];
+    forecastMax[k] = forecasts[k][1];
+    forecastMin[k] = forecasts[k][2];
+}
+new LineChart($"Forecast: next-day temperatures in Seattle, validation period ({days[split + 1].Date:yyyy-MM-dd} to {days[^1].Date:yyyy-MM-dd})",
+        $"days after {days[split].Date:yyyy-MM-dd}", "°C")
+    .Add("max, observed", truthMax, xStart: 1, color: "#d62728", width: 1)
+    .Add("max, LSTM forecast", forecastMax, xStart: 1, color: "#7f0000", width: 2)
+    .Add("min, observed", truthMin, xStart: 1, color: "#1f77b4", width: 1)
+    .Add("min, LSTM forecast", forecastMin, xStart: 1, color: "#08306b", width: 2)
+    .Save(Path.Combine(outDir, "forecast.svg"));
+Console.WriteLine($"wrote loss.svg and forecast.svg to {outDir}");
 
 // ---- save, reload, forecast ----
 // A checkpoint (weights, Adam's state and step count; saved atomically) to resume training from, and the weights
@@ -85,7 +118,7 @@ var resumedOptimizer = new Adam(learningRate: 3e-3f, schedule: LearningRateSched
 var checkpoint = Checkpoint.Load(checkpointPath, resumed.Parameters, resumedOptimizer);
 var reloaded = new WeatherForecaster();
 reloaded.Parameters.LoadSafetensors(weightsPath);
-var again = Evaluate(reloaded, features, days, split, norm, out _);
+var again = Evaluate(reloaded, features, days, split, norm);
 bool same = again.NormalizedMse == validation.NormalizedMse && resumed.Parameters.Values.SequenceEqual(model.Parameters.Values)
             && resumedOptimizer.State.SequenceEqual(optimizer.State) && checkpoint.StepCount == steps;
 Console.WriteLine($"saved a checkpoint (step {checkpoint.StepCount}, Adam state) to {checkpointPath} and {WeatherForecaster.ParameterCount} parameters to {weightsPath}; " +
@@ -103,7 +136,8 @@ Console.WriteLine($"result validation-nmse {validation.NormalizedMse:R}");
 for (int k = 0; k < O; k++) Console.WriteLine($"result forecast-{k} {tomorrow[k]:R}");
 return same ? 0 : 1;
 
-static (double[] Rmse, double NormalizedMse) Evaluate(WeatherForecaster model, float[] features, List<Day> days, int split, Normalizer norm, out double stepNs)
+static (double[] Rmse, double NormalizedMse) Evaluate(WeatherForecaster model, float[] features, List<Day> days, int split, Normalizer norm,
+    List<double[]>? forecasts = null)
 {
     const int I = WeatherForecaster.InputSize, O = WeatherForecaster.OutputSize;
     var state = model.NewState();
@@ -112,13 +146,11 @@ static (double[] Rmse, double NormalizedMse) Evaluate(WeatherForecaster model, f
     var sum = new double[O];
     double normalized = 0;
     int count = 0;
-    long ticks = 0;
     for (int d = split; d < days.Count - 1; d++)
     {
-        long t0 = Stopwatch.GetTimestamp();
         model.Step(features.AsSpan(d * I, I), state, y);      // y: the forecast for day d + 1
-        ticks += Stopwatch.GetTimestamp() - t0;
         var predicted = norm.Denormalize(y);
+        forecasts?.Add(predicted);
         var actual = days[d + 1].Values;
         for (int k = 0; k < O; k++)
         {
@@ -128,10 +160,31 @@ static (double[] Rmse, double NormalizedMse) Evaluate(WeatherForecaster model, f
         }
         count++;
     }
-    stepNs = ticks * 1e9 / Stopwatch.Frequency / count;
     var rmse = new double[O];
     for (int k = 0; k < O; k++) rmse[k] = Math.Sqrt(sum[k] / count);
     return (rmse, normalized / count);
+}
+
+// The speed of one streaming Step, warm: 200 ms of steps first (under the JIT, tiered compilation finishes meanwhile),
+// then blocks of 1,000 timed steps over the days in a loop for at least 100 ms. A separate state: the forecasts above
+// are not affected.
+static double StepSpeed(WeatherForecaster model, float[] features)
+{
+    const int I = WeatherForecaster.InputSize, Block = 1000;
+    int days = features.Length / I, d = 0;
+    var state = model.NewState();
+    var y = new float[WeatherForecaster.OutputSize];
+    var clock = Stopwatch.StartNew();
+    while (clock.ElapsedMilliseconds < 200)
+        for (int k = 0; k < Block; k++, d = d + 1 == days ? 0 : d + 1) model.Step(features.AsSpan(d * I, I), state, y);
+    long steps = 0;
+    clock.Restart();
+    while (clock.ElapsedMilliseconds < 100)
+    {
+        for (int k = 0; k < Block; k++, d = d + 1 == days ? 0 : d + 1) model.Step(features.AsSpan(d * I, I), state, y);
+        steps += Block;
+    }
+    return clock.Elapsed.TotalMilliseconds * 1e6 / steps;
 }
 
 static (double[] Rmse, double NormalizedMse) Persistence(List<Day> days, int split)
