@@ -88,7 +88,8 @@ public static class Program
         var trainRows = CollectTraining(summaries);
         var shapes = ShapeInfos();
         string table = (rows.Count > 0 || trainRows.Count == 0 ? SummaryTable(rows, shapes, limits) + Environment.NewLine + RatioTable(rows) : "")
-                       + (trainRows.Count > 0 ? (rows.Count > 0 ? Environment.NewLine : "") + TrainingTable(trainRows) : "");
+                       + (trainRows.Count > 0 ? (rows.Count > 0 ? Environment.NewLine : "") + TrainingTable(trainRows) : "")
+                       + VariantTable(summaries);
         string limitsTable = limits.Table() + Environment.NewLine + BoundsTable(rows, shapes, limits);
 
         string stem = isShort ? "latest-short" : isFiltered ? "latest-filtered" : "latest";
@@ -125,6 +126,31 @@ public static class Program
                       || summaries.Prepend(limitsSummary).Any(s => s.HasCriticalValidationErrors || s.Reports.Any(r => !r.Success || r.ResultStatistics is null));
         if (failed) Console.Error.WriteLine("Some benchmarks failed (validation, setup or run): see the log above.");
         return failed ? 1 : 0;
+    }
+
+    /// <summary>Issue 6's rows (classes V_*): median ns per operation (one time step, of all streams for the batch rows) and bytes allocated.</summary>
+    private static string VariantTable(IEnumerable<Summary> summaries)
+    {
+        var reports = summaries.SelectMany(s => s.Reports).Where(r => r.BenchmarkCase.Descriptor.Type.Name.StartsWith("V_", StringComparison.Ordinal)).ToList();
+        if (reports.Count == 0) return "";
+        var sb = new StringBuilder();
+        sb.AppendLine().AppendLine("## Layer variants: median ns per time step (batch rows: one step of all 8 streams)").AppendLine();
+        sb.AppendLine("| benchmark | row | median ns | vs the first row | allocated B/op |");
+        sb.AppendLine("|---|---|---:|---:|---:|");
+        foreach (var group in reports.GroupBy(r => r.BenchmarkCase.Descriptor.Type.Name))
+        {
+            double? first = null;
+            foreach (var r in group)
+            {
+                double? median = r.ResultStatistics?.Median;
+                first ??= median;
+                var gc = r.GcStats;
+                string bytes = gc.TotalOperations > 0 ? ((double)gc.GetTotalAllocatedBytes(true)! / gc.TotalOperations).ToString("F0", CultureInfo.InvariantCulture) : "?";
+                sb.AppendLine($"| {group.Key} | {r.BenchmarkCase.Descriptor.WorkloadMethod.Name} | {(median is { } m ? m.ToString("F0", CultureInfo.InvariantCulture) : "failed")} | " +
+                              $"{(median is { } m2 && first is { } f && f > 0 ? (m2 / f).ToString("F2", CultureInfo.InvariantCulture) + "×" : "")} | {bytes} |");
+            }
+        }
+        return sb.ToString();
     }
 
     /// <summary>The <c>--filter</c> globs given (null when there is no filter option).</summary>
