@@ -70,3 +70,52 @@ public static class TorchVariantOracle
 
     private static float[] ToFloat(Tensor t) => t.detach().contiguous().data<double>().ToArray().Select(v => (float)v).ToArray();
 }
+
+/// <summary>
+/// libtorch autograd through LSTM with projection written with torch ops (TorchSharp's nn.LSTM has no proj_size), step by
+/// step as lstm.md §1 and PyTorch's documentation define it: gates = x·W_ihᵀ + b_ih + h·W_hhᵀ + b_hh (order i, f, g, o),
+/// c = f⊙c + i⊙g, h = (o⊙tanh c)·W_hrᵀ; stacked layers, then the Linear head; float64; MSE over every output.
+/// </summary>
+public static class TorchProjectionOracle
+{
+    public static (float[] Outputs, Dictionary<string, float[]> Gradients) Run(VariantConfig cfg, LstmParameters parameters, float[] inputs, int T, float[] targets)
+    {
+        if (TorchOracle.UnavailableReason is { } reason) throw new InvalidOperationException(reason);
+        if (cfg.D != 1 || cfg.Peepholes || cfg.LearnInit || !cfg.Bias) throw new ArgumentException("forward-only projection models with biases");
+        var dtype = ScalarType.Float64;
+        using var scope = torch.NewDisposeScope();
+        var leaves = new Dictionary<string, Tensor>();
+        foreach (var t in parameters.Tensors)
+        {
+            long[] shape = t.Rank == 1 ? new long[] { t.Rows } : new long[] { t.Rows, t.Columns };
+            var leaf = torch.tensor(t.Values.ToArray().Select(v => (double)v).ToArray(), shape, dtype);
+            leaf.requires_grad = true;
+            leaves[t.Name] = leaf;
+        }
+        var x = torch.tensor(inputs.Select(v => (double)v).ToArray(), new long[] { T, cfg.I }, dtype);
+        var layerInput = Enumerable.Range(0, T).Select(t => x[t].unsqueeze(0)).ToList();   // (1, I) rows
+        for (int k = 0; k < cfg.L; k++)
+        {
+            var h = torch.zeros(new long[] { 1, cfg.P }, dtype);
+            var c = torch.zeros(new long[] { 1, cfg.H }, dtype);
+            var outputs = new List<Tensor>();
+            for (int t = 0; t < T; t++)
+            {
+                var a = torch.nn.functional.linear(layerInput[t], leaves[$"weight_ih_l{k}"], leaves[$"bias_ih_l{k}"])
+                        + torch.nn.functional.linear(h, leaves[$"weight_hh_l{k}"], leaves[$"bias_hh_l{k}"]);
+                var g = a.chunk(4, 1);
+                c = g[1].sigmoid() * c + g[0].sigmoid() * g[2].tanh();
+                var m = g[3].sigmoid() * c.tanh();
+                h = torch.nn.functional.linear(m, leaves[$"weight_hr_l{k}"]);
+                outputs.Add(h);
+            }
+            layerInput = outputs;
+        }
+        var top = torch.cat(layerInput, 0);                                   // (T, P)
+        var y = cfg.O > 0 ? torch.nn.functional.linear(top, leaves["fc.weight"], leaves["fc.bias"]) : top;
+        var target = torch.tensor(targets.Select(v => (double)v).ToArray(), y.shape, dtype);
+        torch.nn.functional.mse_loss(y, target).backward();
+        var grads = leaves.ToDictionary(p => p.Key, p => p.Value.grad!.contiguous().data<double>().ToArray().Select(v => (float)v).ToArray());
+        return (y.detach().contiguous().data<double>().ToArray().Select(v => (float)v).ToArray(), grads);
+    }
+}

@@ -389,3 +389,32 @@ public sealed class VariantTests
         Assert.Throws<InvalidOperationException>(() => trainer.ComputeGradients(new float[12], new float[4 * 34]));
     }
 }
+
+/// <summary>Projection (proj_size) against libtorch autograd through the same cell written with torch ops.</summary>
+public sealed class ProjectionTorchTests
+{
+    [Theory]
+    [InlineData("Proj_8_32_P12")]
+    [InlineData("Proj_3_17_2_P5_2")]
+    public void ForwardAndGradientsMatchTorch(string name)
+    {
+        var c = VariantModels.Get(name);
+        var cfg = c.Config;
+        var model = c.Create(51);
+        const int T = 10;
+        float[] xs = Models.Inputs(T * cfg.I, 52), targets = Models.Inputs(T * cfg.Width, 53);
+        var ys = new float[T * cfg.Width];
+        model.Forward(xs, model.NewState(), ys);
+        var trainer = model.CreateTrainer(new Sgd(0.1f), Loss.MeanSquaredError, T, 0);
+        trainer.ComputeGradients(xs, targets, 1);
+        var (outputs, grads) = TorchProjectionOracle.Run(cfg, model.Parameters, xs, T, targets);
+        for (int k = 0; k < ys.Length; k++) Assert.True(Math.Abs(ys[k] - outputs[k]) <= 1e-5, $"output {k}: {ys[k]} vs torch {outputs[k]}");
+        double scale = grads.Values.SelectMany(v => v).Max(v => Math.Abs(v));
+        foreach (var tensor in trainer.Gradients.Tensors)
+        {
+            var e = grads[tensor.Name];
+            for (int k = 0; k < e.Length; k++)
+                Assert.True(Math.Abs(tensor.Values[k] - e[k]) <= 1e-4 * Math.Abs(e[k]) + 5e-6 * scale, $"{tensor.Name}[{k}]: {tensor.Values[k]} vs torch {e[k]}");
+        }
+    }
+}
