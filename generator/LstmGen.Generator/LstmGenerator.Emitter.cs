@@ -137,6 +137,10 @@ public sealed partial class LstmGenerator
         internal int UnitTensorOffset(string kind, int unit) => TensorOffset(kind + "_" + UnitName(unit));
         internal int UnitTensorIndex(string kind, int unit) => TensorIndex(kind + "_" + UnitName(unit));
 
+        /// <summary>A C# switch expression on the emitted variable <c>unit</c> giving <paramref name="value"/> of each unit.</summary>
+        internal string UnitSwitch(Func<int, int> value) =>
+            $"unit switch {{ {string.Join(", ", Enumerable.Range(0, UnitCount).Select(u => $"{N(u)} => {N(value(u))}"))}, _ => 0 }}";
+
         private int LstmParameterCount => Tensors().Where(t => !t.Name.StartsWith("fc.", StringComparison.Ordinal)).Sum(Length);
         private int ParameterCount => Tensors().Sum(Length);
 
@@ -263,13 +267,7 @@ public sealed partial class LstmGenerator
             _w.Line("/// U(-1/√in, 1/√in) for the dense head, drawn from a deterministic generator seeded by <paramref name=\"seed\"/>" + (LearnInit ? "; learned initial states start at zero" : "") + ".");
             _w.Line("/// All memory the model needs is allocated here.");
             _w.Line("/// </summary>");
-            _w.Open($"public {_spec.ClassName}(int seed{(_spec.CompiledWeights.Count > 0 ? "" : " = 0")})");   // with compiled-in weights, new Model() loads them
-            _w.Line("global::System.ReadOnlySpan<(string Name, int Rows, int Columns)> tensors = new (string, int, int)[]");
-            _w.Line("{");
-            foreach (var (name, rows, cols) in tensors)
-                _w.Line($"    (\"{name}\", {N(rows)}, {N(cols)}),");
-            _w.Line("};");
-            _w.Line("_parameters = new global::LstmGen.LstmParameters(tensors);");
+            _w.Open($"public {_spec.ClassName}(int seed{(_spec.CompiledWeights.Count > 0 ? "" : " = 0")}) : this(NewParameters())");   // with compiled-in weights, new Model() loads them
             _w.Line("var random = new global::LstmGen.LstmRandom((ulong)(uint)seed);");
             _w.Line($"{Span} values = _parameters.GetWritableValues();");
             _w.Line($"random.FillUniform(values.Slice(0, {N(LstmParameterCount)}), 1f / global::System.MathF.Sqrt({N(H)}f));");
@@ -283,6 +281,18 @@ public sealed partial class LstmGenerator
             }
             if (HasHead)
                 _w.Line($"random.FillUniform(values.Slice(HeadWeightOffset), 1f / global::System.MathF.Sqrt({N(HeadInputs)}f));");
+            _w.Close();
+            _w.Line();
+            _w.Line("private " + _spec.ClassName + "(global::LstmGen.LstmParameters parameters) => _parameters = parameters;");
+            _w.Line();
+            _w.Line("/// <summary>Zeroed parameters with this model's tensors, in PyTorch order.</summary>");
+            _w.Open("private static global::LstmGen.LstmParameters NewParameters()");
+            _w.Line("global::System.ReadOnlySpan<(string Name, int Rows, int Columns)> tensors = new (string, int, int)[]");
+            _w.Line("{");
+            foreach (var (name, rows, cols) in tensors)
+                _w.Line($"    (\"{name}\", {N(rows)}, {N(cols)}),");
+            _w.Line("};");
+            _w.Line("return new global::LstmGen.LstmParameters(tensors);");
             _w.Close();
             _w.Line();
         }
@@ -406,15 +416,7 @@ public sealed partial class LstmGenerator
                 _w.Line("ref float seq = ref state.Sequence.Reference;");
                 EmitDispatch("ForwardBidirectional(ref w, ref s, ref shared, ref x0, steps, ref seq);");
                 _w.Line($"ref float top = ref {Unsafe}.Add(ref seq, {(L - 1) % 2} * steps * {N(HeadInputs)}); // the last layer's outputs, [forward ; reverse] per step");
-                _w.Line("if (everyStep)");
-                _w.Line("{");
-                _w.Line("    for (int t = 0; t < steps; t++)");
-                _w.Line($"        Head(ref {Unsafe}.Add(ref top, t * {N(HeadInputs)}), ys.Slice(t * OutputSize, OutputSize));");
-                _w.Line("}");
-                _w.Line("else");
-                _w.Line("{");
-                _w.Line($"    Head(ref {Unsafe}.Add(ref top, (steps - 1) * {N(HeadInputs)}), ys);");
-                _w.Line("}");
+                EmitHeads("top", HeadInputs, "steps", "0", lastOnly: "else");
             }
             else
             {
@@ -423,19 +425,29 @@ public sealed partial class LstmGenerator
                 _w.Line($"ref float xc = ref {Unsafe}.Add(ref x0, t0 * InputSize);");
                 EmitDispatch("ForwardChunk(ref w, ref s, ref shared, ref xc, n);");
                 _w.Line($"ref float hs = ref {Unsafe}.Add(ref shared, {StateSeqName(L - 1)}); // the last layer's h_t for each step of the chunk");
-                _w.Line("if (everyStep)");
-                _w.Line("{");
-                _w.Line("    for (int t = 0; t < n; t++)");
-                _w.Line($"        Head(ref {Unsafe}.Add(ref hs, t * {N(Hp)}), ys.Slice((t0 + t) * OutputSize, OutputSize));");
-                _w.Line("}");
-                _w.Line("else if (t0 + n == steps)");
-                _w.Line("{");
-                _w.Line($"    Head(ref {Unsafe}.Add(ref hs, (n - 1) * {N(Hp)}), ys);");
-                _w.Line("}");
+                EmitHeads("hs", Hp, "n", "t0", lastOnly: "else if (t0 + n == steps)");
                 _w.Close();
             }
             _w.Close();
             _w.Line();
+        }
+
+        /// <summary>
+        /// The head on <paramref name="count"/> rows of layer output (<paramref name="stride"/> floats apart) starting at
+        /// step <paramref name="first"/>: into every row of ys, or, under <paramref name="lastOnly"/>, the last row into ys.
+        /// </summary>
+        private void EmitHeads(string rows, int stride, string count, string first, string lastOnly)
+        {
+            string row = first == "0" ? "t" : $"({first} + t)";
+            _w.Line("if (everyStep)");
+            _w.Line("{");
+            _w.Line($"    for (int t = 0; t < {count}; t++)");
+            _w.Line($"        Head(ref {Unsafe}.Add(ref {rows}, t * {N(stride)}), ys.Slice({row} * OutputSize, OutputSize));");
+            _w.Line("}");
+            _w.Line(lastOnly);
+            _w.Line("{");
+            _w.Line($"    Head(ref {Unsafe}.Add(ref {rows}, ({count} - 1) * {N(stride)}), ys);");
+            _w.Line("}");
         }
 
         private void EmitDispatch(string call) => EmitDispatch(_w, call);
@@ -563,8 +575,8 @@ public sealed partial class LstmGenerator
             _w.Line("/// <summary>Copies h and c of every layer from <paramref name=\"other\"/>.</summary>");
             _w.Line("public void CopyFrom(State other) { global::System.ArgumentNullException.ThrowIfNull(other); other.Buffer.Span.CopyTo(Buffer.Span); }");
             _w.Line();
-            _w.Line($"private static int UnitH(int unit) => unit switch {{ {string.Join(", ", Enumerable.Range(0, UnitCount).Select(u => $"{N(u)} => {N(StateH(u))}"))}, _ => 0 }};");
-            _w.Line($"private static int UnitC(int unit) => unit switch {{ {string.Join(", ", Enumerable.Range(0, UnitCount).Select(u => $"{N(u)} => {N(StateC(u))}"))}, _ => 0 }};");
+            _w.Line($"private static int UnitH(int unit) => {UnitSwitch(StateH)};");
+            _w.Line($"private static int UnitC(int unit) => {UnitSwitch(StateC)};");
             _w.Line();
             _w.Open("private static int Unit(int layer, int direction, int stream)");
             _w.Line("if ((uint)layer >= NumLayers)");

@@ -275,7 +275,7 @@ public sealed partial class LstmGenerator
                 _w.Line("// the peephole weights, padded to TrainHq per gate, and their gradient sums");
                 _w.Line($"{MemoryMarshal}.CreateSpan(ref {Unsafe}.Add(ref tb, TrainPeep(0, _maxT)), {N(2 * U * 3 * Hq)}).Clear();");
                 _w.Open($"for (int unit = 0; unit < {N(U)}; unit++)");
-                _w.Line($"int offset = unit switch {{ {string.Join(", ", Enumerable.Range(0, U).Select(u => $"{N(u)} => {N(_model.UnitTensorOffset("weight_ph", u))}"))}, _ => 0 }};");
+                _w.Line($"int offset = {_model.UnitSwitch(u => _model.UnitTensorOffset("weight_ph", u))};");
                 _w.Line("for (int gate = 0; gate < 3; gate++)");
                 _w.Line($"    _model._parameters.Values.Slice(offset + gate * HiddenSize, HiddenSize).CopyTo({MemoryMarshal}.CreateSpan(ref {Unsafe}.Add(ref tb, TrainPeep(unit, _maxT) + gate * TrainHq), HiddenSize));");
                 _w.Close();
@@ -324,7 +324,7 @@ public sealed partial class LstmGenerator
             {
                 _w.Line("// ∂L/∂b_ih = ∂L/∂b_hh = Σ_t da_t: copy the padded per-gate sums into both bias tensors");
                 _w.Open($"for (int unit = 0; unit < {N(U)}; unit++)");
-                _w.Line($"int bih = unit switch {{ {string.Join(", ", Enumerable.Range(0, U).Select(u => $"{N(u)} => {N(_model.UnitTensorOffset("bias_ih", u))}"))}, _ => 0 }};");
+                _w.Line($"int bih = {_model.UnitSwitch(u => _model.UnitTensorOffset("bias_ih", u))};");
                 _w.Line($"ref float db = ref {Unsafe}.Add(ref tb, TrainBias(unit, _maxT));");
                 _w.Line("for (int gate = 0; gate < 4; gate++)");
                 _w.Line("{");
@@ -338,7 +338,7 @@ public sealed partial class LstmGenerator
             {
                 _w.Line("// ∂L/∂p from the padded sums");
                 _w.Open($"for (int unit = 0; unit < {N(U)}; unit++)");
-                _w.Line($"int offset = unit switch {{ {string.Join(", ", Enumerable.Range(0, U).Select(u => $"{N(u)} => {N(_model.UnitTensorOffset("weight_ph", u))}"))}, _ => 0 }};");
+                _w.Line($"int offset = {_model.UnitSwitch(u => _model.UnitTensorOffset("weight_ph", u))};");
                 _w.Line("for (int gate = 0; gate < 3; gate++)");
                 _w.Line($"    {MemoryMarshal}.CreateReadOnlySpan(ref {Unsafe}.Add(ref tb, TrainDPeep(unit, _maxT) + gate * TrainHq), HiddenSize).CopyTo(gradients.Slice(offset + gate * HiddenSize, HiddenSize));");
                 _w.Close();
@@ -362,8 +362,8 @@ public sealed partial class LstmGenerator
             if (_model.LearnInit)
             {
                 _w.Open("else");
-                _w.Line($"int ih = unit switch {{ {string.Join(", ", Enumerable.Range(0, U).Select(u => $"{N(u)} => {N(_model.UnitTensorOffset("initial_h", u))}"))}, _ => 0 }};");
-                _w.Line($"int ic = unit switch {{ {string.Join(", ", Enumerable.Range(0, U).Select(u => $"{N(u)} => {N(_model.UnitTensorOffset("initial_c", u))}"))}, _ => 0 }};");
+                _w.Line($"int ih = {_model.UnitSwitch(u => _model.UnitTensorOffset("initial_h", u))};");
+                _w.Line($"int ic = {_model.UnitSwitch(u => _model.UnitTensorOffset("initial_c", u))};");
                 _w.Line("_model._parameters.Values.Slice(ih, ProjectedSize).CopyTo(h0);");
                 _w.Line("_model._parameters.Values.Slice(ic, HiddenSize).CopyTo(c0);");
                 _w.Close();

@@ -80,7 +80,7 @@ public sealed partial class LstmGenerator
             _w.Line($"/// Creates the model with the weights compiled in from <c>{Escape(_spec.Weights!)}</c> at build time (PyTorch order,");
             _w.Line("/// little-endian float32): no file is read and nothing is parsed. <c>new Model(seed)</c> gives PyTorch's random initialisation instead.");
             _w.Line("/// </summary>");
-            _w.Open($"public {_spec.ClassName}() : this(0)");
+            _w.Open($"public {_spec.ClassName}() : this(NewParameters())");
             _w.Line("// parameters = the compiled-in tensors, in Parameters' order");
             _w.Line("global::System.Span<float> values = _parameters.GetWritableValues();");
             _w.Line("if (global::System.BitConverter.IsLittleEndian)");

@@ -58,7 +58,7 @@ public sealed class WeightsDiagnosticTests : IDisposable
         Assert.Empty(output.GetDiagnostics().Where(d => d.Severity >= DiagnosticSeverity.Warning));
         string generated = run.Results.Single().GeneratedSources.Single().SourceText.ToString();
         Assert.Contains("private static global::System.ReadOnlySpan<byte> CompiledWeights => new byte[]", generated);
-        Assert.Contains("public Model() : this(0)", generated);
+        Assert.Contains("public Model() : this(NewParameters())", generated);
         Assert.Contains("public Model(int seed)", generated);
         // 0.25f is 0x3E800000: little-endian bytes 0,0,128,62 lead the data.
         Assert.Contains("0,0,128,62,", generated);
