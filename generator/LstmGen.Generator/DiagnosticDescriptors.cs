@@ -62,6 +62,11 @@ internal static class DiagnosticDescriptors
         "Dropout is {0} but NumLayers is 1: dropout applies to the output of every layer except the last (as in PyTorch), so it does nothing here; stack layers, or use RecurrentDropout to regularise a single layer",
         Category, DiagnosticSeverity.Warning, isEnabledByDefault: true);
 
+    public static readonly DiagnosticDescriptor InvalidWeightStorage = new(
+        "LSTM013", "Unknown weight storage",
+        "WeightStorage value {0} is not defined: use WeightStorage.Float32, BFloat16 or Int8",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
     /// <summary>Not reported by the generator: the id of the <c>[Obsolete(error: true)]</c> on a bidirectional model's Step.</summary>
     public const string StepOnBidirectionalId = "LSTM012";
 
@@ -83,6 +88,7 @@ internal static class DiagnosticDescriptors
         "LSTM009" => ProjectionNotSmaller,
         "LSTM010" => InvalidDropout,
         "LSTM011" => DropoutOneLayer,
+        "LSTM013" => InvalidWeightStorage,
         _ => WeightsDiagnostics.ById(id) ?? InternalError,
     };
 }

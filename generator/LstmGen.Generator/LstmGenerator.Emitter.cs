@@ -42,6 +42,11 @@ public sealed partial class LstmGenerator
         internal int Batch => _spec.BatchSize;
         internal bool LearnInit => _spec.LearnInitialState;
         internal float DropoutP => _spec.Dropout;
+        /// <summary>The inference kernels' gate-weight storage (WeightStorageValues); training always packs float32.</summary>
+        internal int Storage => _spec.WeightStorage;
+        /// <summary>Whether inference reads reduced-precision gate weights (bf16 or int8) from its own packed layout.</summary>
+        internal bool Reduced => Storage != WeightStorageValues.Float32;
+        internal bool Int8 => Storage == WeightStorageValues.Int8;
         internal float RecurrentDropoutP => _spec.RecurrentDropout;
         /// <summary>Values a layer outputs per step (both directions): the next layer's input size and the head's.</summary>
         internal int HeadInputs => D * Hp;
@@ -224,7 +229,9 @@ public sealed partial class LstmGenerator
             _w.Line($"private const int StateSeqB = {N(StateSeqB)}; // whole-sequence mode: outputs of layers 1, 3, ... for a chunk");
             _w.Line($"private const int StateLength = {N(StateLength)};");
             _w.Line($"private const int ChunkLength = {N(ChunkLength)}; // steps per chunk in whole-sequence mode (G stays within 64 KiB)");
-            _w.Line($"private const int PackedLength = {N(VectorWidth.All.Max(PackedLength))};");
+            _w.Line($"private const int PackedLength = {N(VectorWidth.All.Max(w => PackedLength(w, Reduced)))};{(Reduced ? $" // the {WeightStorageValues.Names[Storage]} inference copy" : "")}");
+            if (Reduced)
+                _w.Line($"private const int PackedTrainingLength = {N(VectorWidth.All.Max(w => PackedLength(w, false)))}; // the trainer's float32 copy");
             if (HasHead)
             {
                 _w.Line($"private const int HeadWeightOffset = {N(TensorOffset("fc.weight"))};");
@@ -233,23 +240,29 @@ public sealed partial class LstmGenerator
             _w.Line();
         }
 
-        // ---- Packed layout per width: per unit, weights, summed bias, then (optional) peepholes and projection ----
+        // ---- Packed layout per width: per unit, weights, summed bias, then (optional) int8 scales, peepholes and projection.
+        // The reduced layout (bf16/int8 models' inference copy) stores the gate weights in 2 or 1 bytes; everything else is float32.
         internal int PackedPeepLength(VectorWidth width, int unit) => Peep ? Align16(3 * Plan(unit / D, width).PaddedHidden) : 0;
         internal int PaddedProjection(VectorWidth width) => (P + width.Lanes - 1) / width.Lanes * width.Lanes;
         internal int PackedProjLength(VectorWidth width) => P > 0 ? Align16(H * PaddedProjection(width)) : 0;
 
-        private int PackedUnitLength(VectorWidth width, int unit)
+        /// <summary>Floats the packed gate weights of a plan take: 4-byte floats, or bf16/int8 bytes counted in floats.</summary>
+        internal int PackedWeightFloats(LayerPlan plan, bool reduced) => reduced ? plan.WeightLength * WeightStorageValues.Bytes(Storage) / 4 : plan.WeightLength;
+        internal int PackedScaleLength(VectorWidth width, int unit, bool reduced) => reduced && Int8 ? Align16(3 * Plan(unit / D, width).BiasLength) : 0;
+
+        private int PackedUnitLength(VectorWidth width, int unit, bool reduced)
         {
             var plan = Plan(unit / D, width);
-            return Align16(plan.WeightLength) + Align16(plan.BiasLength) + PackedPeepLength(width, unit) + PackedProjLength(width);
+            return Align16(PackedWeightFloats(plan, reduced)) + Align16(plan.BiasLength) + PackedScaleLength(width, unit, reduced) + PackedPeepLength(width, unit) + PackedProjLength(width);
         }
 
-        internal int PackedWeightOffset(VectorWidth width, int unit) => Enumerable.Range(0, unit).Sum(u => PackedUnitLength(width, u));
-        internal int PackedBiasOffset(VectorWidth width, int unit) => PackedWeightOffset(width, unit) + Align16(Plan(unit / D, width).WeightLength);
-        internal int PackedPeepOffset(VectorWidth width, int unit) => PackedBiasOffset(width, unit) + Align16(Plan(unit / D, width).BiasLength);
-        internal int PackedProjOffset(VectorWidth width, int unit) => PackedPeepOffset(width, unit) + PackedPeepLength(width, unit);
+        internal int PackedWeightOffset(VectorWidth width, int unit, bool reduced = false) => Enumerable.Range(0, unit).Sum(u => PackedUnitLength(width, u, reduced));
+        internal int PackedBiasOffset(VectorWidth width, int unit, bool reduced = false) => PackedWeightOffset(width, unit, reduced) + Align16(PackedWeightFloats(Plan(unit / D, width), reduced));
+        internal int PackedScaleOffset(VectorWidth width, int unit, bool reduced = false) => PackedBiasOffset(width, unit, reduced) + Align16(Plan(unit / D, width).BiasLength);
+        internal int PackedPeepOffset(VectorWidth width, int unit, bool reduced = false) => PackedScaleOffset(width, unit, reduced) + PackedScaleLength(width, unit, reduced);
+        internal int PackedProjOffset(VectorWidth width, int unit, bool reduced = false) => PackedPeepOffset(width, unit, reduced) + PackedPeepLength(width, unit);
 
-        private int PackedLength(VectorWidth width) => PackedWeightOffset(width, UnitCount);
+        private int PackedLength(VectorWidth width, bool reduced) => PackedWeightOffset(width, UnitCount, reduced);
 
         private void EmitFields()
         {
@@ -504,6 +517,15 @@ public sealed partial class LstmGenerator
             _w.Line("_packedVersion = version;");
             _w.Close();
             _w.Line();
+            if (Reduced)
+            {
+                _w.Line("/// <summary>Packs the float32 master parameters in the training kernels' layout (the inference copy is " + WeightStorageValues.Names[Storage] + ").</summary>");
+                _w.Open($"internal void PackTraining({Span} packed)");
+                _w.Line("var tensors = _parameters.Tensors;");
+                EmitDispatch("PackTraining(tensors, packed);");
+                _w.Close();
+                _w.Line();
+            }
         }
 
         private void EmitState()

@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
+using LstmGen.Generator.Model;
 
 namespace LstmGen.Generator;
 
@@ -37,6 +38,13 @@ public sealed partial class LstmGenerator
         private bool Peep => _model.Peep;
         private int Batch => _model.Batch;
         private int Units => _model.UnitCount;
+        /// <summary>Whether the inference kernels read bf16 or int8 gate weights (training kernels always read float32).</summary>
+        private bool Reduced => _model.Reduced;
+        private bool Int8 => _model.Int8;
+        /// <summary>Bytes per stored gate weight in the inference layout.</summary>
+        private int Bpe => WeightStorageValues.Bytes(_model.Storage);
+        /// <summary>The suffix of the inference kernels that read reduced weights.</summary>
+        private string Q => Reduced ? "Q" : "";
 
         public void Emit()
         {
@@ -58,10 +66,11 @@ public sealed partial class LstmGenerator
             {
                 var plan = Plan(k);
                 if (!_model.Bidirectional)
-                    EmitCell(plan, recurrentOnly: false, batch: Batch);
-                EmitCell(plan, recurrentOnly: true);
+                    EmitCell(plan, recurrentOnly: false, batch: Batch, reduced: Reduced);
+                EmitCell(plan, recurrentOnly: true, reduced: Reduced);
                 EmitCell(plan, recurrentOnly: true, training: true);
-                EmitProjection(plan);
+                EmitProjection(plan, reduced: false); // training, and float32 inference
+                if (Reduced) EmitProjection(plan, reduced: true);
             }
             if (P > 0) EmitProjectOut();
             new BackwardEmitter(_model, _w, _v).Emit();
@@ -107,30 +116,57 @@ public sealed partial class LstmGenerator
 
         private void EmitPack()
         {
-            _w.Line("/// <summary>Packs the PyTorch-layout parameters into this path's stream order (see LstmPacking).</summary>");
-            _w.Open("internal static void Pack(global::System.Collections.Generic.IReadOnlyList<global::LstmGen.ParameterTensor> tensors, global::System.Span<float> packed)");
+            if (Reduced)
+            {
+                EmitPackBody("Pack", $"Packs the PyTorch-layout parameters into this path's stream order with {WeightStorageValues.Names[_model.Storage]} gate weights (see LstmPacking).", reduced: true);
+                EmitPackBody("PackTraining", "Packs the PyTorch-layout parameters in float32 for the training kernels (see LstmPacking).", reduced: false);
+            }
+            else
+            {
+                EmitPackBody("Pack", "Packs the PyTorch-layout parameters into this path's stream order (see LstmPacking).", reduced: false);
+            }
+        }
+
+        private void EmitPackBody(string name, string summary, bool reduced)
+        {
+            _w.Line($"/// <summary>{summary}</summary>");
+            _w.Open($"internal static void {name}(global::System.Collections.Generic.IReadOnlyList<global::LstmGen.ParameterTensor> tensors, global::System.Span<float> packed)");
             for (int u = 0; u < Units; u++)
             {
                 var plan = Plan(u / D);
                 string T(string kind) => $"tensors[{N(_model.UnitTensorIndex(kind, u))}].Values";
                 string bih = _model.HasBias ? T("bias_ih") : "default";
                 string bhh = _model.HasBias ? T("bias_hh") : "default";
-                _w.Line($"global::LstmGen.LstmPacking.PackLayer({T("weight_ih")}, {T("weight_hh")}, {bih}, {bhh}, {N(plan.Inputs)}, {N(Hp)}, {N(H)}, {N(_v.Lanes)}, {N(plan.BlocksPerTile)},");
-                _w.Line($"    packed.Slice({N(_model.PackedWeightOffset(_v, u))}, {N(plan.WeightLength)}), packed.Slice({N(_model.PackedBiasOffset(_v, u))}, {N(plan.BiasLength)}));");
+                string weights = $"packed.Slice({N(_model.PackedWeightOffset(_v, u, reduced))}, {N(_model.PackedWeightFloats(plan, reduced))})";
+                string bias = $"packed.Slice({N(_model.PackedBiasOffset(_v, u, reduced))}, {N(plan.BiasLength)})";
+                string shape = $"{N(plan.Inputs)}, {N(Hp)}, {N(H)}, {N(_v.Lanes)}, {N(plan.BlocksPerTile)}";
+                if (!reduced)
+                    _w.Line($"global::LstmGen.LstmPacking.PackLayer({T("weight_ih")}, {T("weight_hh")}, {bih}, {bhh}, {shape},");
+                else
+                    _w.Line($"global::LstmGen.LstmPacking.PackLayer{WeightStorageValues.Names[_model.Storage]}({T("weight_ih")}, {T("weight_hh")}, {bih}, {bhh}, {shape},");
+                if (!reduced)
+                    _w.Line($"    {weights}, {bias});");
+                else if (!Int8)
+                    _w.Line($"    global::System.Runtime.InteropServices.MemoryMarshal.AsBytes({weights}), {bias});");
+                else
+                    _w.Line($"    global::System.Runtime.InteropServices.MemoryMarshal.AsBytes({weights}), {bias}, packed.Slice({N(_model.PackedScaleOffset(_v, u, true))}, {N(3 * plan.BiasLength)}));");
                 if (Peep)
-                    _w.Line($"global::LstmGen.LstmPacking.PackPeepholes({T("weight_ph")}, {N(H)}, {N(_v.Lanes)}, packed.Slice({N(_model.PackedPeepOffset(_v, u))}, {N(3 * plan.PaddedHidden)}));");
+                    _w.Line($"global::LstmGen.LstmPacking.PackPeepholes({T("weight_ph")}, {N(H)}, {N(_v.Lanes)}, packed.Slice({N(_model.PackedPeepOffset(_v, u, reduced))}, {N(3 * plan.PaddedHidden)}));");
                 if (P > 0)
-                    _w.Line($"global::LstmGen.LstmPacking.PackProjection({T("weight_hr")}, {N(P)}, {N(H)}, {N(_v.Lanes)}, packed.Slice({N(_model.PackedProjOffset(_v, u))}, {N(H * _model.PaddedProjection(_v))}));");
+                    _w.Line($"global::LstmGen.LstmPacking.PackProjection({T("weight_hr")}, {N(P)}, {N(H)}, {N(_v.Lanes)}, packed.Slice({N(_model.PackedProjOffset(_v, u, reduced))}, {N(H * _model.PaddedProjection(_v))}));");
             }
             _w.Close();
             _w.Line();
         }
 
-        private string W(int unit) => $"ref {Unsafe}.Add(ref w, {N(_model.PackedWeightOffset(_v, unit))})";
-        private string B(int unit) => $"ref {Unsafe}.Add(ref w, {N(_model.PackedBiasOffset(_v, unit))})";
+        // Arguments of the inference kernels: offsets in the inference layout (reduced for bf16/int8 models).
+        private string W(int unit) => $"ref {Unsafe}.Add(ref w, {N(_model.PackedWeightOffset(_v, unit, Reduced))})";
+        private string B(int unit) => $"ref {Unsafe}.Add(ref w, {N(_model.PackedBiasOffset(_v, unit, Reduced))})";
+        /// <summary>The int8 scale argument (with its trailing comma), or nothing for other storage types.</summary>
+        private string ScaleArg(int unit) => Int8 ? $"ref {Unsafe}.Add(ref w, {N(_model.PackedScaleOffset(_v, unit, true))}), " : "";
         /// <summary>The peephole argument (with its trailing comma), or nothing for a model without peepholes.</summary>
-        private string PeepArg(int unit) => Peep ? $"ref {Unsafe}.Add(ref w, {N(_model.PackedPeepOffset(_v, unit))}), " : "";
-        private string WR(int unit) => $"ref {Unsafe}.Add(ref w, {N(_model.PackedProjOffset(_v, unit))})";
+        private string PeepArg(int unit) => Peep ? $"ref {Unsafe}.Add(ref w, {N(_model.PackedPeepOffset(_v, unit, Reduced))}), " : "";
+        private string WR(int unit) => $"ref {Unsafe}.Add(ref w, {N(_model.PackedProjOffset(_v, unit, Reduced))})";
         private static string S(string offset) => $"ref {Unsafe}.Add(ref s, {offset})";
         private static string Sh(string offset) => $"ref {Unsafe}.Add(ref sh, {offset})";
 
@@ -147,7 +183,7 @@ public sealed partial class LstmGenerator
                 _w.Line($"// layer {N(k)}: a = b + W·[x; h_(t-1)], then c_t and h_t");
                 // With a projection the cell writes m_t to its own scratch, so h_t can always go straight into z (all of z was read).
                 string cellOut = P > 0 ? "StateM" : oneTile ? hSlot : "StateHNew";
-                _w.Line($"Cell{N(inputs)}{cell}({W(k)}, {B(k)}, {PeepArg(k)}{S("StateZ" + N(k))}, {S("StateC" + N(k))}, {S(cellOut)});");
+                _w.Line($"Cell{Q}{N(inputs)}{cell}({W(k)}, {B(k)}, {ScaleArg(k)}{PeepArg(k)}{S("StateZ" + N(k))}, {S("StateC" + N(k))}, {S(cellOut)});");
                 if (Batch > 1) _w.Open("for (int b = 0; b < BatchSize; b++)");
                 string sb = Batch > 1 ? "b * StreamStride + " : "";
                 if (P > 0)
@@ -171,7 +207,7 @@ public sealed partial class LstmGenerator
         {
             int inputs = _model.UnitInputs(unit);
             string hSlot = "StateZ" + N(unit) + " + " + N(inputs);
-            _w.Line($"Recur{N(inputs)}({W(unit)}, {gRow}, {PeepArg(unit)}{S(hSlot)}, {S("StateC" + N(unit))}, {S(P > 0 ? "StateM" : "StateHNew")});");
+            _w.Line($"Recur{Q}{N(inputs)}({W(unit)}, {gRow}, {ScaleArg(unit)}{PeepArg(unit)}{S(hSlot)}, {S("StateC" + N(unit))}, {S(P > 0 ? "StateM" : "StateHNew")});");
             if (P > 0) _w.Line($"ProjectOut({WR(unit)}, {S("StateM")}, {S("StateHNew")});");
             _w.Line($"Copy({S("StateHNew")}, {S(hSlot)}, {N(Hp)});");
         }
@@ -186,7 +222,7 @@ public sealed partial class LstmGenerator
                 int inputs = plan.Inputs;
                 string source = k == 0 ? "ref x" : Sh(_model.StateSeqName(k - 1));
                 _w.Line($"// layer {N(k)}: G[t] = b + W_ih·x_t for the chunk, then per step a = G[t] + W_hh·h_(t-1)");
-                _w.Line($"Project{N(inputs)}({W(k)}, {B(k)}, {source}, {N(inputs)}, n, {Sh("StateG")});");
+                _w.Line($"Project{Q}{N(inputs)}({W(k)}, {B(k)}, {ScaleArg(k)}{source}, {N(inputs)}, n, {Sh("StateG")});");
                 _w.Open("for (int t = 0; t < n; t++)");
                 EmitRecurStep(k, Sh("StateG + t * " + N(4 * plan.PaddedHidden)));
                 _w.Line($"Copy({S("StateHNew")}, {Sh(_model.StateSeqName(k) + " + t * " + N(Hp))}, {N(Hp)});");
@@ -215,7 +251,7 @@ public sealed partial class LstmGenerator
                 _w.Line($"// layer {N(k)}, forward direction");
                 _w.Open($"for (int t0 = 0; t0 < steps; t0 += ChunkLength)");
                 _w.Line("int n = global::System.Math.Min(ChunkLength, steps - t0);");
-                _w.Line($"Project{N(inputs)}({W(2 * k)}, {B(2 * k)}, ref {Unsafe}.Add(ref {source}, t0 * {stride}), {stride}, n, {Sh("StateG")});");
+                _w.Line($"Project{Q}{N(inputs)}({W(2 * k)}, {B(2 * k)}, {ScaleArg(2 * k)}ref {Unsafe}.Add(ref {source}, t0 * {stride}), {stride}, n, {Sh("StateG")});");
                 _w.Open("for (int j = 0; j < n; j++)");
                 EmitRecurStep(2 * k, Sh("StateG + j * " + N(4 * plan.PaddedHidden)));
                 _w.Line($"Copy({S("StateHNew")}, ref {Unsafe}.Add(ref dst{N(k)}, (t0 + j) * {N(row)}), {N(Hp)});");
@@ -225,7 +261,7 @@ public sealed partial class LstmGenerator
                 _w.Open("for (int end = steps; end > 0; )");
                 _w.Line("int n = global::System.Math.Min(ChunkLength, end);");
                 _w.Line("int t0 = end - n;");
-                _w.Line($"Project{N(inputs)}({W(2 * k + 1)}, {B(2 * k + 1)}, ref {Unsafe}.Add(ref {source}, t0 * {stride}), {stride}, n, {Sh("StateG")});");
+                _w.Line($"Project{Q}{N(inputs)}({W(2 * k + 1)}, {B(2 * k + 1)}, {ScaleArg(2 * k + 1)}ref {Unsafe}.Add(ref {source}, t0 * {stride}), {stride}, n, {Sh("StateG")});");
                 _w.Open("for (int j = n - 1; j >= 0; j--)");
                 EmitRecurStep(2 * k + 1, Sh("StateG + j * " + N(4 * plan.PaddedHidden)));
                 _w.Line($"Copy({S("StateHNew")}, ref {Unsafe}.Add(ref dst{N(k)}, (t0 + j) * {N(row)} + {N(Hp)}), {N(Hp)});");
@@ -289,7 +325,7 @@ public sealed partial class LstmGenerator
         /// Emits a cell kernel. The full step (<c>Cell{Ik}</c>) starts each accumulator from the bias and runs over all
         /// columns of z = [x; h]; the recurrence (<c>Recur{Ik}</c>) starts from the hoisted G row and runs over the h columns.
         /// </summary>
-        private void EmitCell(LayerPlan plan, bool recurrentOnly, bool training = false, int batch = 1)
+        private void EmitCell(LayerPlan plan, bool recurrentOnly, bool training = false, int batch = 1, bool reduced = false)
         {
             int first = recurrentOnly ? plan.Inputs : 0;
             int columns = plan.Columns - first;
@@ -299,7 +335,10 @@ public sealed partial class LstmGenerator
             int lanes = _v.Lanes;
             int stride = _model.StreamStride;
             bool unrolled = columns <= LayerPlan.MaxUnrolledColumns;
-            string name = (training ? "RecurTrain" : recurrentOnly ? "Recur" : "Cell") + N(plan.Inputs) + (batch > 1 ? "B" : "");
+            bool int8 = reduced && Int8;
+            // weight offsets: floats into a float ref, or bytes into a byte ref for reduced storage
+            int bytes = reduced ? Bpe : 1;
+            string name = (training ? "RecurTrain" : recurrentOnly ? "Recur" : "Cell") + (reduced ? "Q" : "") + N(plan.Inputs) + (batch > 1 ? "B" : "");
 
             _w.Line(training
                 ? "/// <summary>One training step of the recurrence: as Recur, and also keeps i, f, g, o and tanh(c_t) for the backward pass.</summary>"
@@ -308,16 +347,24 @@ public sealed partial class LstmGenerator
                 : batch > 1
                 ? $"/// <summary>One step of one layer for all {N(batch)} streams (z, c and hOut of stream b are b·StreamStride apart), {N(streams)} at a time: each weight load feeds {N(streams)} FMAs.</summary>"
                 : "/// <summary>One step of one layer: a = (b_ih + b_hh) + W·[x; h_(t-1)], then the cell update.</summary>");
-            _w.Open($"private static void {name}(ref float w, ref float init, {(Peep ? "ref float peep, " : "")}ref float z, ref float c, ref float hOut{(training ? ", ref float gates, ref float tanhC" : "")})");
+            if (reduced)
+                _w.Line(int8
+                    ? "/// <remarks>Int8 weights: each 32-bit load holds the four gates of a block, converted to float in registers; the sums run in float32 and are scaled per row at the end (x columns by s_ih/s_hh first).</remarks>"
+                    : "/// <remarks>bf16 weights: each 32-bit load holds two gate vectors, widened to float32 in registers by a shift and a mask.</remarks>");
+            _w.Open($"private static void {name}(ref float w, ref float init, {(int8 ? "ref float scale, " : "")}{(Peep ? "ref float peep, " : "")}ref float z, ref float c, ref float hOut{(training ? ", ref float gates, ref float tanhC" : "")})");
             bool tileLoop = plan.Tiles > 1;
             bool groupLoop = batch / streams > 1;
+            if (reduced)
+                _w.Line($"ref byte wb = ref {Unsafe}.As<float, byte>(ref w);");
             if (tileLoop)
                 _w.Open($"for (int tile = 0; tile < {N(plan.Tiles)}; tile++)");
             if (groupLoop)
                 _w.Open($"for (int sg = 0; sg < {N(batch)}; sg += {N(streams)})");
-            string tileW = tileLoop ? $"tile * {N(plan.TileStride)} + {N(first * plan.ColumnStride)}" : N(first * plan.ColumnStride);
-            _w.Line($"ref float wt = ref {Unsafe}.Add(ref w, {tileW});");
+            string tileW = tileLoop ? $"tile * {N(plan.TileStride * bytes)} + {N(first * plan.ColumnStride * bytes)}" : N(first * plan.ColumnStride * bytes);
+            _w.Line(reduced ? $"ref byte wt = ref {Unsafe}.Add(ref wb, {tileW});" : $"ref float wt = ref {Unsafe}.Add(ref w, {tileW});");
             _w.Line($"ref float it = ref {Unsafe}.Add(ref init, {(tileLoop ? "tile * " + N(vectors * lanes) : "0")});");
+            if (int8)
+                _w.Line($"ref float st = ref {Unsafe}.Add(ref scale, {(tileLoop ? "tile * " + N(vectors * lanes) : "0")}); // s_ih·2^-24, s_hh·2^-24, s_ih/s_hh per row");
             string zr = "z", cr = "c", hr = "hOut";
             if (groupLoop)
             {
@@ -329,10 +376,12 @@ public sealed partial class LstmGenerator
 
             string Acc(int partial, int st, int v) => partial == 0 ? (streams == 1 ? "a" + N(v) : $"a{N(st)}_{N(v)}") : $"p{N(partial)}_{N(v)}";
 
-            _w.Line("// a = start value (bias or hoisted input projection), one accumulator per gate and block of units" + (streams > 1 ? " and stream" : ""));
+            _w.Line(int8
+                ? "// a = 0: the int8 sums are scaled per row before the start value (bias or hoisted input projection) is added"
+                : "// a = start value (bias or hoisted input projection), one accumulator per gate and block of units" + (streams > 1 ? " and stream" : ""));
             for (int st = 0; st < streams; st++)
                 for (int v = 0; v < vectors; v++)
-                    _w.Line($"{_v.Type} {Acc(0, st, v)} = {_v.Load("it", N(v * lanes))};");
+                    _w.Line($"{_v.Type} {Acc(0, st, v)} = {(int8 ? _v.Zero : _v.Load("it", N(v * lanes)))};");
             for (int p = 1; p < splits; p++)
             {
                 _w.Line($"// partial sum {N(p)}: an independent FMA chain, added in after the column loop");
@@ -342,15 +391,18 @@ public sealed partial class LstmGenerator
 
             void EmitColumn(string columnOffsetInZ, string weightRef, string weightOffset, int partial)
             {
+                if (reduced)
+                    EmitDecode(weightRef, weightOffset, vectors, v => "wv" + N(v));
                 if (streams == 1)
                 {
                     _w.Line($"zj = {_v.Broadcast(VectorWidth.At(zr, columnOffsetInZ))};");
                     for (int v = 0; v < vectors; v++)
-                        _w.Line($"{Acc(partial, 0, v)} = {_v.MulAdd(_v.Load(weightRef, Add(weightOffset, v * lanes)), "zj", Acc(partial, 0, v))};");
+                        _w.Line($"{Acc(partial, 0, v)} = {_v.MulAdd(reduced ? "wv" + N(v) : _v.Load(weightRef, Add(weightOffset, v * lanes)), "zj", Acc(partial, 0, v))};");
                     return;
                 }
-                for (int v = 0; v < vectors; v++)
-                    _w.Line($"wv{N(v)} = {_v.Load(weightRef, Add(weightOffset, v * lanes))};");
+                if (!reduced)
+                    for (int v = 0; v < vectors; v++)
+                        _w.Line($"wv{N(v)} = {_v.Load(weightRef, Add(weightOffset, v * lanes))};");
                 for (int st = 0; st < streams; st++)
                 {
                     _w.Line($"zj = {_v.Broadcast(VectorWidth.At(zr, st == 0 ? columnOffsetInZ : $"{N(st * stride)} + {columnOffsetInZ}"))};");
@@ -359,26 +411,51 @@ public sealed partial class LstmGenerator
                 }
             }
 
+            // Columns [start, start + count) of this kernel's z, unrolled or as one plain loop with `splits` chains.
+            void EmitRange(int start, int count)
+            {
+                if (unrolled)
+                {
+                    for (int j = start; j < start + count; j++)
+                        EmitColumn(N(j), "wt", N(j * plan.ColumnStride * bytes), j % splits);
+                    return;
+                }
+                int loopColumns = count / splits * splits;
+                _w.Open("");
+                _w.Line($"ref {(reduced ? "byte" : "float")} wj = ref {(start == 0 ? "wt" : $"{Unsafe}.Add(ref wt, {N(start * plan.ColumnStride * bytes)})")};");
+                _w.Open($"for (int j = {N(start)}; j < {N(start + loopColumns)}; j += {N(splits)})");
+                for (int p = 0; p < splits; p++)
+                    EmitColumn(p == 0 ? "j" : "j + " + N(p), "wj", p == 0 ? "" : N(p * plan.ColumnStride * bytes), p);
+                _w.Line($"wj = ref {Unsafe}.Add(ref wj, {N(splits * plan.ColumnStride * bytes)});");
+                _w.Close();
+                _w.Close();
+                for (int j = start + loopColumns; j < start + count; j++)
+                    EmitColumn(N(j), "wt", N(j * plan.ColumnStride * bytes), j % splits);
+            }
+
             _w.Line($"// a += W[:, j] · z_j for each column j of z = [x; h]{(recurrentOnly ? " (h columns only)" : "")}");
             _w.Line($"{_v.Type} zj;");
-            if (streams > 1)
+            if (streams > 1 || reduced)
                 _w.Line($"{_v.Type} {string.Join(", ", Enumerable.Range(0, vectors).Select(v => "wv" + N(v)))};");
-            if (unrolled)
+            if (reduced)
+                EmitDecodeLocals();
+            if (int8 && !recurrentOnly)
             {
-                for (int j = 0; j < columns; j++)
-                    EmitColumn(N(j), "wt", N(j * plan.ColumnStride), j % splits);
+                // W_ih and W_hh rows have their own scales: sum the x columns, bring them to W_hh's scale, then add the h columns
+                EmitRange(0, plan.Inputs);
+                _w.Line("// x columns done: a ← a·(s_ih/s_hh), so one multiply by s_hh scales both halves at the end");
+                for (int v = 0; v < vectors; v++)
+                {
+                    _w.Line($"{_v.Type} kr{N(v)} = {_v.Load("st", N(8 * plan.PaddedHidden + v * lanes))};");
+                    for (int st = 0; st < streams; st++)
+                        for (int p = 0; p < splits; p++)
+                            _w.Line($"{Acc(p, st, v)} *= kr{N(v)};");
+                }
+                EmitRange(plan.Inputs, plan.Recurrent);
             }
             else
             {
-                int loopColumns = columns / splits * splits;
-                _w.Line($"ref float wj = ref wt;");
-                _w.Open($"for (int j = 0; j < {N(loopColumns)}; j += {N(splits)})");
-                for (int p = 0; p < splits; p++)
-                    EmitColumn(p == 0 ? "j" : "j + " + N(p), "wj", p == 0 ? "" : N(p * plan.ColumnStride), p);
-                _w.Line($"wj = ref {Unsafe}.Add(ref wj, {N(splits * plan.ColumnStride)});");
-                _w.Close();
-                for (int j = loopColumns; j < columns; j++)
-                    EmitColumn(N(j), "wt", N(j * plan.ColumnStride), j % splits);
+                EmitRange(0, columns);
             }
             if (splits > 1)
             {
@@ -393,6 +470,17 @@ public sealed partial class LstmGenerator
                         _ => $"(a{N(v)} + {Acc(1, 0, v)}) + ({Acc(2, 0, v)} + {Acc(3, 0, v)})",
                     };
                     _w.Line($"a{N(v)} = {sum};");
+                }
+            }
+            if (int8)
+            {
+                _w.Line("// a = s_hh·2^-24 · Σ + start value");
+                for (int v = 0; v < vectors; v++)
+                {
+                    _w.Line($"{_v.Type} ks{N(v)} = {_v.Load("st", N(4 * plan.PaddedHidden + v * lanes))};");
+                    _w.Line($"{_v.Type} kb{N(v)} = {_v.Load("it", N(v * lanes))};");
+                    for (int st = 0; st < streams; st++)
+                        _w.Line($"{Acc(0, st, v)} = {_v.MulAdd(Acc(0, st, v), "ks" + N(v), "kb" + N(v))};");
                 }
             }
 
@@ -452,47 +540,115 @@ public sealed partial class LstmGenerator
             _w.Line();
         }
 
+        private string UIntType => _v.IsScalar ? "uint" : $"global::System.Runtime.Intrinsics.{_v.Name}<uint>";
+        private string IntType => _v.IsScalar ? "int" : $"global::System.Runtime.Intrinsics.{_v.Name}<int>";
+
+        /// <summary>The locals the decode of reduced weights assigns: the 32-bit load and the mask constant.</summary>
+        private void EmitDecodeLocals()
+        {
+            if (Int8)
+                _w.Line($"{IntType} wi, top8 = {(_v.IsScalar ? "unchecked((int)0xFF000000)" : $"{_v.StaticClass}.Create(unchecked((int)0xFF000000))")};");
+            else
+                _w.Line($"{UIntType} wu, top16 = {(_v.IsScalar ? "0xFFFF0000u" : $"{_v.StaticClass}.Create(0xFFFF0000u)")};");
+        }
+
+        /// <summary>
+        /// Emits the widening of <paramref name="vectors"/> packed gate vectors (bf16 pairs or int8 fours, see LstmPacking)
+        /// starting at byte <paramref name="byteOffset"/> of <paramref name="reference"/> into the float variables named by <paramref name="target"/>.
+        /// bf16: the low half shifted up is vector 2m, the high half masked is vector 2m+1 (a bf16 is the top of a float32).
+        /// int8: byte g shifted to the top of the lane and converted is q·2^24 for vector 4m+g (the 2^-24 is in the scales).
+        /// </summary>
+        private void EmitDecode(string reference, string byteOffset, int vectors, Func<int, string> target)
+        {
+            int lanes = _v.Lanes;
+            string Load(string type, int offset)
+            {
+                string at = Add(byteOffset, offset);
+                if (_v.IsScalar) return $"{Unsafe}.ReadUnaligned<{type}>(ref {Unsafe}.Add(ref {reference}, {at}))";
+                string u = int.TryParse(at, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out _) ? at : $"(nuint)({at})";
+                return $"{_v.StaticClass}.As{(type == "uint" ? "UInt32" : "Int32")}({_v.StaticClass}.LoadUnsafe(ref {reference}, {u}))";
+            }
+            string Float(string bits) => _v.IsScalar ? $"global::System.BitConverter.UInt32BitsToSingle({bits})" : $"{_v.StaticClass}.AsSingle({bits})";
+            string Convert(string value) => _v.IsScalar ? $"(float)({value})" : $"{_v.StaticClass}.ConvertToSingle({value})";
+            if (Int8)
+            {
+                for (int m = 0; m < vectors / 4; m++)
+                {
+                    _w.Line($"wi = {Load("int", m * 4 * lanes)};");
+                    _w.Line($"{target(4 * m)} = {Convert("wi << 24")};");
+                    _w.Line($"{target(4 * m + 1)} = {Convert("(wi << 16) & top8")};");
+                    _w.Line($"{target(4 * m + 2)} = {Convert("(wi << 8) & top8")};");
+                    _w.Line($"{target(4 * m + 3)} = {Convert("wi & top8")};");
+                }
+            }
+            else
+            {
+                for (int m = 0; m < vectors / 2; m++)
+                {
+                    _w.Line($"wu = {Load("uint", m * 4 * lanes)};");
+                    _w.Line($"{target(2 * m)} = {Float("wu << 16")};");
+                    _w.Line($"{target(2 * m + 1)} = {Float("wu & top16")};");
+                }
+            }
+        }
+
         /// <summary>
         /// Emits the hoisted input projection: G[t] = b + W_ih·x_t for the n steps of a chunk, register-blocked over
-        /// a few gate vectors and four time steps so each weight load feeds four FMAs.
+        /// a few gate vectors and a few time steps so each weight load feeds several FMAs. With <paramref name="reduced"/>,
+        /// reads the bf16 or int8 weights (int8: groups of four vectors, the four gates of a block, and sums scaled by s_ih).
         /// </summary>
-        private void EmitProjection(LayerPlan plan)
+        private void EmitProjection(LayerPlan plan, bool reduced)
         {
-            const int TimeBlock = 4;
             int lanes = _v.Lanes;
-            int group = System.Math.Min(_v.ProjectionVectors, plan.VectorsPerTile);
+            bool int8 = reduced && Int8;
+            int group = System.Math.Min(int8 ? 4 : _v.ProjectionVectors, plan.VectorsPerTile);
+            // int8 needs whole groups of four vectors; on the 16-register widths that leaves room for two time steps
+            int timeBlock = group > _v.ProjectionVectors ? 2 : 4;
             int groups = plan.VectorsPerTile / group;
             int inputs = plan.Inputs;
             int gStride = 4 * plan.PaddedHidden;
+            int unit = reduced ? Bpe : 1;
             bool unrolled = inputs <= LayerPlan.MaxUnrolledProjectionColumns;
 
             _w.Line("/// <summary>G[t] = (b_ih + b_hh) + W_ih·x_t for t in [0, n): the input half of every step, as one blocked matrix product.</summary>");
-            _w.Open($"private static void Project{N(inputs)}(ref float w, ref float bias, ref float x, int xStride, int n, ref float g)");
+            _w.Open($"private static void Project{(reduced ? "Q" : "")}{N(inputs)}(ref float w, ref float bias, {(int8 ? "ref float scale, " : "")}ref float x, int xStride, int n, ref float g)");
+            if (reduced) _w.Line($"ref byte wb = ref {Unsafe}.As<float, byte>(ref w);");
             _w.Open($"for (int tile = 0; tile < {N(plan.Tiles)}; tile++)");
             _w.Open($"for (int grp = 0; grp < {N(groups)}; grp++)");
-            _w.Line($"ref float wg = ref {Unsafe}.Add(ref w, tile * {N(plan.TileStride)} + grp * {N(group * lanes)});");
+            _w.Line($"ref {(reduced ? "byte" : "float")} wg = ref {Unsafe}.Add(ref {(reduced ? "wb" : "w")}, tile * {N(plan.TileStride * unit)} + grp * {N(group * lanes * unit)});");
             _w.Line($"int vector = tile * {N(plan.VectorsPerTile * lanes)} + grp * {N(group * lanes)};");
+            if (reduced) EmitDecodeLocals();
             _w.Line("int t = 0;");
-            EmitProjectionBlock(plan, TimeBlock, group, inputs, gStride, unrolled, "for (; t + " + N(TimeBlock) + " <= n; t += " + N(TimeBlock) + ")");
-            EmitProjectionBlock(plan, 1, group, inputs, gStride, unrolled, "for (; t < n; t++)");
+            EmitProjectionBlock(plan, timeBlock, group, inputs, gStride, unrolled, "for (; t + " + N(timeBlock) + " <= n; t += " + N(timeBlock) + ")", reduced);
+            EmitProjectionBlock(plan, 1, group, inputs, gStride, unrolled, "for (; t < n; t++)", reduced);
             _w.Close();
             _w.Close();
             _w.Close();
             _w.Line();
         }
 
-        private void EmitProjectionBlock(LayerPlan plan, int steps, int group, int inputs, int gStride, bool unrolled, string loopHeader)
+        private void EmitProjectionBlock(LayerPlan plan, int steps, int group, int inputs, int gStride, bool unrolled, string loopHeader, bool reduced)
         {
             int lanes = _v.Lanes;
+            bool int8 = reduced && Int8;
+            int unit = reduced ? Bpe : 1;
             _w.Open(loopHeader);
             _w.Line($"ref float xt = ref {Unsafe}.Add(ref x, t * xStride);");
             for (int s = 0; s < steps; s++)
                 for (int v = 0; v < group; v++)
-                    _w.Line($"{_v.Type} a{N(s)}_{N(v)} = {_v.Load("bias", Add("vector", v * lanes))};");
+                    _w.Line($"{_v.Type} a{N(s)}_{N(v)} = {(int8 ? _v.Zero : _v.Load("bias", Add("vector", v * lanes)))};");
             void Column(string j, string wRef, string wOff)
             {
-                for (int v = 0; v < group; v++)
-                    _w.Line($"{_v.Type} w{N(v)} = {_v.Load(wRef, Add(wOff, v * lanes))};");
+                if (reduced)
+                {
+                    _w.Line($"{_v.Type} {string.Join(", ", Enumerable.Range(0, group).Select(v => "w" + N(v)))};");
+                    EmitDecode(wRef, wOff, group, v => "w" + N(v));
+                }
+                else
+                {
+                    for (int v = 0; v < group; v++)
+                        _w.Line($"{_v.Type} w{N(v)} = {_v.Load(wRef, Add(wOff, v * lanes))};");
+                }
                 for (int s = 0; s < steps; s++)
                 {
                     string xIndex = s == 0 ? j : s == 1 ? $"{j} + xStride" : $"{j} + {N(s)} * xStride";
@@ -506,17 +662,28 @@ public sealed partial class LstmGenerator
                 for (int j = 0; j < inputs; j++)
                 {
                     _w.Open("");
-                    Column(N(j), "wg", N(j * plan.ColumnStride));
+                    Column(N(j), "wg", N(j * plan.ColumnStride * unit));
                     _w.Close();
                 }
             }
             else
             {
-                _w.Line("ref float wj = ref wg;");
+                _w.Line($"ref {(reduced ? "byte" : "float")} wj = ref wg;");
                 _w.Open($"for (int j = 0; j < {N(inputs)}; j++)");
                 Column("j", "wj", "");
-                _w.Line($"wj = ref {Unsafe}.Add(ref wj, {N(plan.ColumnStride)});");
+                _w.Line($"wj = ref {Unsafe}.Add(ref wj, {N(plan.ColumnStride * unit)});");
                 _w.Close();
+            }
+            if (int8)
+            {
+                _w.Line("// G = s_ih·2^-24 · Σ + bias");
+                for (int v = 0; v < group; v++)
+                {
+                    _w.Line($"{_v.Type} ks{N(v)} = {_v.Load("scale", Add("vector", v * lanes))};");
+                    _w.Line($"{_v.Type} kb{N(v)} = {_v.Load("bias", Add("vector", v * lanes))};");
+                    for (int s = 0; s < steps; s++)
+                        _w.Line($"a{N(s)}_{N(v)} = {_v.MulAdd($"a{N(s)}_{N(v)}", "ks" + N(v), "kb" + N(v))};");
+                }
             }
             for (int s = 0; s < steps; s++)
                 for (int v = 0; v < group; v++)

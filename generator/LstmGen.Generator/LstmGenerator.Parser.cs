@@ -66,7 +66,7 @@ public sealed partial class LstmGenerator
 
             int? inputSize = null, hiddenSize = null, numLayers = null, outputSize = null, activation = null, sequenceLength = null;
             bool bias = true, bidirectional = false, peepholes = false, learnInitial = false;
-            int? projSize = null, batchSize = null;
+            int? projSize = null, batchSize = null, storage = null;
             float dropout = 0f, recurrentDropout = 0f;
             string? weights = null;
             foreach (var named in attribute.NamedArguments)
@@ -88,6 +88,7 @@ public sealed partial class LstmGenerator
                     case "RecurrentDropout": recurrentDropout = value.Value as float? ?? 0f; break;
                     case "BatchSize": batchSize = value.Value as int?; break;
                     case "LearnInitialState": learnInitial = value.Value as bool? ?? false; break;
+                    case "WeightStorage": storage = value.Value as int?; break;
                     case "Weights": weights = value.Value as string; break;     // compiled-in weights, see LstmGenerator.Weights.cs
                 }
             }
@@ -136,6 +137,10 @@ public sealed partial class LstmGenerator
             else if (act != OutputActivationValues.None && (outputSize ?? 0) == 0)
                 diagnostics.Add(new DiagnosticInfo(DiagnosticDescriptors.ActivationWithoutHead.Id, ArgLocation("OutputActivation"), Args(OutputActivationValues.Names[act])));
 
+            int store = storage ?? WeightStorageValues.Float32;
+            if (store < 0 || store >= WeightStorageValues.Names.Length)
+                diagnostics.Add(new DiagnosticInfo(DiagnosticDescriptors.InvalidWeightStorage.Id, ArgLocation("WeightStorage"), Args(Str(store))));
+
             // Warnings first: they do not stop generation.
             var warnings = ImmutableArray.CreateBuilder<DiagnosticInfo>();
             if (dropout > 0f && (numLayers ?? 1) == 1)
@@ -163,7 +168,7 @@ public sealed partial class LstmGenerator
             string hintName = (ns is null ? "" : ns + ".") + symbol.Name + ".Lstm.g.cs";
             var spec = new LstmModelSpec(ns, symbol.Name, accessibility, hintName,
                 inputSize!.Value, hiddenSize!.Value, numLayers ?? 1, bias, outputSize ?? 0, act, sequenceLength ?? 0,
-                bidirectional, projSize ?? 0, peepholes, dropout, recurrentDropout, batchSize ?? 1, learnInitial)
+                bidirectional, projSize ?? 0, peepholes, dropout, recurrentDropout, batchSize ?? 1, learnInitial, store)
             { Weights = weights, WeightsLocation = weights is null ? null : ArgLocation("Weights") };
             return new ParseResult(spec, new EquatableArray<DiagnosticInfo>(warnings.ToImmutable()));
         }

@@ -190,6 +190,11 @@ public sealed partial class LstmGenerator
             _w.Line("private readonly float _clipNorm, _clipValue;");
             _w.Line("private readonly int _maxT;");
             _w.Line("private readonly global::LstmGen.AlignedBuffer _buffer;");
+            if (_model.Reduced)
+            {
+                _w.Line("private readonly global::LstmGen.AlignedBuffer _packed = new global::LstmGen.AlignedBuffer(PackedTrainingLength); // float32 weights for the training kernels");
+                _w.Line("private int _packedVersion = -1;");
+            }
             _w.Line("private readonly State _carried;");
             _w.Line("private global::LstmGen.LstmRandom _random;");
             _w.Line();
@@ -265,7 +270,15 @@ public sealed partial class LstmGenerator
             _w.Line("else if (targets.Length == batchSize * perStep) targetRows = 1;");
             _w.Line("else throw new global::System.ArgumentException($\"targets has length {targets.Length}; expected {batchSize * steps * perStep} (every step) or {batchSize * perStep} (last step only) for {_loss} with batchSize {batchSize}.\", nameof(targets));");
             _w.Line();
-            _w.Line("_model.EnsurePacked();");
+            if (_model.Reduced)
+            {
+                _w.Line("// the trainer runs on its own float32 pack of the master parameters; the model's reduced copy is rebuilt on its next use");
+                _w.Line("if (_packedVersion != _model._parameters.Version) { _model.PackTraining(_packed.Span); _packedVersion = _model._parameters.Version; }");
+            }
+            else
+            {
+                _w.Line("_model.EnsurePacked();");
+            }
             _w.Line($"global::System.Span<float> gradients = Gradients.GetWritableValues();");
             _w.Line("gradients.Clear();");
             _w.Line("ref float tb = ref _buffer.Reference;");
@@ -350,7 +363,7 @@ public sealed partial class LstmGenerator
             _w.Line("/// <summary>Forward and backward for one sequence; adds its gradients (scaled by <paramref name=\"scale\"/>) and returns its loss.</summary>");
             _w.Open("private float Sequence(global::System.ReadOnlySpan<float> inputs, global::System.ReadOnlySpan<float> targets, int steps, int targetRows, float scale, global::System.Span<float> gradients)");
             _w.Line("ref float tb = ref _buffer.Reference;");
-            _w.Line("ref float w = ref _model._packed.Reference;");
+            _w.Line(_model.Reduced ? "ref float w = ref _packed.Reference;" : "ref float w = ref _model._packed.Reference;");
             _w.Line($"ref float x = ref {MemoryMarshal}.GetReference(inputs);");
             _w.Line("int maxT = _maxT;");
             _w.Line($"ref float p = ref {MemoryMarshal}.GetReference(_model._parameters.Values);");

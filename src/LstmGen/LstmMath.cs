@@ -28,6 +28,21 @@ public static class LstmMath
     private const float P0 = 0.99999994f, P1 = 0.12973167f, P2 = 0.0029794516f, P3 = 9.821667E-06f, P4 = -1.45371315E-08f, P5 = 2.3084127E-11f;
     private const float Q1 = 0.46306464f, Q2 = 0.024001423f, Q3 = 0.00023632824f;
 
+    /// <summary>
+    /// Rounds a float32 to bfloat16 (its top 16 bits), to nearest with ties to even, as <c>torch.Tensor.to(torch.bfloat16)</c>
+    /// does; NaN stays NaN.
+    /// </summary>
+    public static ushort ToBFloat16(float value)
+    {
+        uint bits = BitConverter.SingleToUInt32Bits(value);
+        if (float.IsNaN(value)) return (ushort)((bits >> 16) | 0x40);
+        bits += 0x7FFFu + ((bits >> 16) & 1u);
+        return (ushort)(bits >> 16);
+    }
+
+    /// <summary>Widens a bfloat16 to the float32 it stands for (exact).</summary>
+    public static float FromBFloat16(ushort value) => BitConverter.UInt32BitsToSingle((uint)value << 16);
+
     /// <summary>tanh(x) to within <see cref="MaxTanhError"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Tanh(float x)

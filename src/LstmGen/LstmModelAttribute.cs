@@ -86,6 +86,31 @@ public sealed class LstmModelAttribute : Attribute
     /// unsupported dtype are compile-time errors LSTM020–LSTM028.
     /// </summary>
     public string? Weights { get; set; }
+
+    /// <summary>
+    /// How the kernels store the gate weight matrices W_ih and W_hh for inference: <see cref="LstmGen.WeightStorage.Float32"/>
+    /// (default), <see cref="LstmGen.WeightStorage.BFloat16"/> (half the bytes) or <see cref="LstmGen.WeightStorage.Int8"/>
+    /// (a quarter, with one scale per row). Activations, the cell state and all sums stay float32; <see cref="ILstmModel{TState}"/>'s
+    /// parameters stay the float32 master copy, which training updates and the reduced copy is rebuilt from.
+    /// </summary>
+    public WeightStorage WeightStorage { get; set; }
+}
+
+/// <summary>The storage type of the gate weights the inference kernels read (see README, "Reduced-precision weights").</summary>
+public enum WeightStorage
+{
+    /// <summary>32-bit floats: the parameters exactly as given.</summary>
+    Float32 = 0,
+    /// <summary>
+    /// bfloat16 (the top 16 bits of a float32, rounded to nearest even): 8 significant bits, the float32 range. Widened to
+    /// float32 in registers by a shift, so each step reads half the bytes.
+    /// </summary>
+    BFloat16 = 1,
+    /// <summary>
+    /// 8-bit integers with one float32 scale per row of W_ih and of W_hh (symmetric: w ≈ scale·q, q in [−127, 127],
+    /// scale = max|row| / 127). Widened and converted in registers, so each step reads a quarter of the bytes.
+    /// </summary>
+    Int8 = 2,
 }
 
 /// <summary>The activation applied after the dense head.</summary>

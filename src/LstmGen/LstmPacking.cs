@@ -16,7 +16,7 @@ namespace LstmGen;
 /// The i, f and o rows (weights and bias) are pre-scaled by 0.5 so that σ(a) = 0.5 + 0.5·tanh(a/2) costs one tanh.
 /// Padded units get zero weights and bias, so their c and h stay exactly 0.
 /// </remarks>
-public static class LstmPacking
+public static partial class LstmPacking
 {
     /// <summary>Number of floats the packed weights of a layer take (the bias follows them).</summary>
     public static int PackedWeightLength(int inputSize, int hiddenSize, int width) =>

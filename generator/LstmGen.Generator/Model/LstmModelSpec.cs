@@ -20,6 +20,7 @@ internal sealed record LstmModelSpec(
     float RecurrentDropout = 0f,
     int BatchSize = 1,
     bool LearnInitialState = false,
+    int WeightStorage = WeightStorageValues.Float32,
     // Compiled-in weights (LstmGenerator.Weights.cs): the attribute's file name and argument location, then the values.
     string? Weights = null,
     LocationInfo? WeightsLocation = null,
@@ -30,4 +31,14 @@ internal static class OutputActivationValues
 {
     public const int None = 0, Sigmoid = 1, Tanh = 2, Softmax = 3;
     public static readonly string[] Names = { "None", "Sigmoid", "Tanh", "Softmax" };
+}
+
+/// <summary>Values of the WeightStorage enum, kept in step with src/LstmGen/LstmModelAttribute.cs.</summary>
+internal static class WeightStorageValues
+{
+    public const int Float32 = 0, BFloat16 = 1, Int8 = 2;
+    public static readonly string[] Names = { "Float32", "BFloat16", "Int8" };
+
+    /// <summary>Bytes per stored gate weight.</summary>
+    public static int Bytes(int storage) => storage switch { BFloat16 => 2, Int8 => 1, _ => 4 };
 }

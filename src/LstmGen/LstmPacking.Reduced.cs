@@ -1,0 +1,148 @@
+using System;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace LstmGen;
+
+public static partial class LstmPacking
+{
+    /// <summary>
+    /// Packs one layer as <see cref="PackLayer(ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, int, int, int, int, int, Span{float}, Span{float})"/>
+    /// does, with every weight rounded to bfloat16 (nearest even). Inside a column the vectors are stored in pairs
+    /// (i with f, g with o): 32-bit lane k of a pair holds vector 2m's lane k in its low half and vector 2m+1's in its high
+    /// half, so a kernel widens one 32-bit load into two float vectors with a shift and a mask, without shuffles.
+    /// <c>weights</c> receives 2 bytes per packed weight; the bias is packed in float32 as for the float layout.
+    /// </summary>
+    public static void PackLayerBFloat16(
+        ReadOnlySpan<float> weightIh, ReadOnlySpan<float> weightHh, ReadOnlySpan<float> biasIh, ReadOnlySpan<float> biasHh,
+        int inputSize, int recurrentSize, int hiddenSize, int width, int blocksPerTile, Span<byte> weights, Span<float> bias)
+    {
+        var shape = new ReducedShape(weightIh, weightHh, inputSize, recurrentSize, hiddenSize, width, blocksPerTile, weights.Length, 2, bias.Length);
+        ref ushort target = ref Unsafe.As<byte, ushort>(ref MemoryMarshal.GetReference(weights));
+        for (int tile = 0; tile < shape.Tiles; tile++)
+            for (int v = 0; v < shape.VectorsPerTile; v++)
+                for (int lane = 0; lane < width; lane++)
+                {
+                    int row = shape.SourceRow(tile, v, lane, out float scale);
+                    // element (tile, j, v, lane) of the float layout lands in pair v/2, half v%2
+                    int first = tile * shape.TileStride + (v / 2) * 2 * width + lane * 2 + (v & 1);
+                    for (int j = 0; j < shape.Columns; j++)
+                        Unsafe.Add(ref target, first + j * shape.ColumnStride) =
+                            row < 0 ? (ushort)0 : LstmMath.ToBFloat16(scale * shape.Weight(weightIh, weightHh, row, j));
+                }
+        PackBias(biasIh, biasHh, hiddenSize, width, bias);
+    }
+
+    /// <summary>
+    /// Packs one layer with int8 weights: each row of W_ih and each row of W_hh gets its own symmetric scale
+    /// s = max|row| / 127 and q = round(w / s) (nearest even), so w ≈ s·q. Inside a column the vectors are stored in
+    /// fours (i, f, g, o of one block): byte g of 32-bit lane k holds gate g's lane k, so a kernel turns one 32-bit
+    /// load into four float vectors with shifts, masks and a conversion. <c>weights</c> receives 1 byte per packed weight;
+    /// <c>scales</c> receives 3·4·RoundUp(H, width) floats laid out like the bias: the W_ih scales·2⁻²⁴, the W_hh
+    /// scales·2⁻²⁴, then s_ih / s_hh. (The kernels convert a byte shifted into the top of a 32-bit lane, q·2²⁴, so the
+    /// 2⁻²⁴ is folded in.)
+    /// </summary>
+    public static void PackLayerInt8(
+        ReadOnlySpan<float> weightIh, ReadOnlySpan<float> weightHh, ReadOnlySpan<float> biasIh, ReadOnlySpan<float> biasHh,
+        int inputSize, int recurrentSize, int hiddenSize, int width, int blocksPerTile, Span<byte> weights, Span<float> bias, Span<float> scales)
+    {
+        var shape = new ReducedShape(weightIh, weightHh, inputSize, recurrentSize, hiddenSize, width, blocksPerTile, weights.Length, 1, bias.Length);
+        int hp = RoundUp(hiddenSize, width);
+        if (scales.Length < 12 * hp)
+            throw new ArgumentException("The destination is too small for the layer's scales.", nameof(scales));
+        const float TwoToMinus24 = 1f / 16777216f;
+        ref sbyte target = ref Unsafe.As<byte, sbyte>(ref MemoryMarshal.GetReference(weights));
+        for (int tile = 0; tile < shape.Tiles; tile++)
+            for (int v = 0; v < shape.VectorsPerTile; v++)
+                for (int lane = 0; lane < width; lane++)
+                {
+                    int row = shape.SourceRow(tile, v, lane, out float scale);
+                    int scaleIndex = tile * shape.VectorsPerTile * width + v * width + lane;
+                    int first = tile * shape.TileStride + (v / 4) * 4 * width + lane * 4 + (v & 3);
+                    if (row < 0)
+                    {
+                        for (int j = 0; j < shape.Columns; j++) Unsafe.Add(ref target, first + j * shape.ColumnStride) = 0;
+                        scales[scaleIndex] = 0f;
+                        scales[4 * hp + scaleIndex] = 0f;
+                        scales[8 * hp + scaleIndex] = 1f;
+                        continue;
+                    }
+                    float sx = RowScale(weightIh.Slice(row * inputSize, inputSize), scale);
+                    float sh = RowScale(weightHh.Slice(row * recurrentSize, recurrentSize), scale);
+                    for (int j = 0; j < shape.Columns; j++)
+                    {
+                        float s = j < inputSize ? sx : sh;
+                        float q = MathF.Round(scale * shape.Weight(weightIh, weightHh, row, j) / s);
+                        Unsafe.Add(ref target, first + j * shape.ColumnStride) = (sbyte)Math.Clamp(q, -127f, 127f);
+                    }
+                    scales[scaleIndex] = sx * TwoToMinus24;
+                    scales[4 * hp + scaleIndex] = sh * TwoToMinus24;
+                    scales[8 * hp + scaleIndex] = sx / sh;
+                }
+        PackBias(biasIh, biasHh, hiddenSize, width, bias);
+    }
+
+    /// <summary>max|scale·row| / 127, or 1 for an all-zero row (whose q are all 0, so any scale is exact).</summary>
+    private static float RowScale(ReadOnlySpan<float> row, float scale)
+    {
+        float max = 0f;
+        foreach (float w in row) max = MathF.Max(max, MathF.Abs(scale * w));
+        float s = max / 127f;
+        return s > 0f && float.IsFinite(s) ? s : 1f;
+    }
+
+    private static void PackBias(ReadOnlySpan<float> biasIh, ReadOnlySpan<float> biasHh, int hiddenSize, int width, Span<float> bias)
+    {
+        int hp = RoundUp(hiddenSize, width);
+        for (int block = 0; block < hp / width; block++)
+            for (int gate = 0; gate < 4; gate++)
+                for (int lane = 0; lane < width; lane++)
+                {
+                    int unit = block * width + lane, row = gate * hiddenSize + unit;
+                    float sum = unit >= hiddenSize || biasIh.IsEmpty ? 0f : biasIh[row] + biasHh[row];
+                    bias[(block * 4 + gate) * width + lane] = (gate == 2 ? 1f : 0.5f) * sum;
+                }
+    }
+
+    /// <summary>The tiling of one layer, shared by the reduced packers (the float layout's element positions).</summary>
+    private readonly struct ReducedShape
+    {
+        public readonly int Tiles, VectorsPerTile, Columns, ColumnStride, TileStride, Inputs, Recurrent, Hidden, Width, BlocksPerTile;
+
+        public ReducedShape(ReadOnlySpan<float> weightIh, ReadOnlySpan<float> weightHh, int inputSize, int recurrentSize, int hiddenSize,
+            int width, int blocksPerTile, int weightBytes, int bytesPerWeight, int biasLength)
+        {
+            int hp = RoundUp(hiddenSize, width);
+            int blocks = hp / width;
+            if (blocks % blocksPerTile != 0)
+                throw new ArgumentException($"blocksPerTile {blocksPerTile} does not divide the {blocks} blocks.", nameof(blocksPerTile));
+            Tiles = blocks / blocksPerTile;
+            VectorsPerTile = blocksPerTile * 4;
+            Columns = inputSize + recurrentSize;
+            ColumnStride = VectorsPerTile * width;
+            TileStride = Columns * ColumnStride;
+            Inputs = inputSize;
+            Recurrent = recurrentSize;
+            Hidden = hiddenSize;
+            Width = width;
+            BlocksPerTile = blocksPerTile;
+            if (weightBytes < (long)Tiles * TileStride * bytesPerWeight || biasLength < 4 * hp)
+                throw new ArgumentException("The destination is too small for the packed layer.");
+            if (weightIh.Length != 4 * hiddenSize * inputSize || weightHh.Length != 4 * hiddenSize * recurrentSize)
+                throw new ArgumentException("The source weights do not have the layer's shape.");
+        }
+
+        /// <summary>The PyTorch row of packed vector <paramref name="v"/>, lane <paramref name="lane"/> of a tile (−1 for padding), and its pre-scale.</summary>
+        public int SourceRow(int tile, int v, int lane, out float scale)
+        {
+            int gate = v % 4;
+            int unit = (tile * BlocksPerTile + v / 4) * Width + lane;
+            scale = gate == 2 ? 1f : 0.5f;
+            return unit < Hidden ? gate * Hidden + unit : -1;
+        }
+
+        /// <summary>W[row, j] of z = [x; h]: W_ih for the first Inputs columns, then W_hh.</summary>
+        public float Weight(ReadOnlySpan<float> weightIh, ReadOnlySpan<float> weightHh, int row, int j) =>
+            j < Inputs ? weightIh[row * Inputs + j] : weightHh[row * Recurrent + j - Inputs];
+    }
+}
