@@ -391,6 +391,14 @@ public sealed partial class LstmGenerator
 
             void EmitColumn(string columnOffsetInZ, string weightRef, string weightOffset, int partial)
             {
+                if (reduced && streams == 1)
+                {
+                    // widen a group (two bf16 or four int8 vectors) and use it at once: few widened vectors are live
+                    _w.Line($"zj = {_v.Broadcast(VectorWidth.At(zr, columnOffsetInZ))};");
+                    EmitDecode(weightRef, weightOffset, vectors, v => "wv" + N(v), v =>
+                        _w.Line($"{Acc(partial, 0, v)} = {_v.MulAdd("wv" + N(v), "zj", Acc(partial, 0, v))};"));
+                    return;
+                }
                 if (reduced)
                     EmitDecode(weightRef, weightOffset, vectors, v => "wv" + N(v));
                 if (streams == 1)
@@ -558,7 +566,7 @@ public sealed partial class LstmGenerator
         /// bf16: the low half shifted up is vector 2m, the high half masked is vector 2m+1 (a bf16 is the top of a float32).
         /// int8: byte g shifted to the top of the lane and converted is q·2^24 for vector 4m+g (the 2^-24 is in the scales).
         /// </summary>
-        private void EmitDecode(string reference, string byteOffset, int vectors, Func<int, string> target)
+        private void EmitDecode(string reference, string byteOffset, int vectors, Func<int, string> target, Action<int>? use = null)
         {
             int lanes = _v.Lanes;
             string Load(string type, int offset)
@@ -579,6 +587,7 @@ public sealed partial class LstmGenerator
                     _w.Line($"{target(4 * m + 1)} = {Convert("(wi << 16) & top8")};");
                     _w.Line($"{target(4 * m + 2)} = {Convert("(wi << 8) & top8")};");
                     _w.Line($"{target(4 * m + 3)} = {Convert("wi & top8")};");
+                    if (use is not null) for (int v = 4 * m; v < 4 * m + 4; v++) use(v);
                 }
             }
             else
@@ -588,6 +597,7 @@ public sealed partial class LstmGenerator
                     _w.Line($"wu = {Load("uint", m * 4 * lanes)};");
                     _w.Line($"{target(2 * m)} = {Float("wu << 16")};");
                     _w.Line($"{target(2 * m + 1)} = {Float("wu & top16")};");
+                    if (use is not null) { use(2 * m); use(2 * m + 1); }
                 }
             }
         }
