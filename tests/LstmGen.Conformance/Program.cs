@@ -4,6 +4,7 @@
 using System;
 using System.Diagnostics;
 using LstmGen;
+using LstmGen.Tests.Reduced;
 using LstmGen.Tests.Reference;
 using LstmGen.Training;
 
@@ -24,6 +25,17 @@ failures += CheckVariant("C bidirectional", new ShapeCBi(1), new VariantConfig(8
 failures += CheckVariant("D proj 64", new ShapeDProj(1), new VariantConfig(64, 128, 1, 1, 64, false, true, 0, false), 1, 50, m => m.Step);
 failures += CheckVariant("everything", new Everything(1), Everything.Config, 1, 70, null);
 failures += CheckVariantGradients();
+// issue 8: bf16 and int8 gate weights, against the reference on the same rounded weights
+VariantConfig Plain(int i, int h, int l = 1) => new(i, h, l, 1, 0, false, true, 0, false);
+failures += CheckVariant("C bf16", new ShapeCBf16(1), Plain(8, 32, 2), 1, 100, m => m.Step, Storage.BFloat16);
+failures += CheckVariant("C int8", new ShapeCInt8(1), Plain(8, 32, 2), 1, 100, m => m.Step, Storage.Int8);
+failures += CheckVariant("D bf16", new ShapeDBf16(1), Plain(64, 128), 1, 50, m => m.Step, Storage.BFloat16);
+failures += CheckVariant("D int8", new ShapeDInt8(1), Plain(64, 128), 1, 50, m => m.Step, Storage.Int8);
+failures += CheckVariant("E bf16", new ShapeEBf16(1), Plain(256, 256), 1, 20, m => m.Step, Storage.BFloat16);
+failures += CheckVariant("E int8", new ShapeEInt8(1), Plain(256, 256), 1, 20, m => m.Step, Storage.Int8);
+failures += CheckVariant("C×8 int8", new ShapeC8Int8(1), Plain(8, 32, 2), 8, 50, m => m.Step, Storage.Int8);
+failures += CheckVariant("everything bf16", new EverythingBf16(1), Everything.Config, 1, 70, null, Storage.BFloat16);
+failures += CheckVariant("everything int8", new EverythingInt8(1), Everything.Config, 1, 70, null, Storage.Int8);
 Console.WriteLine(failures == 0 ? $"conformance: all checks passed in {clock.Elapsed.TotalSeconds:F1} s" : $"conformance: {failures} check(s) FAILED");
 return failures == 0 ? 0 : 1;
 
@@ -67,14 +79,14 @@ static int Check<TState>(string name, ILstmModel<TState> model, int i, int h, in
 }
 
 static int CheckVariant<TState>(string name, ILstmModel<TState> model, VariantConfig cfg, int batch, int steps,
-    Func<ILstmModel<TState>, StepFn<TState>>? step) where TState : class, ILstmState
+    Func<ILstmModel<TState>, StepFn<TState>>? step, Storage? storage = null) where TState : class, ILstmState
 {
     // every parameter (learned initial state and peepholes included) from bench.md's input pattern, so nothing is zero
     var values = new float[model.Parameters.Count];
     for (int k = 0; k < values.Length; k++) values[k] = 0.3f * MathF.Sin(0.7f * k + 1);
     model.Parameters.CopyFrom(values);
     float[] xs = Inputs(batch * steps, cfg.I);
-    var p = VariantReference.ToDouble(model.Parameters.Values);
+    var p = storage is { } reduced ? ReducedReference.Effective(model.Parameters, reduced) : VariantReference.ToDouble(model.Parameters.Values);
     var offsets = VariantReference.Offsets(model.Parameters);
     int w = cfg.Width;
     var expected = new double[batch][][];
@@ -169,5 +181,17 @@ public partial class Everything
 {
     public static readonly VariantConfig Config = new(5, 12, 2, 2, 5, true, true, 2, true);
 }
+
+[LstmModel(InputSize = 8, HiddenSize = 32, NumLayers = 2, WeightStorage = WeightStorage.BFloat16)] public partial class ShapeCBf16 { }
+[LstmModel(InputSize = 8, HiddenSize = 32, NumLayers = 2, WeightStorage = WeightStorage.Int8)] public partial class ShapeCInt8 { }
+[LstmModel(InputSize = 64, HiddenSize = 128, WeightStorage = WeightStorage.BFloat16)] public partial class ShapeDBf16 { }
+[LstmModel(InputSize = 64, HiddenSize = 128, WeightStorage = WeightStorage.Int8)] public partial class ShapeDInt8 { }
+[LstmModel(InputSize = 256, HiddenSize = 256, WeightStorage = WeightStorage.BFloat16)] public partial class ShapeEBf16 { }
+[LstmModel(InputSize = 256, HiddenSize = 256, WeightStorage = WeightStorage.Int8)] public partial class ShapeEInt8 { }
+[LstmModel(InputSize = 8, HiddenSize = 32, NumLayers = 2, BatchSize = 8, WeightStorage = WeightStorage.Int8)] public partial class ShapeC8Int8 { }
+[LstmModel(InputSize = 5, HiddenSize = 12, NumLayers = 2, Bidirectional = true, ProjSize = 5, Peepholes = true, LearnInitialState = true,
+    OutputSize = 2, WeightStorage = WeightStorage.BFloat16)] public partial class EverythingBf16 { }
+[LstmModel(InputSize = 5, HiddenSize = 12, NumLayers = 2, Bidirectional = true, ProjSize = 5, Peepholes = true, LearnInitialState = true,
+    OutputSize = 2, WeightStorage = WeightStorage.Int8)] public partial class EverythingInt8 { }
 
 public delegate void StepFn<TState>(ReadOnlySpan<float> x, TState state, Span<float> y);

@@ -38,8 +38,6 @@ namespace LstmGen.Tests.Reduced;
 [LstmModel(InputSize = 256, HiddenSize = 256, WeightStorage = WeightStorage.BFloat16)] public partial class Bf16_E { }
 [LstmModel(InputSize = 256, HiddenSize = 256, WeightStorage = WeightStorage.Int8)] public partial class I8_E { }
 
-public enum Storage { BFloat16, Int8 }
-
 public sealed record ReducedCase(string Name, Storage Storage, VariantConfig Config, int Batch, Func<IVariantDriver> Create)
 {
     public override string ToString() => Name;
@@ -82,51 +80,3 @@ public static class ReducedModels
     public static IEnumerable<object[]> Names => All.Select(c => new object[] { c.Name });
 }
 
-/// <summary>
-/// The weights a reduced model computes with, written from the definitions (not from the packer): bf16 rounding through
-/// libtorch's own conversion, int8 as s = max|row| / 127, q = round-half-even(w / s) clamped to ±127, per row of each of
-/// W_ih and W_hh. Only the gate matrices are reduced; biases, peepholes, projection, head stay float32.
-/// </summary>
-public static class ReducedReference
-{
-    public static bool IsGateMatrix(string name) => name.StartsWith("weight_ih_", StringComparison.Ordinal) || name.StartsWith("weight_hh_", StringComparison.Ordinal);
-
-    /// <summary>The parameters as the reduced model sees them, in double.</summary>
-    public static double[] Effective(LstmParameters parameters, Storage storage)
-    {
-        var p = VariantReference.ToDouble(parameters.Values);
-        foreach (var t in parameters.Tensors)
-        {
-            if (!IsGateMatrix(t.Name)) continue;
-            var values = t.Values.ToArray();
-            double[] rounded = storage == Storage.BFloat16 ? RoundBFloat16(values) : DequantizeRows(values, t.Rows, t.Columns);
-            Array.Copy(rounded, 0, p, t.Offset, rounded.Length);
-        }
-        return p;
-    }
-
-    public static double[] RoundBFloat16(float[] values)
-    {
-        using var source = TorchSharp.torch.tensor(values);
-        using var bf = source.to(TorchSharp.torch.ScalarType.BFloat16);
-        using var back = bf.to(TorchSharp.torch.ScalarType.Float32);
-        return back.data<float>().ToArray().Select(v => (double)v).ToArray();
-    }
-
-    public static double[] DequantizeRows(float[] values, int rows, int columns)
-    {
-        var result = new double[values.Length];
-        for (int r = 0; r < rows; r++)
-        {
-            float max = 0;
-            for (int j = 0; j < columns; j++) max = Math.Max(max, Math.Abs(values[r * columns + j]));
-            float s = max > 0 ? max / 127f : 1f;
-            for (int j = 0; j < columns; j++)
-            {
-                float q = Math.Clamp(MathF.Round(values[r * columns + j] / s, MidpointRounding.ToEven), -127f, 127f);
-                result[r * columns + j] = (double)s * q;
-            }
-        }
-        return result;
-    }
-}
