@@ -1,0 +1,44 @@
+using System.Linq;
+using Microsoft.CodeAnalysis;
+using Xunit;
+
+namespace LstmGen.Tests.Generator;
+
+/// <summary>Issue 8: the WeightStorage option. An undefined value is LSTM013 at the argument; every defined value compiles.</summary>
+public sealed class StorageDiagnosticTests
+{
+    [Theory]
+    [InlineData("(WeightStorage)3", "3")]
+    [InlineData("(WeightStorage)(-1)", "-1")]
+    public void UndefinedStorageIsAnError(string value, string shown)
+    {
+        string argument = "WeightStorage = " + value;
+        string source = $"using LstmGen; [LstmModel(InputSize = 2, HiddenSize = 8, {argument})] public partial class Model {{ }}";
+        var (diagnostics, output, _) = GeneratorHarness.Run(source);
+        var d = Assert.Single(diagnostics);
+        Assert.Equal("LSTM013", d.Id);
+        Assert.Equal(DiagnosticSeverity.Error, d.Severity);
+        Assert.Contains($"WeightStorage value {shown} is not defined", d.GetMessage());
+        Assert.Contains("Float32, BFloat16 or Int8", d.GetMessage());
+        Assert.Equal(argument, source.Substring(d.Location.SourceSpan.Start, d.Location.SourceSpan.Length));
+        Assert.Empty(output.SyntaxTrees.Skip(1));
+    }
+
+    [Theory]
+    [InlineData("Float32", "PackLayer(", false)]
+    [InlineData("BFloat16", "PackLayerBFloat16(", true)]
+    [InlineData("Int8", "PackLayerInt8(", true)]
+    public void EveryStorageCompilesWithItsOwnPackerAndKernels(string storage, string packer, bool reduced)
+    {
+        string source = $"using LstmGen; [LstmModel(InputSize = 3, HiddenSize = 17, NumLayers = 2, Bidirectional = true, ProjSize = 5, Peepholes = true, BatchSize = 2, WeightStorage = WeightStorage.{storage})] public partial class Model {{ }}";
+        var (diagnostics, output, run) = GeneratorHarness.Run(source);
+        Assert.Empty(diagnostics);
+        string emitted = string.Concat(run.GeneratedTrees.Select(t => t.ToString()));
+        Assert.Empty(output.GetDiagnostics().Where(d => d.Severity >= DiagnosticSeverity.Warning));
+        Assert.Contains(packer, emitted);
+        // reduced models keep a float32 pack for the trainer and name their inference kernels apart from the training ones
+        Assert.Equal(reduced, emitted.Contains("PackedTrainingLength"));
+        Assert.Equal(reduced, emitted.Contains("RecurQ3("));
+        Assert.Contains("RecurTrain3(", emitted);
+    }
+}
