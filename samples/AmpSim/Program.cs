@@ -106,6 +106,11 @@ Console.WriteLine($"  {"dry input",-30} {esrDry,8:F5}  ({10 * Math.Log10(esrDry)
 Console.WriteLine($"processed {seconds:F1} s of audio in {best * 1000:F1} ms one sample at a time (fastest of 3 passes): " +
                   $"{nsPerSample:F0} ns per sample, real-time factor {realtime:N0}× (one {Rate / 1000} kHz channel needs {1e9 / Rate:F0} ns per sample)");
 
+// ---- the same trained weights stored as bf16 and int8 (README, "Reduced-precision weights") ----
+Console.WriteLine($"the trained weights with reduced-precision storage, sample by sample over the {seconds:F1} s test signal ({testDry.Length:N0} steps):");
+ReportReduced("BFloat16", new AmpModelBf16(), model, testDry, testWet, output, esrModel);
+ReportReduced("Int8", new AmpModelInt8(), model, testDry, testWet, output, esrModel);
+
 // ---- files: the test signal dry, through the true effect and through the model; the plots ----
 Directory.CreateDirectory(outDir);
 Wav.Write(Path.Combine(outDir, "input.wav"), testDry, Rate);
@@ -149,6 +154,20 @@ static void Process(AmpModel model, AmpModel.State state, float[] input, float[]
         model.Step(input.AsSpan(n, 1), state, output.AsSpan(n, 1));
 }
 
+static void ReportReduced<TState>(string name, ILstmModel<TState> reduced, AmpModel trained, float[] dry, float[] wet, float[] floatOutput, double floatEsr)
+    where TState : class, ILstmState
+{
+    reduced.Parameters.CopyFrom(trained.Parameters.Values);
+    var state = reduced.NewState();
+    var y = new float[dry.Length];
+    for (int n = 0; n < dry.Length; n++) reduced.Step(dry.AsSpan(n, 1), state, y.AsSpan(n, 1));
+    double max = 0, sum = 0;
+    for (int n = 0; n < y.Length; n++) { double d = Math.Abs(y[n] - floatOutput[n]); max = Math.Max(max, d); sum += d; }
+    double esr = Esr(wet, y);
+    Console.WriteLine($"  {name,-9} max |Δ| {max:E2}, mean |Δ| {sum / y.Length:E2} against float32; ESR {esr:F5} ({10 * Math.Log10(esr):F2} dB; float32 {10 * Math.Log10(floatEsr):F2} dB)");
+    Console.WriteLine($"result reduced-{name.ToLowerInvariant()}-esr {esr:F5}");
+}
+
 static double Esr(ReadOnlySpan<float> target, ReadOnlySpan<float> y)
 {
     double error = 0, energy = 0;
@@ -171,6 +190,14 @@ static double BestGain(float[] dry, float[] wet)
 /// <summary>One input sample in, one output sample out: an LSTM of 16 units and a dense head; training windows of 1,024 samples.</summary>
 [LstmModel(InputSize = 1, HiddenSize = 16, OutputSize = 1, SequenceLength = 1024)]
 public partial class AmpModel { }
+
+/// <summary>The amp model with bfloat16 gate weights, for the accuracy report (weights copied from the trained model).</summary>
+[LstmModel(InputSize = 1, HiddenSize = 16, OutputSize = 1, WeightStorage = WeightStorage.BFloat16)]
+public partial class AmpModelBf16 { }
+
+/// <summary>The amp model with int8 gate weights (one scale per row), for the accuracy report.</summary>
+[LstmModel(InputSize = 1, HiddenSize = 16, OutputSize = 1, WeightStorage = WeightStorage.Int8)]
+public partial class AmpModelInt8 { }
 
 /// <summary>
 /// The effect to learn, a caricature of a guitar amplifier's preamp: a 12 dB/octave low-pass "tone" filter at 2.5 kHz

@@ -130,14 +130,21 @@ reloaded.Forward(features, state, last);
 var tomorrow = norm.Denormalize(last);
 Console.WriteLine($"forecast for {days[^1].Date.AddDays(1):yyyy-MM-dd}: precipitation {tomorrow[0]:F1} mm, max {tomorrow[1]:F1} °C, min {tomorrow[2]:F1} °C, wind {tomorrow[3]:F1} m/s");
 
+// ---- the same trained weights stored as bf16 and int8 (README, "Reduced-precision weights") ----
+var floatOutputs = new List<float>();
+Evaluate(model, features, days, split, norm, outputs: floatOutputs);
+Console.WriteLine("the trained weights with reduced-precision storage (the state runs through all {0} days; errors of the normalized outputs on the validation days):", days.Count - 1);
+ReportReduced("BFloat16", new WeatherForecasterBf16(), model, features, days, split, norm, floatOutputs, validation.NormalizedMse);
+ReportReduced("Int8", new WeatherForecasterInt8(), model, features, days, split, norm, floatOutputs, validation.NormalizedMse);
+
 // Lines for the CI check that the Native AOT binary computes what the JIT run does.
 Console.WriteLine($"result final-loss {smoothed:R}");
 Console.WriteLine($"result validation-nmse {validation.NormalizedMse:R}");
 for (int k = 0; k < O; k++) Console.WriteLine($"result forecast-{k} {tomorrow[k]:R}");
 return same ? 0 : 1;
 
-static (double[] Rmse, double NormalizedMse) Evaluate(WeatherForecaster model, float[] features, List<Day> days, int split, Normalizer norm,
-    List<double[]>? forecasts = null)
+static (double[] Rmse, double NormalizedMse) Evaluate<TState>(ILstmModel<TState> model, float[] features, List<Day> days, int split, Normalizer norm,
+    List<double[]>? forecasts = null, List<float>? outputs = null) where TState : class, ILstmState
 {
     const int I = WeatherForecaster.InputSize, O = WeatherForecaster.OutputSize;
     var state = model.NewState();
@@ -149,6 +156,7 @@ static (double[] Rmse, double NormalizedMse) Evaluate(WeatherForecaster model, f
     for (int d = split; d < days.Count - 1; d++)
     {
         model.Step(features.AsSpan(d * I, I), state, y);      // y: the forecast for day d + 1
+        outputs?.AddRange(y);
         var predicted = norm.Denormalize(y);
         forecasts?.Add(predicted);
         var actual = days[d + 1].Values;
@@ -163,6 +171,21 @@ static (double[] Rmse, double NormalizedMse) Evaluate(WeatherForecaster model, f
     var rmse = new double[O];
     for (int k = 0; k < O; k++) rmse[k] = Math.Sqrt(sum[k] / count);
     return (rmse, normalized / count);
+}
+
+static string Signed(double value) => (value >= 0 ? "+" : "−") + Math.Abs(value).ToString("F4", System.Globalization.CultureInfo.InvariantCulture);
+
+static void ReportReduced<TState>(string name, ILstmModel<TState> reduced, WeatherForecaster trained, float[] features, List<Day> days, int split,
+    Normalizer norm, List<float> floatOutputs, double floatNmse) where TState : class, ILstmState
+{
+    reduced.Parameters.CopyFrom(trained.Parameters.Values);
+    var outputs = new List<float>();
+    var result = Evaluate(reduced, features, days, split, norm, outputs: outputs);
+    double max = 0, sum = 0;
+    for (int k = 0; k < outputs.Count; k++) { double d = Math.Abs(outputs[k] - floatOutputs[k]); max = Math.Max(max, d); sum += d; }
+    Console.WriteLine($"  {name,-9} max |Δ| {max:E2}, mean |Δ| {sum / outputs.Count:E2}; validation normalized MSE {result.NormalizedMse:F4} " +
+                      $"(float32 {floatNmse:F4}, change {Signed(result.NormalizedMse - floatNmse)})");
+    Console.WriteLine($"result reduced-{name.ToLowerInvariant()}-nmse {result.NormalizedMse:R}");
 }
 
 // The speed of one streaming Step, warm: 200 ms of steps first (under the JIT, tiered compilation finishes meanwhile),
@@ -209,6 +232,14 @@ static (double[] Rmse, double NormalizedMse) Persistence(List<Day> days, int spl
 }
 
 /// <summary>Six inputs per day (four weather values and the season), four outputs: tomorrow's weather values.</summary>
+/// <summary>The forecaster with its gate weights stored as bfloat16, for the accuracy report (weights copied from the trained model).</summary>
+[LstmModel(InputSize = 6, HiddenSize = 32, NumLayers = 2, OutputSize = 4, WeightStorage = WeightStorage.BFloat16)]
+public partial class WeatherForecasterBf16 { }
+
+/// <summary>The forecaster with int8 gate weights (one scale per row), for the accuracy report.</summary>
+[LstmModel(InputSize = 6, HiddenSize = 32, NumLayers = 2, OutputSize = 4, WeightStorage = WeightStorage.Int8)]
+public partial class WeatherForecasterInt8 { }
+
 [LstmModel(InputSize = 6, HiddenSize = 32, NumLayers = 2, OutputSize = 4, SequenceLength = 30)]
 public partial class WeatherForecaster { }
 

@@ -99,6 +99,12 @@ validationCurve.Add((steps, after));
 Console.WriteLine();
 Console.WriteLine($"validation loss {after:F3} nats/char ({after / Math.Log(2):F2} bits/char), " +
                   $"from {before:F3} before training; character frequencies alone: {unigram:F3}");
+// ---- the same trained weights stored as bf16 and int8 (README, "Reduced-precision weights") ----
+var floatProbabilities = new List<float>();
+ValidationLoss(model, validation.Span, floatProbabilities);
+Console.WriteLine($"the trained weights with reduced-precision storage, over the {validation.Length:N0} validation characters (errors of the softmax outputs):");
+ReportReduced("BFloat16", new CharModelBf16(), model, validation.Span, floatProbabilities, after);
+ReportReduced("Int8", new CharModelInt8(), model, validation.Span, floatProbabilities, after);
 foreach (double temperature in new[] { 0.5, 0.8, 1.0 })
 {
     Console.WriteLine($"sample at temperature {temperature:F1}:");
@@ -130,7 +136,7 @@ return fell ? 0 : 1;
 
 // Mean cross-entropy (nats per character) of predicting each validation character from the ones before it, streaming
 // the whole validation text through one state.
-static double ValidationLoss(CharModel model, ReadOnlySpan<byte> codes)
+static double ValidationLoss<TState>(ILstmModel<TState> model, ReadOnlySpan<byte> codes, List<float>? probabilities = null) where TState : class, ILstmState
 {
     const int Chunk = 256;
     var state = model.NewState();
@@ -145,9 +151,24 @@ static double ValidationLoss(CharModel model, ReadOnlySpan<byte> codes)
         for (int t = 0; t < n; t++) xs[t * V + codes[start + t]] = 1f;
         model.Forward(xs.AsSpan(0, n * V), state, ps.AsSpan(0, n * V));
         for (int t = 0; t < n; t++) total -= Math.Log(Math.Max(ps[t * V + codes[start + t + 1]], 1e-30f));
+        probabilities?.AddRange(ps.AsSpan(0, n * V));
         count += n;
     }
     return total / count;
+}
+
+static string Signed(double value) => (value >= 0 ? "+" : "−") + Math.Abs(value).ToString("F4", System.Globalization.CultureInfo.InvariantCulture);
+
+static void ReportReduced<TState>(string name, ILstmModel<TState> reduced, CharModel trained, ReadOnlySpan<byte> codes, List<float> floatProbabilities, double floatLoss)
+    where TState : class, ILstmState
+{
+    reduced.Parameters.CopyFrom(trained.Parameters.Values);
+    var probabilities = new List<float>();
+    double loss = ValidationLoss(reduced, codes, probabilities);
+    double max = 0, sum = 0;
+    for (int k = 0; k < probabilities.Count; k++) { double d = Math.Abs(probabilities[k] - floatProbabilities[k]); max = Math.Max(max, d); sum += d; }
+    Console.WriteLine($"  {name,-9} max |Δ| {max:E2}, mean |Δ| {sum / probabilities.Count:E2} against float32; validation loss {loss:F4} nats/char (float32 {floatLoss:F4}, change {Signed(loss - floatLoss)})");
+    Console.WriteLine($"result reduced-{name.ToLowerInvariant()}-loss {loss:F4}");
 }
 
 // The cross-entropy of the validation text under the training text's character frequencies: what a model that ignores
@@ -197,6 +218,14 @@ static string Indent(string text) => "    | " + text.Replace("\n", "\n    | ");
 /// Two stacked LSTM layers of 128 units over one-hot characters, a dense head with a softmax over the 62 characters;
 /// training windows of 64 characters.
 /// </summary>
+/// <summary>The character model with bfloat16 gate weights, for the accuracy report (weights copied from the trained model).</summary>
+[LstmModel(InputSize = 62, HiddenSize = 128, NumLayers = 2, OutputSize = 62, OutputActivation = OutputActivation.Softmax, WeightStorage = WeightStorage.BFloat16)]
+public partial class CharModelBf16 { }
+
+/// <summary>The character model with int8 gate weights (one scale per row), for the accuracy report.</summary>
+[LstmModel(InputSize = 62, HiddenSize = 128, NumLayers = 2, OutputSize = 62, OutputActivation = OutputActivation.Softmax, WeightStorage = WeightStorage.Int8)]
+public partial class CharModelInt8 { }
+
 [LstmModel(InputSize = 62, HiddenSize = 128, NumLayers = 2, OutputSize = 62, OutputActivation = OutputActivation.Softmax, SequenceLength = 64)]
 public partial class CharModel { }
 
