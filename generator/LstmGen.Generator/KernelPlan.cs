@@ -30,7 +30,10 @@ internal sealed class VectorWidth
     public bool IsScalar => Lanes == 1;
 
     public string ClassName => "Kernels" + Name;
-    public string Type => IsScalar ? "float" : $"global::System.Runtime.Intrinsics.{Name}<float>";
+    public string Type => TypeOf("float");
+
+    /// <summary>This width's vector of <paramref name="element"/> (a C# keyword type), or the element itself for the scalar path.</summary>
+    public string TypeOf(string element) => IsScalar ? element : $"global::System.Runtime.Intrinsics.{Name}<{element}>";
     private string Static => $"global::System.Runtime.Intrinsics.{Name}";
 
     public string IsAcceleratedCondition => IsScalar ? "true" : $"{Static}.IsHardwareAccelerated";

@@ -140,16 +140,12 @@ public sealed partial class LstmGenerator
                 string weights = $"packed.Slice({N(_model.PackedWeightOffset(_v, u, reduced))}, {N(_model.PackedWeightFloats(plan, reduced))})";
                 string bias = $"packed.Slice({N(_model.PackedBiasOffset(_v, u, reduced))}, {N(plan.BiasLength)})";
                 string shape = $"{N(plan.Inputs)}, {N(Hp)}, {N(H)}, {N(_v.Lanes)}, {N(plan.BlocksPerTile)}";
-                if (!reduced)
-                    _w.Line($"global::LstmGen.LstmPacking.PackLayer({T("weight_ih")}, {T("weight_hh")}, {bih}, {bhh}, {shape},");
-                else
-                    _w.Line($"global::LstmGen.LstmPacking.PackLayer{WeightStorageValues.Names[_model.Storage]}({T("weight_ih")}, {T("weight_hh")}, {bih}, {bhh}, {shape},");
-                if (!reduced)
-                    _w.Line($"    {weights}, {bias});");
-                else if (!Int8)
-                    _w.Line($"    global::System.Runtime.InteropServices.MemoryMarshal.AsBytes({weights}), {bias});");
-                else
-                    _w.Line($"    global::System.Runtime.InteropServices.MemoryMarshal.AsBytes({weights}), {bias}, packed.Slice({N(_model.PackedScaleOffset(_v, u, true))}, {N(3 * plan.BiasLength)}));");
+                // float32: PackLayer(...); bf16: PackLayerBFloat16(..., bytes, bias); int8: PackLayerInt8(..., bytes, bias, scales)
+                string packer = reduced ? "PackLayer" + WeightStorageValues.Names[_model.Storage] : "PackLayer";
+                string destination = !reduced ? $"{weights}, {bias}" : $"global::System.Runtime.InteropServices.MemoryMarshal.AsBytes({weights}), {bias}" +
+                    (Int8 ? $", packed.Slice({N(_model.PackedScaleOffset(_v, u, true))}, {N(3 * plan.BiasLength)})" : "");
+                _w.Line($"global::LstmGen.LstmPacking.{packer}({T("weight_ih")}, {T("weight_hh")}, {bih}, {bhh}, {shape},");
+                _w.Line($"    {destination});");
                 if (Peep)
                     _w.Line($"global::LstmGen.LstmPacking.PackPeepholes({T("weight_ph")}, {N(H)}, {N(_v.Lanes)}, packed.Slice({N(_model.PackedPeepOffset(_v, u, reduced))}, {N(3 * plan.PaddedHidden)}));");
                 if (P > 0)
@@ -548,16 +544,13 @@ public sealed partial class LstmGenerator
             _w.Line();
         }
 
-        private string UIntType => _v.IsScalar ? "uint" : $"global::System.Runtime.Intrinsics.{_v.Name}<uint>";
-        private string IntType => _v.IsScalar ? "int" : $"global::System.Runtime.Intrinsics.{_v.Name}<int>";
-
         /// <summary>The locals the decode of reduced weights assigns: the 32-bit load and the mask constant.</summary>
         private void EmitDecodeLocals()
         {
             if (Int8)
-                _w.Line($"{IntType} wi, top8 = {(_v.IsScalar ? "unchecked((int)0xFF000000)" : $"{_v.StaticClass}.Create(unchecked((int)0xFF000000))")};");
+                _w.Line($"{_v.TypeOf("int")} wi, top8 = {(_v.IsScalar ? "unchecked((int)0xFF000000)" : $"{_v.StaticClass}.Create(unchecked((int)0xFF000000))")};");
             else
-                _w.Line($"{UIntType} wu, top16 = {(_v.IsScalar ? "0xFFFF0000u" : $"{_v.StaticClass}.Create(0xFFFF0000u)")};");
+                _w.Line($"{_v.TypeOf("uint")} wu, top16 = {(_v.IsScalar ? "0xFFFF0000u" : $"{_v.StaticClass}.Create(0xFFFF0000u)")};");
         }
 
         /// <summary>

@@ -91,6 +91,7 @@ public static partial class LstmPacking
         return s > 0f && float.IsFinite(s) ? s : 1f;
     }
 
+    /// <summary>b_ih + b_hh (0 without bias) laid out like one column, the i, f, o rows pre-scaled by 0.5; padded units get 0.</summary>
     private static void PackBias(ReadOnlySpan<float> biasIh, ReadOnlySpan<float> biasHh, int hiddenSize, int width, Span<float> bias)
     {
         int hp = RoundUp(hiddenSize, width);

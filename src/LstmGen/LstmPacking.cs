@@ -64,11 +64,9 @@ public static partial class LstmPacking
                     {
                         int unit = block * width + lane;
                         int dst = tile * tileStride + (b * 4 + gate) * width + lane;
-                        int biasDst = (block * 4 + gate) * width + lane;
                         if (unit >= h)
                         {
                             for (int j = 0; j < k; j++) weights[dst + j * columnStride] = 0f;
-                            bias[biasDst] = 0f;
                             continue;
                         }
                         int row = gate * h + unit;
@@ -81,12 +79,11 @@ public static partial class LstmPacking
                         ref float sourceHh = ref Unsafe.Add(ref MemoryMarshal.GetReference(weightHh), row * r);
                         for (int j = 0; j < r; j++)
                             Unsafe.Add(ref target, j * columnStride) = scale * Unsafe.Add(ref sourceHh, j);
-                        float sum = biasIh.IsEmpty ? 0f : biasIh[row] + biasHh[row];
-                        bias[biasDst] = scale * sum;
                     }
                 }
             }
         }
+        PackBias(biasIh, biasHh, h, width, bias);
     }
 
     /// <summary>

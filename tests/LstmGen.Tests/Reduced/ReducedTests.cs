@@ -211,11 +211,16 @@ public sealed class ReducedTests
         Assert.Equal(loadedBf16.Parameters.Values.ToArray(), compiledBf16.Parameters.Values.ToArray());
         Assert.Equal(loadedI8.Parameters.Values.ToArray(), compiledI8.Parameters.Values.ToArray());
 
-        float[] Run(Func<float[], float[]> forward) => forward(xs);
-        var a = Run(v => { var y = new float[64 * 2]; compiledBf16.Forward(v, compiledBf16.NewState(), y); return y; });
-        var b = Run(v => { var y = new float[64 * 2]; loadedBf16.Forward(v, loadedBf16.NewState(), y); return y; });
-        var c = Run(v => { var y = new float[64 * 2]; compiledI8.Forward(v, compiledI8.NewState(), y); return y; });
-        var d = Run(v => { var y = new float[64 * 2]; loadedI8.Forward(v, loadedI8.NewState(), y); return y; });
+        float[] Forward<TModel, TState>(TModel model) where TModel : ILstmModel<TState> where TState : class, ILstmState
+        {
+            var ys = new float[64 * 2];
+            model.Forward(xs, model.NewState(), ys);
+            return ys;
+        }
+        var a = Forward<CompiledBf16, CompiledBf16.State>(compiledBf16);
+        var b = Forward<Bf16_3_17_2_2, Bf16_3_17_2_2.State>(loadedBf16);
+        var c = Forward<CompiledI8, CompiledI8.State>(compiledI8);
+        var d = Forward<I8_3_17_2_2, I8_3_17_2_2.State>(loadedI8);
         Assert.Equal(b, a);
         Assert.Equal(d, c);
         var cfg = new VariantConfig(3, 17, 2, 1, 0, false, true, 2, false);
