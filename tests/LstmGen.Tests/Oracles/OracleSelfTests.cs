@@ -47,6 +47,8 @@ public sealed class OracleSelfTests
         var r = Get(oracle)(1, 1, 1, bias, 0, HeadActivation.None, parameters, new[] { 1f }, 1);
         _out.WriteLine($"{oracle}: h1 = {r.Output[0]:R}, c1 = {r.CN[0]:R} ({sw.Elapsed.TotalMilliseconds:F1} ms)");
         Assert.Single(r.Output);
+        if (oracle == "torch" && !(Math.Abs(r.Output[0] - 0.1742697) <= 1e-6 && Math.Abs(r.CN[0] - 0.2876491) <= 1e-6))
+            Assert.Fail(OneDnn.Hint($"h1 = {r.Output[0]:R}, c1 = {r.CN[0]:R}; expected 0.1742697, 0.2876491"));
         Assert.Equal(0.1742697, r.Output[0], 1e-6);
         Assert.Equal(0.1742697, r.HN[0], 1e-6);
         Assert.Equal(0.2876491, r.CN[0], 1e-6);
@@ -84,6 +86,21 @@ public sealed class OracleSelfTests
         Assert.True(ab <= 1e-5, $"torch vs onnx: {ab}");
         Assert.True(ad <= 1e-5, $"torch vs double reference: {ad}");
         Assert.True(bd <= 1e-5, $"onnx vs double reference: {bd}");
+    }
+
+    /// <summary>
+    /// The test host must start with oneDNN capped (oracles.runsettings): on a CPU with the broken AVX-512 RNN path the
+    /// torch oracle is wrong without it. Read from /proc/self/environ, the environment the process started with, which is
+    /// what libtorch's getenv sees (Environment.GetEnvironmentVariable would also show a value set from managed code).
+    /// </summary>
+    [Fact]
+    public void TestHostStartsWithTheOneDnnCap()
+    {
+        string environ = System.IO.File.ReadAllText("/proc/self/environ");
+        bool capped = Array.IndexOf(environ.Split('\0'), OneDnn.CapVariable + "=" + OneDnn.Cap) >= 0;
+        _out.WriteLine(OneDnn.Describe() + "; " + OneDnn.CpuDescription());
+        Assert.True(capped, $"the test host started without {OneDnn.CapVariable}={OneDnn.Cap}: was tests/LstmGen.Tests/oracles.runsettings " +
+                            "replaced (dotnet test --settings) or RunSettingsFilePath removed from the test project? " + OneDnn.Describe());
     }
 
     [Fact]
