@@ -8,7 +8,7 @@ public sealed partial class LstmGenerator
 {
     /// <summary>
     /// Emits, inside one width's kernel class, the training kernels: the forward pass that keeps activations
-    /// (<c>TrainSequence</c>) and back-propagation through time (<c>BackwardSequence</c>), lstm.md §4.
+    /// (<c>TrainSequence</c>) and back-propagation through time (<c>BackwardSequence</c>), docs/maths.md §4.
     /// Buffers are laid out by the trainer (see <c>Trainer</c> in <see cref="Emitter"/>): per layer h_0..h_T, c_0..c_T,
     /// the gates i, f, g, o and tanh(c_t) of every step, each row padded to TrainHq floats.
     /// </summary>
@@ -195,7 +195,7 @@ public sealed partial class LstmGenerator
 
         private void EmitBackwardLayer(int inputs)
         {
-            _w.Line($"/// <summary>BPTT for one layer with {N(inputs)} inputs (lstm.md §4): da_t for t = n−1 … 0, then the weight gradients as matrix products over all steps.</summary>");
+            _w.Line($"/// <summary>BPTT for one layer with {N(inputs)} inputs (docs/maths.md §4): da_t for t = n−1 … 0, then the weight gradients as matrix products over all steps.</summary>");
             _w.Line($"private static void BackwardLayer{N(inputs)}(ref float wih, ref float whh, ref float dwih, ref float dwhh, ref float db, ref float x, int xStride, int n,");
             _w.Open("    ref float hs, ref float cs, ref float gates, ref float tanhC, ref float da, ref float dhAbove, int dhStride, ref float dxOut, bool wantDx, ref float dhNext, ref float dcNext" +
                     (Peep ? ", ref float peep, ref float dpeep" : "") + (P > 0 ? ", ref float whr, ref float dwhr, ref float dhp, ref float m, ref float dm" : "") + (RecDrop ? ", ref float hd, ref float rmask" : "") + ")");

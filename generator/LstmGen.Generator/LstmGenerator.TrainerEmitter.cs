@@ -180,7 +180,7 @@ public sealed partial class LstmGenerator
         {
             string cls = _spec.ClassName;
             _w.Line("/// <summary>");
-            _w.Line($"/// Trains a <see cref=\"{cls}\"/>: forward pass keeping activations, BPTT (lstm.md §4), clipping, a NaN/∞ guard and the");
+            _w.Line($"/// Trains a <see cref=\"{cls}\"/>: forward pass keeping activations, BPTT (docs/maths.md §4), clipping, a NaN/∞ guard and the");
             _w.Line("/// optimizer's update, allocation-free. Deterministic: the same seed, data and settings give the same weights.");
             _w.Line("/// </summary>");
             _w.Open("public sealed class Trainer : global::LstmGen.Training.ILstmTrainer");

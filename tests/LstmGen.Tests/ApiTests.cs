@@ -14,7 +14,7 @@ public sealed class ApiTests
     public void ParameterCountMatchesPyTorchFormula(string name)
     {
         var c = Models.Get(name);
-        // lstm.md §1: 4H·(I_k + H) + 8H per layer with bias (4H·(I_k + H) without), plus Linear(H→O): O·H + O.
+        // docs/maths.md §1: 4H·(I_k + H) + 8H per layer with bias (4H·(I_k + H) without), plus Linear(H→O): O·H + O.
         long expected = 0;
         for (int l = 0; l < c.L; l++)
             expected += 4L * c.H * ((l == 0 ? c.I : c.H) + c.H) + (c.Bias ? 8L * c.H : 0);

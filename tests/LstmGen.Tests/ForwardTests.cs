@@ -18,7 +18,7 @@ public sealed class ForwardTests(ITestOutputHelper output)
     [Fact]
     public void ReferenceMatchesHandWorkedValues()
     {
-        // lstm.md §7: I = H = 1, every weight 0.5, every bias 0, x_1 = 1.
+        // docs/maths.md §7: I = H = 1, every weight 0.5, every bias 0, x_1 = 1.
         var parameters = new float[] { 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0, 0, 0, 0, 0, 0, 0, 0 };
         var reference = new ReferenceLstm(1, 1, 1, bias: true, 0, OutputActivation.None, parameters);
         double[] h = reference.Step(new float[] { 1f });

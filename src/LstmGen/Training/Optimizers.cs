@@ -7,7 +7,7 @@ namespace LstmGen.Training;
 
 /// <summary>
 /// Updates parameters from gradients, in place, without allocating after <see cref="Initialize"/>.
-/// The formulas follow ../shared/spec/lstm.md §5 and torch.optim.
+/// The formulas follow docs/maths.md §5 and torch.optim.
 /// </summary>
 public abstract class Optimizer
 {
@@ -79,7 +79,7 @@ public abstract class Optimizer
 }
 
 /// <summary>
-/// SGD with momentum in the classical form of lstm.md §5: Δw ← −η·∇w + α·Δw_prev; w ← w + Δw
+/// SGD with momentum in the classical form of docs/maths.md §5: Δw ← −η·∇w + α·Δw_prev; w ← w + Δw
 /// (with Nesterov: w ← w + α·Δw − η·∇w), optional L2 weight decay added to the gradient (torch.optim.SGD's weight_decay).
 /// With momentum 0 it is plain SGD. For a constant η this equals torch.optim.SGD with dampening 0.
 /// </summary>

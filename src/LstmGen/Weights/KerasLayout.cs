@@ -11,7 +11,7 @@ namespace LstmGen.Weights;
 public sealed record LayoutTensor(string Name, int[] Shape, float[] Values);
 
 /// <summary>
-/// Keras' LSTM layout (lstm.md §6): <c>kernel</c> (I, 4H), <c>recurrent_kernel</c> (H, 4H), <c>bias</c> (4H), gate order
+/// Keras' LSTM layout (docs/maths.md §6): <c>kernel</c> (I, 4H), <c>recurrent_kernel</c> (H, 4H), <c>bias</c> (4H), gate order
 /// i, f, c, o (c is PyTorch's g, so the order is the same), transposed relative to PyTorch, and one bias.
 /// </summary>
 /// <remarks>

@@ -4,7 +4,7 @@ using System.Globalization;
 
 namespace LstmGen.Weights;
 
-/// <summary>One direction of one layer, found by its PyTorch names (lstm.md §6).</summary>
+/// <summary>One direction of one layer, found by its PyTorch names (docs/maths.md §6).</summary>
 internal sealed record LstmDirection(ParameterTensor WeightIh, ParameterTensor WeightHh, ParameterTensor? BiasIh, ParameterTensor? BiasHh,
     ParameterTensor? WeightHr, ParameterTensor? Peepholes)
 {

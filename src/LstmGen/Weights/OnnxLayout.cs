@@ -14,7 +14,7 @@ namespace LstmGen.Weights;
 public sealed record OnnxLstmWeights(int Directions, int InputSize, int HiddenSize, float[] W, float[] R, float[]? B, float[]? P);
 
 /// <summary>
-/// The ONNX LSTM operator's layout (lstm.md §6): gate order i, o, f, c (PyTorch's i, f, g, o reordered), <c>B</c> =
+/// The ONNX LSTM operator's layout (docs/maths.md §6): gate order i, o, f, c (PyTorch's i, f, g, o reordered), <c>B</c> =
 /// [Wb ; Rb] holding PyTorch's two biases as they are, peepholes ordered i, o, f. Both directions are exact, bit for bit:
 /// the conversion only moves values.
 /// </summary>

@@ -44,7 +44,7 @@ public sealed class SafetensorsSaveOptions
 }
 
 /// <summary>
-/// Reads and writes model parameters as safetensors (lstm.md §6), the format of
+/// Reads and writes model parameters as safetensors (docs/maths.md §6), the format of
 /// <c>safetensors.torch.save_file(model.state_dict(), path)</c>: tensors named as PyTorch names them
 /// (<c>weight_ih_l0</c>, …, <c>fc.weight</c>), little-endian F32, F16 or BF16 (converted to float32 on load).
 /// </summary>

@@ -6,8 +6,8 @@ using Xunit.Abstractions;
 namespace LstmGen.Tests.Oracles;
 
 /// <summary>
-/// Tests of the test oracles themselves: the hand-worked values of lstm.md §7, agreement of the
-/// two oracles with each other, and with a scalar double-precision LSTM written from lstm.md §1.
+/// Tests of the test oracles themselves: the hand-worked values of docs/maths.md §7, agreement of the
+/// two oracles with each other, and with a scalar double-precision LSTM written from docs/maths.md §1.
 /// An unavailable oracle is a FAILURE (CI installs everything), never a skip.
 /// </summary>
 public sealed class OracleSelfTests
@@ -154,7 +154,7 @@ public sealed class OracleSelfTests
         return m;
     }
 
-    /// <summary>Scalar double-precision stacked LSTM + head, straight from lstm.md §1 and §3 (no tricks).</summary>
+    /// <summary>Scalar double-precision stacked LSTM + head, straight from docs/maths.md §1 and §3 (no tricks).</summary>
     private static class ReferenceLstm
     {
         public static OracleResult Run(int I, int H, int L, bool bias, int O, HeadActivation act,

@@ -73,7 +73,7 @@ public static class TorchVariantOracle
 
 /// <summary>
 /// libtorch autograd through LSTM with projection written with torch ops (TorchSharp's nn.LSTM has no proj_size), step by
-/// step as lstm.md §1 and PyTorch's documentation define it: gates = x·W_ihᵀ + b_ih + h·W_hhᵀ + b_hh (order i, f, g, o),
+/// step as docs/maths.md §1 and PyTorch's documentation define it: gates = x·W_ihᵀ + b_ih + h·W_hhᵀ + b_hh (order i, f, g, o),
 /// c = f⊙c + i⊙g, h = (o⊙tanh c)·W_hrᵀ; stacked layers, then the Linear head; float64; MSE over every output.
 /// </summary>
 public static class TorchProjectionOracle

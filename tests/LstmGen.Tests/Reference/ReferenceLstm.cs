@@ -4,7 +4,7 @@ namespace LstmGen.Tests.Reference;
 
 /// <summary>
 /// The test suite's own oracle: a stacked LSTM with runtime sizes, written straight from
-/// ../shared/spec/lstm.md §1 and §3, scalar, in double precision, with exact tanh and σ.
+/// docs/maths.md §1 and §3, scalar, in double precision, with exact tanh and σ.
 /// Parameters come in PyTorch order (the layout <see cref="LstmParameters"/> uses).
 /// </summary>
 public sealed class ReferenceLstm

@@ -4,7 +4,7 @@ using LstmGen.Training;
 namespace LstmGen.Tests.Reference;
 
 /// <summary>
-/// Loss and gradients of a stacked LSTM + head in double precision, written from lstm.md §4 with runtime sizes:
+/// Loss and gradients of a stacked LSTM + head in double precision, written from docs/maths.md §4 with runtime sizes:
 /// the oracle for the generated backward pass, itself checked by central finite differences of <see cref="LossOnly"/>.
 /// </summary>
 public static class ReferenceTraining
@@ -160,7 +160,7 @@ public static class ReferenceTraining
                     }
                 }
             }
-            // BPTT, lstm.md §4
+            // BPTT, docs/maths.md §4
             for (int l = L - 1; l >= 0; l--)
             {
                 int ik = l == 0 ? I : H;

@@ -15,7 +15,7 @@ public sealed record VariantConfig(int I, int H, int L, int D, int P, bool Peeph
 }
 
 /// <summary>
-/// Every option of issue 6 in double precision, written from lstm.md §1–3 with runtime sizes and no shared code with the
+/// Every option of issue 6 in double precision, written from docs/maths.md §1–3 with runtime sizes and no shared code with the
 /// generator: projection, peepholes, bidirectional stacking, given or learned initial state, dropout masks. Parameters are
 /// read by PyTorch state-dict name from a flat array (offsets from <see cref="LstmParameters"/>).
 /// </summary>
