@@ -169,8 +169,8 @@ public sealed partial class LstmGenerator
             var spec = new LstmModelSpec(ns, symbol.Name, accessibility, hintName,
                 inputSize!.Value, hiddenSize!.Value, numLayers ?? 1, bias, outputSize ?? 0, act, sequenceLength ?? 0,
                 bidirectional, projSize ?? 0, peepholes, dropout, recurrentDropout, batchSize ?? 1, learnInitial, store)
-            { Weights = weights, WeightsLocation = weights is null ? null : ArgLocation("Weights") };
-            return new ParseResult(spec, new EquatableArray<DiagnosticInfo>(warnings.ToImmutable()));
+            { Weights = weights };
+            return new ParseResult(spec, new EquatableArray<DiagnosticInfo>(warnings.ToImmutable()), weights is null ? null : ArgLocation("Weights"));
         }
 
         private static string Str(long value) => value.ToString(System.Globalization.CultureInfo.InvariantCulture);

@@ -13,8 +13,11 @@ public sealed partial class LstmGenerator
     /// <summary>The largest model whose weights are compiled in (16 Mi parameters, 64 MiB of float32 data in the assembly).</summary>
     internal const int MaxCompiledParameters = 1 << 24;
 
-    /// <summary>A model with its compiled-in weights resolved, and the diagnostics found doing it.</summary>
-    internal sealed record WeightsResult(LstmModelSpec? Model, EquatableArray<DiagnosticInfo> Diagnostics);
+    /// <summary>
+    /// A model with its compiled-in weights resolved, and the diagnostics found doing it. The diagnostics have no location
+    /// yet: the generator reports them at the <c>Weights</c> argument, found by <paramref name="HintName"/>.
+    /// </summary>
+    internal sealed record WeightsResult(string HintName, LstmModelSpec? Model, EquatableArray<DiagnosticInfo> Diagnostics);
 
     /// <summary>
     /// Compiled-in weights: finds the file named by <c>Weights</c> among the AdditionalFiles, checks it against the tensors
@@ -25,9 +28,9 @@ public sealed partial class LstmGenerator
     {
         public static WeightsResult Resolve(LstmModelSpec spec, ImmutableArray<AdditionalText> files, CancellationToken cancellationToken)
         {
-            if (spec.Weights is null) return new WeightsResult(spec, EquatableArray<DiagnosticInfo>.Empty);
+            if (spec.Weights is null) return new WeightsResult(spec.HintName, spec, EquatableArray<DiagnosticInfo>.Empty);
             WeightsResult Fail(string id, params string[] args) =>
-                new(null, new EquatableArray<DiagnosticInfo>(ImmutableArray.Create(new DiagnosticInfo(id, spec.WeightsLocation, new EquatableArray<string>(ImmutableArray.Create(args))))));
+                new(spec.HintName, null, new EquatableArray<DiagnosticInfo>(ImmutableArray.Create(new DiagnosticInfo(id, null, new EquatableArray<string>(ImmutableArray.Create(args))))));
 
             string wanted = Normalize(spec.Weights);
             if (wanted.Length == 0) return Fail("LSTM028");
@@ -60,7 +63,7 @@ public sealed partial class LstmGenerator
             cancellationToken.ThrowIfCancellationRequested();
             byte[]? values = WeightsFile.Convert(spec.Weights, bytes, tensors, out var problem);
             if (values is null) return Fail(problem!.Id, problem.Arguments);
-            return new WeightsResult(spec with { CompiledWeights = new EquatableArray<byte>(ImmutableArray.Create(values)) }, EquatableArray<DiagnosticInfo>.Empty);
+            return new WeightsResult(spec.HintName, spec with { CompiledWeights = new EquatableArray<byte>(ImmutableArray.Create(values)) }, EquatableArray<DiagnosticInfo>.Empty);
         }
 
         private static string Normalize(string path) => path.Replace('\\', '/').TrimStart('.', '/');

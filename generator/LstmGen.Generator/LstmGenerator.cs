@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using System.Linq;
 using LstmGen.Generator.Model;
 using Microsoft.CodeAnalysis;
@@ -51,7 +52,20 @@ public sealed partial class LstmGenerator : IIncrementalGenerator
             .Combine(context.AdditionalTextsProvider.Collect())
             .Select(static (pair, ct) => CompiledWeights.Resolve(pair.Left, pair.Right, ct))
             .WithTrackingName(TrackingNames.Weights);
-        context.RegisterSourceOutput(withWeights.SelectMany(static (r, _) => r.Diagnostics), static (spc, d) => spc.ReportDiagnostic(d.ToDiagnostic()));
+        // Their diagnostics are reported at the Weights argument, whose place comes from the parse step: moving the
+        // attribute re-runs only this report, never the file read above.
+        IncrementalValueProvider<ImmutableArray<(string HintName, LocationInfo? Location)>> weightsLocations = results
+            .Where(static r => r.Model is { Weights: not null })
+            .Select(static (r, _) => (r.Model!.HintName, r.WeightsLocation))
+            .Collect();
+        context.RegisterSourceOutput(withWeights.Where(static r => r.Diagnostics.Count > 0).Combine(weightsLocations), static (spc, pair) =>
+        {
+            LocationInfo? location = null;
+            foreach (var (hintName, at) in pair.Right)
+                if (hintName == pair.Left.HintName) location = at;
+            foreach (var d in pair.Left.Diagnostics)
+                spc.ReportDiagnostic((d with { Location = d.Location ?? location }).ToDiagnostic());
+        });
         models = withWeights.Where(static r => r.Model is not null).Select(static (r, _) => r.Model!);
 
         context.RegisterSourceOutput(diagnostics, static (spc, d) => spc.ReportDiagnostic(d.ToDiagnostic()));

@@ -22,4 +22,8 @@ internal sealed record DiagnosticInfo(string Id, LocationInfo? Location, Equatab
 }
 
 /// <summary>The parser's result for one attributed class: a model when it is valid, and the diagnostics found.</summary>
-internal sealed record ParseResult(LstmModelSpec? Model, EquatableArray<DiagnosticInfo> Diagnostics);
+/// <summary>
+/// What the parser found. <c>WeightsLocation</c>, the <c>Weights</c> argument's place in the file, travels beside the model,
+/// not in it: an edit that only moves the attribute then leaves the model Unchanged, and the weights file is not read again.
+/// </summary>
+internal sealed record ParseResult(LstmModelSpec? Model, EquatableArray<DiagnosticInfo> Diagnostics, LocationInfo? WeightsLocation = null);

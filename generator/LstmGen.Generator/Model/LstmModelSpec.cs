@@ -21,9 +21,8 @@ internal sealed record LstmModelSpec(
     int BatchSize = 1,
     bool LearnInitialState = false,
     int WeightStorage = WeightStorageValues.Float32,
-    // Compiled-in weights (LstmGenerator.Weights.cs): the attribute's file name and argument location, then the values.
+    // Compiled-in weights (LstmGenerator.Weights.cs): the attribute's file name, then the values. No location here (see ParseResult).
     string? Weights = null,
-    LocationInfo? WeightsLocation = null,
     EquatableArray<byte> CompiledWeights = default);
 
 /// <summary>Values of the OutputActivation enum, kept in step with src/LstmGen/LstmModelAttribute.cs.</summary>

@@ -78,7 +78,7 @@ public sealed class EmitTests(ITestOutputHelper output)
     }
 
     /// <summary>Walks an object graph and fails on any Roslyn symbol, syntax node, compilation, location or raw array.</summary>
-    private static void AssertPlainData(object? value, int depth = 0)
+    internal static void AssertPlainData(object? value, int depth = 0)
     {
         if (value is null || depth > 8) return;
         var type = value.GetType();
