@@ -89,33 +89,33 @@ internal sealed class LayerPlan
     /// <param name="blockLimit">At most this many blocks per tile (1 for batched models, whose streams take the registers).</param>
     public LayerPlan(int inputs, int recurrent, int hidden, VectorWidth width, int blockLimit = 4)
     {
-        Inputs = inputs;
-        Recurrent = recurrent;
-        Hidden = hidden;
         Width = width;
-        PaddedHidden = (hidden + width.Lanes - 1) / width.Lanes * width.Lanes;
-        Blocks = PaddedHidden / width.Lanes;
-        int maxBlocksPerTile = Math.Max(1, Math.Min(blockLimit, width.AccumulatorBudget / 4)); // at most 16 accumulators per tile (kernels.md #7)
-        BlocksPerTile = 1;
-        for (int b = Math.Min(maxBlocksPerTile, Blocks); b >= 1; b--)
-            if (Blocks % b == 0) { BlocksPerTile = b; break; }
-        Tiles = Blocks / BlocksPerTile;
+        // The tiling choice: the most blocks per tile (at most 16 accumulators, within the register budget) that divide
+        // the blocks. The arithmetic of the resulting layout is TileShape's, shared with the runtime packers.
+        int blocks = (hidden + width.Lanes - 1) / width.Lanes;
+        int maxBlocksPerTile = Math.Max(1, Math.Min(blockLimit, width.AccumulatorBudget / 4));
+        int blocksPerTile = 1;
+        for (int b = Math.Min(maxBlocksPerTile, blocks); b >= 1; b--)
+            if (blocks % b == 0) { blocksPerTile = b; break; }
+        Shape = new TileShape(inputs, recurrent, hidden, width.Lanes, blocksPerTile);
     }
 
-    public int Inputs { get; }
-    public int Recurrent { get; }
-    public int Hidden { get; }
+    /// <summary>The packed layout (shared with src/LstmGen's packers).</summary>
+    public TileShape Shape { get; }
     public VectorWidth Width { get; }
-    public int PaddedHidden { get; }
-    public int Blocks { get; }
-    public int BlocksPerTile { get; }
-    public int Tiles { get; }
-    public int Columns => Inputs + Recurrent;
-    public int VectorsPerTile => BlocksPerTile * 4;
-    public int ColumnStride => VectorsPerTile * Width.Lanes;
-    public int TileStride => Columns * ColumnStride;
-    public int WeightLength => Tiles * TileStride;
-    public int BiasLength => 4 * PaddedHidden;
+    public int Inputs => Shape.Inputs;
+    public int Recurrent => Shape.Recurrent;
+    public int Hidden => Shape.Hidden;
+    public int PaddedHidden => Shape.PaddedHidden;
+    public int Blocks => Shape.Blocks;
+    public int BlocksPerTile => Shape.BlocksPerTile;
+    public int Tiles => Shape.Tiles;
+    public int Columns => Shape.Columns;
+    public int VectorsPerTile => Shape.VectorsPerTile;
+    public int ColumnStride => Shape.ColumnStride;
+    public int TileStride => Shape.TileStride;
+    public int WeightLength => Shape.WeightLength;
+    public int BiasLength => Shape.BiasLength;
 
     /// <summary>
     /// Independent partial sums per accumulator over <paramref name="columns"/> columns: split the FMA chain while
@@ -123,9 +123,19 @@ internal sealed class LayerPlan
     /// </summary>
     public int Splits(int columns)
     {
-        if (Tiles != 1 || columns < 8) return 1;
+        if (Tiles != 1 || columns < 8 || Width.IsScalar) return 1;
         return Math.Max(1, Math.Min(4, Width.AccumulatorBudget / VectorsPerTile));
     }
+
+    /// <summary>
+    /// Whether a column loop of <paramref name="columns"/> columns is unrolled. The scalar path, which runs only with
+    /// hardware intrinsics switched off, is the reference for such builds, not a speed path: it is always a loop with a
+    /// constant trip count, and never splits its chains.
+    /// </summary>
+    public bool UnrollColumns(int columns) => !Width.IsScalar && columns <= MaxUnrolledColumns;
+
+    /// <summary>Whether the input projection's column loop over <paramref name="inputs"/> inputs is unrolled (never on the scalar path).</summary>
+    public bool UnrollProjection(int inputs) => !Width.IsScalar && inputs <= MaxUnrolledProjectionColumns;
 
     /// <summary>Streams a batched kernel runs together: each weight load then feeds this many FMAs.</summary>
     public int StreamGroup(int batch)

@@ -14,45 +14,45 @@ public sealed partial class LstmGenerator
     /// </summary>
     internal sealed class BackwardEmitter
     {
-        private readonly Emitter _model;
+        private readonly ModelPlan _plan;
         private readonly SourceWriter _w;
         private readonly VectorWidth _v;
 
-        public BackwardEmitter(Emitter model, SourceWriter writer, VectorWidth width)
+        public BackwardEmitter(ModelPlan plan, SourceWriter writer, VectorWidth width)
         {
-            _model = model;
+            _plan = plan;
             _w = writer;
             _v = width;
         }
 
         private static string N(long value) => Emitter.N(value);
         private const string Unsafe = Emitter.Unsafe;
-        private int H => _model.LayerPlanHidden;
-        private int L => _model.LayerCount;
-        private int Hq => _model.TrainHq;
+        private int H => _plan.LayerPlanHidden;
+        private int L => _plan.LayerCount;
+        private int Hq => _plan.TrainHq;
         private int Lanes => _v.Lanes;
         private string V => _v.Type;
         private static string R(string reference, string offset) => offset == "0" ? $"ref {reference}" : $"ref {Unsafe}.Add(ref {reference}, {offset})";
 
-        private int D => _model.D;
-        private int Hp => _model.Hp;
-        private int P => _model.P;
-        private bool Peep => _model.Peep;
-        private bool RecDrop => _model.RecurrentDropoutP > 0;
-        private bool LayerDrop => _model.DropoutP > 0;
-        private int Row => _model.HeadInputs;
+        private int D => _plan.D;
+        private int Hp => _plan.Hp;
+        private int P => _plan.P;
+        private bool Peep => _plan.Peep;
+        private bool RecDrop => _plan.RecurrentDropoutP > 0;
+        private bool LayerDrop => _plan.DropoutP > 0;
+        private int Row => _plan.HeadInputs;
 
         public void Emit()
         {
             EmitTrainSequence();
             EmitBackwardSequence();
-            foreach (int k in Enumerable.Range(0, L).GroupBy(_model.LayerInputs).Select(g => g.First()))
+            foreach (int k in Enumerable.Range(0, L).GroupBy(_plan.LayerInputs).Select(g => g.First()))
             {
-                EmitTrainLayer(_model.Plan(k, _v));
-                EmitBackwardLayer(_model.LayerInputs(k));
+                EmitTrainLayer(_plan.Tiling(k, _v));
+                EmitBackwardLayer(_plan.LayerInputs(k));
             }
             EmitCellBackward();
-            foreach (int columns in _model.LayerShapes().Append(Hp).Distinct())
+            foreach (int columns in _plan.LayerShapes().Append(Hp).Distinct())
             {
                 EmitMatTVec(columns);
                 EmitOuterAccumulate(columns);
@@ -65,8 +65,8 @@ public sealed partial class LstmGenerator
 
         /// <summary>Layer k's input rows and their stride, as the training buffers hold them.</summary>
         private (string Source, string Stride) LayerSource(int k, string x) =>
-            k == 0 ? (x, N(_model.LayerInputs(0)))
-            : _model.TrainHasOut(k - 1) ? (Tb($"TrainOut({N(k - 1)}, maxT)"), N(Row))
+            k == 0 ? (x, N(_plan.LayerInputs(0)))
+            : _plan.TrainHasOut(k - 1) ? (Tb($"TrainOut({N(k - 1)}, maxT)"), N(Row))
             : (Tb($"TrainHs({N(k - 1)}, maxT) + TrainHq"), "TrainHq");
 
         private void EmitTrainSequence()
@@ -75,7 +75,7 @@ public sealed partial class LstmGenerator
             _w.Open("internal static void TrainSequence(ref float w, ref float tb, ref float x, int n, int maxT)");
             for (int k = 0; k < L; k++)
             {
-                int inputs = _model.LayerInputs(k);
+                int inputs = _plan.LayerInputs(k);
                 var (source, stride) = LayerSource(k, "ref x");
                 for (int d = 0; d < D; d++)
                 {
@@ -87,13 +87,13 @@ public sealed partial class LstmGenerator
                         _w.Line($"ReverseRows({source}, {stride}, {Tb("TrainRevX(maxT)")}, {stride}, n, {N(inputs)});");
                         src = Tb("TrainRevX(maxT)");
                     }
-                    string peep = Peep ? $"ref {Unsafe}.Add(ref w, {N(_model.PackedPeepOffset(_v, u))}), " : "";
-                    string proj = P > 0 ? $", ref {Unsafe}.Add(ref w, {N(_model.PackedProjOffset(_v, u))}), {Tb("TrainM(maxT)")}" : "";
+                    string peep = Peep ? $"ref {Unsafe}.Add(ref w, {N(_plan.PackedPeepOffset(_v, u))}), " : "";
+                    string proj = P > 0 ? $", ref {Unsafe}.Add(ref w, {N(_plan.PackedProjOffset(_v, u))}), {Tb("TrainM(maxT)")}" : "";
                     string rd = RecDrop ? $", {Tb($"TrainHd({N(u)}, maxT)")}, {Tb($"TrainRMask({N(u)}, maxT)")}" : "";
-                    _w.Line($"TrainLayer{N(inputs)}(ref {Unsafe}.Add(ref w, {N(_model.PackedWeightOffset(_v, u))}), ref {Unsafe}.Add(ref w, {N(_model.PackedBiasOffset(_v, u))}), {peep}{src}, {stride}, n,");
+                    _w.Line($"TrainLayer{N(inputs)}(ref {Unsafe}.Add(ref w, {N(_plan.PackedWeightOffset(_v, u))}), ref {Unsafe}.Add(ref w, {N(_plan.PackedBiasOffset(_v, u))}), {peep}{src}, {stride}, n,");
                     _w.Line($"    {Tb("TrainG(maxT)")}, {Tb($"TrainHs({N(u)}, maxT)")}, {Tb($"TrainCs({N(u)}, maxT)")}, {Tb($"TrainGates({N(u)}, maxT)")}, {Tb($"TrainTanhC({N(u)}, maxT)")}{proj}{rd});");
                 }
-                if (_model.TrainHasOut(k))
+                if (_plan.TrainHasOut(k))
                 {
                     bool drop = LayerDrop && k < L - 1;
                     _w.Line($"// layer {N(k)}'s output rows{(D == 2 ? " [forward ; reverse]" : "")}{(drop ? ", with dropout" : "")}: the next layer's input");
@@ -113,7 +113,7 @@ public sealed partial class LstmGenerator
             _w.Open("internal static void BackwardSequence(ref float p, ref float gr, ref float tb, ref float x, int n, int maxT)");
             for (int k = L - 1; k >= 0; k--)
             {
-                int inputs = _model.LayerInputs(k);
+                int inputs = _plan.LayerInputs(k);
                 var (source, stride) = LayerSource(k, "ref x");
                 int above = (L - 1 - k) % 2, below = 1 - above;
                 bool wantDx = k > 0;
@@ -132,7 +132,7 @@ public sealed partial class LstmGenerator
                         dhStride = "TrainHq";
                         dxOut = Tb("TrainRevDx(maxT)");
                     }
-                    string T(string kind) => N(_model.UnitTensorOffset(kind, u));
+                    string T(string kind) => N(_plan.UnitTensorOffset(kind, u));
                     string peep = Peep ? $", {Tb($"TrainPeep({N(u)}, maxT)")}, {Tb($"TrainDPeep({N(u)}, maxT)")}" : "";
                     string proj = P > 0 ? $", ref {Unsafe}.Add(ref p, {T("weight_hr")}), ref {Unsafe}.Add(ref gr, {T("weight_hr")}), {Tb("TrainDhP(maxT)")}, {Tb("TrainM(maxT)")}, {Tb("TrainDm(maxT)")}" : "";
                     string rd = RecDrop ? $", {Tb($"TrainHd({N(u)}, maxT)")}, {Tb($"TrainRMask({N(u)}, maxT)")}" : "";
@@ -141,7 +141,7 @@ public sealed partial class LstmGenerator
                     _w.Line($"    {src}, {stride}, n, {Tb($"TrainHs({N(u)}, maxT)")}, {Tb($"TrainCs({N(u)}, maxT)")}, {Tb($"TrainGates({N(u)}, maxT)")}, {Tb($"TrainTanhC({N(u)}, maxT)")},");
                     _w.Line($"    {Tb("TrainDa(maxT)")}, {dhA}, {dhStride}, {dxOut}, {(wantDx ? "true" : "false")},");
                     _w.Line($"    {Tb("TrainDhNext(maxT)")}, {Tb("TrainDcNext(maxT)")}{peep}{proj}{rd});");
-                    if (_model.LearnInit)
+                    if (_plan.LearnInit)
                     {
                         _w.Line("// the learned initial state gets what flowed past the first step");
                         _w.Line($"AddRow({Tb("TrainDhNext(maxT)")}, ref {Unsafe}.Add(ref gr, {T("initial_h")}), {N(Hp)});");

@@ -13,13 +13,13 @@ public sealed partial class LstmGenerator
     /// </summary>
     internal sealed class KernelEmitter
     {
-        private readonly Emitter _model;
+        private readonly ModelPlan _plan;
         private readonly SourceWriter _w;
         private readonly VectorWidth _v;
 
-        public KernelEmitter(Emitter model, SourceWriter writer, VectorWidth width)
+        public KernelEmitter(ModelPlan plan, SourceWriter writer, VectorWidth width)
         {
-            _model = model;
+            _plan = plan;
             _w = writer;
             _v = width;
         }
@@ -28,21 +28,21 @@ public sealed partial class LstmGenerator
         private const string Unsafe = Emitter.Unsafe;
         private const string Math = Emitter.Math;
 
-        private int H => _model.LayerPlanHidden;
-        private int L => _model.LayerCount;
+        private int H => _plan.LayerPlanHidden;
+        private int L => _plan.LayerCount;
 
-        private LayerPlan Plan(int layer) => _model.Plan(layer, _v);
-        private int D => _model.D;
-        private int Hp => _model.Hp;
-        private int P => _model.P;
-        private bool Peep => _model.Peep;
-        private int Batch => _model.Batch;
-        private int Units => _model.UnitCount;
+        private LayerPlan Plan(int layer) => _plan.Tiling(layer, _v);
+        private int D => _plan.D;
+        private int Hp => _plan.Hp;
+        private int P => _plan.P;
+        private bool Peep => _plan.Peep;
+        private int Batch => _plan.Batch;
+        private int Units => _plan.UnitCount;
         /// <summary>Whether the inference kernels read bf16 or int8 gate weights (training kernels always read float32).</summary>
-        private bool Reduced => _model.Reduced;
-        private bool Int8 => _model.Int8;
+        private bool Reduced => _plan.Reduced;
+        private bool Int8 => _plan.Int8;
         /// <summary>Bytes per stored gate weight in the inference layout.</summary>
-        private int Bpe => WeightStorageValues.Bytes(_model.Storage);
+        private int Bpe => WeightStorageValues.Bytes(_plan.Storage);
         /// <summary>The suffix of the inference kernels that read reduced weights.</summary>
         private string Q => Reduced ? "Q" : "";
 
@@ -54,18 +54,18 @@ public sealed partial class LstmGenerator
             {
                 var plan = Plan(k);
                 _w.Line($"// Layers with {N(plan.Inputs)} inputs: {N(plan.Tiles)} tile(s) of {N(plan.BlocksPerTile)} block(s) of {N(_v.Lanes)} unit(s), {N(plan.Columns)} columns of z = [x; h];");
-                _w.Line($"// column loop {(plan.Columns <= LayerPlan.MaxUnrolledColumns ? "unrolled" : "a loop")}, {N(plan.Splits(plan.Columns))} partial sum(s) per accumulator in Step, {N(plan.Splits(plan.Recurrent))} in the recurrence" +
+                _w.Line($"// column loop {(plan.UnrollColumns(plan.Columns) ? "unrolled" : "a loop")}, {N(plan.Splits(plan.Columns))} partial sum(s) per accumulator in Step, {N(plan.Splits(plan.Recurrent))} in the recurrence" +
                         (Batch > 1 ? $"; {N(plan.StreamGroup(Batch))} stream(s) share each weight load in the batched step." : "."));
             }
             _w.Line();
             EmitHelpers();
             EmitPack();
-            if (!_model.Bidirectional) EmitStep();
-            if (_model.Bidirectional) EmitForwardBidirectional(); else EmitForwardChunk();
+            if (!_plan.Bidirectional) EmitStep();
+            if (_plan.Bidirectional) EmitForwardBidirectional(); else EmitForwardChunk();
             foreach (int k in LayerIndexByShape())
             {
                 var plan = Plan(k);
-                if (!_model.Bidirectional)
+                if (!_plan.Bidirectional)
                     EmitCell(plan, recurrentOnly: false, batch: Batch, reduced: Reduced);
                 EmitCell(plan, recurrentOnly: true, reduced: Reduced);
                 EmitCell(plan, recurrentOnly: true, training: true);
@@ -73,14 +73,14 @@ public sealed partial class LstmGenerator
                 if (Reduced) EmitProjection(plan, reduced: true);
             }
             if (P > 0) EmitProjectOut();
-            new BackwardEmitter(_model, _w, _v).Emit();
+            new BackwardEmitter(_plan, _w, _v).Emit();
             EmitCopy();
             _w.Close();
             _w.Line();
         }
 
         /// <summary>One layer index per distinct layer shape (the kernels are named by the input size).</summary>
-        private IEnumerable<int> LayerIndexByShape() => Enumerable.Range(0, L).GroupBy(_model.LayerInputs).Select(g => g.First());
+        private IEnumerable<int> LayerIndexByShape() => Enumerable.Range(0, L).GroupBy(_plan.LayerInputs).Select(g => g.First());
 
         private const string Inline = "[global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]";
 
@@ -118,7 +118,7 @@ public sealed partial class LstmGenerator
         {
             if (Reduced)
             {
-                EmitPackBody("Pack", $"Packs the PyTorch-layout parameters into this path's stream order with {WeightStorageValues.Names[_model.Storage]} gate weights (see LstmPacking).", reduced: true);
+                EmitPackBody("Pack", $"Packs the PyTorch-layout parameters into this path's stream order with {WeightStorageValues.Names[_plan.Storage]} gate weights (see LstmPacking).", reduced: true);
                 EmitPackBody("PackTraining", "Packs the PyTorch-layout parameters in float32 for the training kernels (see LstmPacking).", reduced: false);
             }
             else
@@ -134,35 +134,35 @@ public sealed partial class LstmGenerator
             for (int u = 0; u < Units; u++)
             {
                 var plan = Plan(u / D);
-                string T(string kind) => $"tensors[{N(_model.UnitTensorIndex(kind, u))}].Values";
-                string bih = _model.HasBias ? T("bias_ih") : "default";
-                string bhh = _model.HasBias ? T("bias_hh") : "default";
-                string weights = $"packed.Slice({N(_model.PackedWeightOffset(_v, u, reduced))}, {N(_model.PackedWeightFloats(plan, reduced))})";
-                string bias = $"packed.Slice({N(_model.PackedBiasOffset(_v, u, reduced))}, {N(plan.BiasLength)})";
+                string T(string kind) => $"tensors[{N(_plan.UnitTensorIndex(kind, u))}].Values";
+                string bih = _plan.HasBias ? T("bias_ih") : "default";
+                string bhh = _plan.HasBias ? T("bias_hh") : "default";
+                string weights = $"packed.Slice({N(_plan.PackedWeightOffset(_v, u, reduced))}, {N(_plan.PackedWeightFloats(plan, reduced))})";
+                string bias = $"packed.Slice({N(_plan.PackedBiasOffset(_v, u, reduced))}, {N(plan.BiasLength)})";
                 string shape = $"{N(plan.Inputs)}, {N(Hp)}, {N(H)}, {N(_v.Lanes)}, {N(plan.BlocksPerTile)}";
                 // float32: PackLayer(...); bf16: PackLayerBFloat16(..., bytes, bias); int8: PackLayerInt8(..., bytes, bias, scales)
-                string packer = reduced ? "PackLayer" + WeightStorageValues.Names[_model.Storage] : "PackLayer";
+                string packer = reduced ? "PackLayer" + WeightStorageValues.Names[_plan.Storage] : "PackLayer";
                 string destination = !reduced ? $"{weights}, {bias}" : $"global::System.Runtime.InteropServices.MemoryMarshal.AsBytes({weights}), {bias}" +
-                    (Int8 ? $", packed.Slice({N(_model.PackedScaleOffset(_v, u, true))}, {N(3 * plan.BiasLength)})" : "");
+                    (Int8 ? $", packed.Slice({N(_plan.PackedScaleOffset(_v, u, true))}, {N(3 * plan.BiasLength)})" : "");
                 _w.Line($"global::LstmGen.LstmPacking.{packer}({T("weight_ih")}, {T("weight_hh")}, {bih}, {bhh}, {shape},");
                 _w.Line($"    {destination});");
                 if (Peep)
-                    _w.Line($"global::LstmGen.LstmPacking.PackPeepholes({T("weight_ph")}, {N(H)}, {N(_v.Lanes)}, packed.Slice({N(_model.PackedPeepOffset(_v, u, reduced))}, {N(3 * plan.PaddedHidden)}));");
+                    _w.Line($"global::LstmGen.LstmPacking.PackPeepholes({T("weight_ph")}, {N(H)}, {N(_v.Lanes)}, packed.Slice({N(_plan.PackedPeepOffset(_v, u, reduced))}, {N(3 * plan.PaddedHidden)}));");
                 if (P > 0)
-                    _w.Line($"global::LstmGen.LstmPacking.PackProjection({T("weight_hr")}, {N(P)}, {N(H)}, {N(_v.Lanes)}, packed.Slice({N(_model.PackedProjOffset(_v, u, reduced))}, {N(H * _model.PaddedProjection(_v))}));");
+                    _w.Line($"global::LstmGen.LstmPacking.PackProjection({T("weight_hr")}, {N(P)}, {N(H)}, {N(_v.Lanes)}, packed.Slice({N(_plan.PackedProjOffset(_v, u, reduced))}, {N(H * _plan.PaddedProjection(_v))}));");
             }
             _w.Close();
             _w.Line();
         }
 
         // Arguments of the inference kernels: offsets in the inference layout (reduced for bf16/int8 models).
-        private string W(int unit) => $"ref {Unsafe}.Add(ref w, {N(_model.PackedWeightOffset(_v, unit, Reduced))})";
-        private string B(int unit) => $"ref {Unsafe}.Add(ref w, {N(_model.PackedBiasOffset(_v, unit, Reduced))})";
+        private string W(int unit) => $"ref {Unsafe}.Add(ref w, {N(_plan.PackedWeightOffset(_v, unit, Reduced))})";
+        private string B(int unit) => $"ref {Unsafe}.Add(ref w, {N(_plan.PackedBiasOffset(_v, unit, Reduced))})";
         /// <summary>The int8 scale argument (with its trailing comma), or nothing for other storage types.</summary>
-        private string ScaleArg(int unit) => Int8 ? $"ref {Unsafe}.Add(ref w, {N(_model.PackedScaleOffset(_v, unit, true))}), " : "";
+        private string ScaleArg(int unit) => Int8 ? $"ref {Unsafe}.Add(ref w, {N(_plan.PackedScaleOffset(_v, unit, true))}), " : "";
         /// <summary>The peephole argument (with its trailing comma), or nothing for a model without peepholes.</summary>
-        private string PeepArg(int unit) => Peep ? $"ref {Unsafe}.Add(ref w, {N(_model.PackedPeepOffset(_v, unit, Reduced))}), " : "";
-        private string WR(int unit) => $"ref {Unsafe}.Add(ref w, {N(_model.PackedProjOffset(_v, unit, Reduced))})";
+        private string PeepArg(int unit) => Peep ? $"ref {Unsafe}.Add(ref w, {N(_plan.PackedPeepOffset(_v, unit, Reduced))}), " : "";
+        private string WR(int unit) => $"ref {Unsafe}.Add(ref w, {N(_plan.PackedProjOffset(_v, unit, Reduced))})";
         private static string S(string offset) => $"ref {Unsafe}.Add(ref s, {offset})";
         private static string Sh(string offset) => $"ref {Unsafe}.Add(ref sh, {offset})";
 
@@ -173,7 +173,7 @@ public sealed partial class LstmGenerator
             string cell = Batch > 1 ? "B" : "";
             for (int k = 0; k < L; k++)
             {
-                int inputs = _model.LayerInputs(k);
+                int inputs = _plan.LayerInputs(k);
                 bool oneTile = Plan(k).Tiles == 1;
                 string hSlot = "StateZ" + N(k) + " + " + N(inputs);
                 _w.Line($"// layer {N(k)}: a = b + W·[x; h_(t-1)], then c_t and h_t");
@@ -201,7 +201,7 @@ public sealed partial class LstmGenerator
         /// <summary>One step of the recurrence of unit <paramref name="unit"/> from the G row <paramref name="gRow"/>; h_t lands in StateHNew and z's h slot.</summary>
         private void EmitRecurStep(int unit, string gRow)
         {
-            int inputs = _model.UnitInputs(unit);
+            int inputs = _plan.UnitInputs(unit);
             string hSlot = "StateZ" + N(unit) + " + " + N(inputs);
             _w.Line($"Recur{Q}{N(inputs)}({W(unit)}, {gRow}, {ScaleArg(unit)}{PeepArg(unit)}{S(hSlot)}, {S("StateC" + N(unit))}, {S(P > 0 ? "StateM" : "StateHNew")});");
             if (P > 0) _w.Line($"ProjectOut({WR(unit)}, {S("StateM")}, {S("StateHNew")});");
@@ -216,12 +216,12 @@ public sealed partial class LstmGenerator
             {
                 var plan = Plan(k);
                 int inputs = plan.Inputs;
-                string source = k == 0 ? "ref x" : Sh(_model.StateSeqName(k - 1));
+                string source = k == 0 ? "ref x" : Sh(_plan.StateSeqName(k - 1));
                 _w.Line($"// layer {N(k)}: G[t] = b + W_ih·x_t for the chunk, then per step a = G[t] + W_hh·h_(t-1)");
                 _w.Line($"Project{Q}{N(inputs)}({W(k)}, {B(k)}, {ScaleArg(k)}{source}, {N(inputs)}, n, {Sh("StateG")});");
                 _w.Open("for (int t = 0; t < n; t++)");
                 EmitRecurStep(k, Sh("StateG + t * " + N(4 * plan.PaddedHidden)));
-                _w.Line($"Copy({S("StateHNew")}, {Sh(_model.StateSeqName(k) + " + t * " + N(Hp))}, {N(Hp)});");
+                _w.Line($"Copy({S("StateHNew")}, {Sh(_plan.StateSeqName(k) + " + t * " + N(Hp))}, {N(Hp)});");
                 _w.Close();
             }
             _w.Close();
@@ -230,7 +230,7 @@ public sealed partial class LstmGenerator
 
         private void EmitForwardBidirectional()
         {
-            int row = _model.HeadInputs;
+            int row = _plan.HeadInputs;
             _w.Line("/// <summary>");
             _w.Line("/// A whole sequence of one stream through every bidirectional layer: per layer, the forward direction over chunks from the start,");
             _w.Line("/// then the reverse direction over chunks from the end. Layer k's outputs [forward ; reverse] go to seq, in half (k mod 2).");
@@ -279,7 +279,7 @@ public sealed partial class LstmGenerator
         private void EmitProjectOut()
         {
             int lanes = _v.Lanes;
-            int pp = _model.PaddedProjection(_v);
+            int pp = _plan.PaddedProjection(_v);
             int vectors = pp / lanes;
             int group = System.Math.Max(1, System.Math.Min(vectors, _v.AccumulatorBudget / 2));
             int chains = vectors <= _v.AccumulatorBudget / 2 ? 2 : 1;
@@ -329,8 +329,8 @@ public sealed partial class LstmGenerator
             int splits = streams == 1 ? plan.Splits(columns) : 1;
             int vectors = plan.VectorsPerTile;
             int lanes = _v.Lanes;
-            int stride = _model.StreamStride;
-            bool unrolled = columns <= LayerPlan.MaxUnrolledColumns;
+            int stride = _plan.StreamStride;
+            bool unrolled = plan.UnrollColumns(columns);
             bool int8 = reduced && Int8;
             // weight offsets: floats into a float ref, or bytes into a byte ref for reduced storage
             int bytes = reduced ? Bpe : 1;
@@ -525,7 +525,7 @@ public sealed partial class LstmGenerator
                         _w.Line("// kept for the backward pass: the gates (PyTorch row order, rows padded to TrainHq) and tanh(c_t)");
                         string[] gateNames = { "i", "f", "g", "o" };
                         for (int gate = 0; gate < 4; gate++)
-                            _w.Line(_v.Store($"{gateNames[gate]}{x}", "gates", Add(unit, gate * _model.TrainHq)));
+                            _w.Line(_v.Store($"{gateNames[gate]}{x}", "gates", Add(unit, gate * _plan.TrainHq)));
                         _w.Line($"{_v.Type} tc{x} = {Math}.Tanh(c{x});");
                         _w.Line(_v.Store($"tc{x}", "tanhC", unit));
                         _w.Line(P > 0 ? "// m_t = o ⊙ tanh(c_t) (projected afterwards)" : "// h_t = o ⊙ tanh(c_t)");
@@ -611,7 +611,7 @@ public sealed partial class LstmGenerator
             int inputs = plan.Inputs;
             int gStride = 4 * plan.PaddedHidden;
             int unit = reduced ? Bpe : 1;
-            bool unrolled = inputs <= LayerPlan.MaxUnrolledProjectionColumns;
+            bool unrolled = plan.UnrollProjection(inputs);
 
             _w.Line("/// <summary>G[t] = (b_ih + b_hh) + W_ih·x_t for t in [0, n): the input half of every step, as one blocked matrix product.</summary>");
             _w.Open($"private static void Project{(reduced ? "Q" : "")}{N(inputs)}(ref float w, ref float bias, {(int8 ? "ref float scale, " : "")}ref float x, int xStride, int n, ref float g)");

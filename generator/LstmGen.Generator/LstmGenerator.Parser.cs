@@ -148,11 +148,10 @@ public sealed partial class LstmGenerator
 
             if (diagnostics.Count == 0)
             {
-                long i = inputSize!.Value, h = hiddenSize!.Value, l = numLayers ?? 1, o = outputSize ?? 0;
-                long d = bidirectional ? 2 : 1, p = projSize ?? 0, hp = p > 0 ? p : h;
-                long perDirection0 = 4 * h * (i + hp) + (bias ? 8 * h : 0) + p * h + (peepholes ? 3 * h : 0) + (learnInitial ? hp + h : 0);
-                long perDirectionK = perDirection0 - 4 * h * i + 4 * h * d * hp;
-                long count = d * perDirection0 + (l - 1) * d * perDirectionK + (o > 0 ? o * d * hp + o : 0);
+                // The same tensor list the emitter and compiled-in weights use (ModelPlan), summed in long.
+                long count = ModelPlan.CountParameters(new LstmModelSpec(null, symbol.Name, "public", "", inputSize!.Value, hiddenSize!.Value,
+                    numLayers ?? 1, bias, outputSize ?? 0, act, sequenceLength ?? 0, bidirectional, projSize ?? 0, peepholes, dropout,
+                    recurrentDropout, batchSize ?? 1, learnInitial, store));
                 if (count > Limits.MaxParameters)
                     diagnostics.Add(new DiagnosticInfo(DiagnosticDescriptors.TooManyParameters.Id, attributeLocation, Args(Str(count), Str(Limits.MaxParameters))));
             }

@@ -11,26 +11,28 @@ public sealed partial class LstmGenerator
     /// </summary>
     internal sealed class TrainerEmitter
     {
-        private readonly Emitter _model;
+        private readonly ModelPlan _plan;
         private readonly SourceWriter _w;
         private readonly LstmModelSpec _spec;
 
-        public TrainerEmitter(Emitter model, SourceWriter writer, LstmModelSpec spec)
+        public TrainerEmitter(ModelPlan plan, SourceWriter writer, LstmModelSpec spec)
         {
-            _model = model;
+            _plan = plan;
             _w = writer;
             _spec = spec;
         }
 
         private static string N(long value) => Emitter.N(value);
+        /// <summary>The runtime's shape-independent trainer code (src/LstmGen/Training/TrainerCore.cs).</summary>
+        private const string Core = "global::LstmGen.Training.TrainerCore";
         private const string Unsafe = Emitter.Unsafe;
         private const string MemoryMarshal = Emitter.MemoryMarshal;
         private int H => _spec.HiddenSize;
         private int L => _spec.NumLayers;
-        private int Hq => _model.TrainHq;
+        private int Hq => _plan.TrainHq;
         private bool HasHead => _spec.OutputSize > 0;
-        private int O => _model.OutputValues;
-        private int Oq => Emitter.Align16(O);
+        private int O => _plan.OutputValues;
+        private int Oq => ModelPlan.Align16(O);
 
         public void Emit()
         {
@@ -39,21 +41,21 @@ public sealed partial class LstmGenerator
             EmitTrainer();
         }
 
-        private int D => _model.D;
-        private int Hp => _model.Hp;
-        private int P => _model.P;
-        private bool Peep => _model.Peep;
-        private int U => _model.UnitCount;
-        private int Row => _model.HeadInputs;
-        private bool RecDrop => _model.RecurrentDropoutP > 0;
-        private bool LayerDrop => _model.DropoutP > 0;
+        private int D => _plan.D;
+        private int Hp => _plan.Hp;
+        private int P => _plan.P;
+        private bool Peep => _plan.Peep;
+        private int U => _plan.UnitCount;
+        private int Row => _plan.HeadInputs;
+        private bool RecDrop => _plan.RecurrentDropoutP > 0;
+        private bool LayerDrop => _plan.DropoutP > 0;
 
         private void EmitLayout()
         {
             // Per unit (layer, direction): h_0..h_T and c_0..c_T ((T+1)·Hq each), gates (T·4Hq), tanh(c_t) (T·Hq)
             // [, recurrent dropout: mask ⊙ h_(t-1) (T·Hq) and the mask (Hq)]; then per layer the output rows, and shared buffers.
             int perUnitT = 7 * Hq + (RecDrop ? Hq : 0), perUnitConst = 2 * Hq + (RecDrop ? Hq : 0);
-            int dhStride = Emitter.Align16(Row);
+            int dhStride = ModelPlan.Align16(Row);
             string Sz(int perT, int constant) => $"maxT * {N(perT)} + {N(constant)}";
             _w.Line("// Trainer buffer layout, in floats, for sequences of up to maxT steps; rows are TrainHq floats (HiddenSize rounded up to 16).");
             _w.Line($"private const int TrainHq = {N(Hq)};");
@@ -64,7 +66,7 @@ public sealed partial class LstmGenerator
             _w.Line($"private static int TrainTanhC(int unit, int maxT) => TrainGates(unit, maxT) + maxT * {N(4 * Hq)};");
             _w.Line("private static int TrainHd(int unit, int maxT) => TrainTanhC(unit, maxT) + maxT * TrainHq;");
             _w.Line("private static int TrainRMask(int unit, int maxT) => TrainHd(unit, maxT) + maxT * TrainHq;");
-            int outs = Enumerable.Range(0, L).Count(_model.TrainHasOut) > 0 ? L : 0;
+            int outs = Enumerable.Range(0, L).Count(_plan.TrainHasOut) > 0 ? L : 0;
             _w.Line($"private static int TrainOut(int layer, int maxT) => TrainHs({N(U)}, maxT) + layer * maxT * {N(Row)};");
             _w.Line($"private static int TrainDMask(int layer, int maxT) => TrainOut({N(outs)}, maxT) + layer * maxT * {N(Row)};");
             _w.Line($"private static int TrainG(int maxT) => TrainDMask({N(LayerDrop ? L : 0)}, maxT);");
@@ -161,11 +163,7 @@ public sealed partial class LstmGenerator
             _w.Line($"/// <param name=\"maxSequenceLength\">The longest sequence a step will see{(_spec.SequenceLength > 0 ? "; defaults to SequenceLength" : "")}.</param>");
             _w.Line("/// <param name=\"seed\">Seeds the dropout masks (if the model has dropout): the same seed gives the same masks.</param>");
             _w.Open($"public Trainer CreateTrainer(global::LstmGen.Training.Optimizer optimizer, global::LstmGen.Training.Loss loss, float clipNorm = 0f, float clipValue = 0f, int maxSequenceLength = {defaultLength}, int seed = 0)");
-            _w.Line("global::System.ArgumentNullException.ThrowIfNull(optimizer);");
-            _w.Line("if (maxSequenceLength <= 0)");
-            _w.Line($"    throw new global::System.ArgumentOutOfRangeException(nameof(maxSequenceLength), maxSequenceLength, \"Give the longest training sequence: maxSequenceLength > 0, or SequenceLength on [LstmModel].\");");
-            _w.Line("if (!(clipNorm >= 0f) || !(clipValue >= 0f))");
-            _w.Line("    throw new global::System.ArgumentOutOfRangeException(nameof(clipNorm), \"clipNorm and clipValue must be 0 (off) or above.\");");
+            _w.Line($"{Core}.CheckCreate(optimizer, clipNorm, clipValue, maxSequenceLength);");
             _w.Line("return new Trainer(this, optimizer, loss, clipNorm, clipValue, maxSequenceLength, seed);");
             _w.Close();
             _w.Line();
@@ -190,7 +188,7 @@ public sealed partial class LstmGenerator
             _w.Line("private readonly float _clipNorm, _clipValue;");
             _w.Line("private readonly int _maxT;");
             _w.Line("private readonly global::LstmGen.AlignedBuffer _buffer;");
-            if (_model.Reduced)
+            if (_plan.Reduced)
             {
                 _w.Line("private readonly global::LstmGen.AlignedBuffer _packed = new global::LstmGen.AlignedBuffer(PackedTrainingLength); // float32 weights for the training kernels");
                 _w.Line("private int _packedVersion = -1;");
@@ -203,13 +201,7 @@ public sealed partial class LstmGenerator
             _w.Line("_random = new global::LstmGen.LstmRandom(0x5DEECE66DUL ^ (ulong)(uint)seed);");
             _w.Line("_buffer = new global::LstmGen.AlignedBuffer(TrainLength(maxT));");
             _w.Line("_carried = model.NewState();");
-            _w.Line("var shapes = new (string Name, int Rows, int Columns)[model._parameters.Tensors.Count];");
-            _w.Line("for (int k = 0; k < shapes.Length; k++)");
-            _w.Line("{");
-            _w.Line("    var tensor = model._parameters.Tensors[k];");
-            _w.Line("    shapes[k] = (tensor.Name, tensor.Rows, tensor.Rank == 1 ? 0 : tensor.Columns);");
-            _w.Line("}");
-            _w.Line("Gradients = new global::LstmGen.LstmParameters(shapes);");
+            _w.Line($"Gradients = {Core}.NewGradients(model._parameters);");
             _w.Line("optimizer.Initialize(ParameterCount);");
             _w.Close();
             _w.Line();
@@ -255,22 +247,9 @@ public sealed partial class LstmGenerator
 
             _w.Line("/// <summary>Forward and BPTT without the update: fills <see cref=\"Gradients\"/> (clipped) and returns the loss.</summary>");
             _w.Open("public float ComputeGradients(global::System.ReadOnlySpan<float> inputs, global::System.ReadOnlySpan<float> targets, int batchSize = 1)");
-            _w.Line("if (batchSize < 1) throw new global::System.ArgumentOutOfRangeException(nameof(batchSize), batchSize, \"batchSize must be at least 1.\");");
-            _w.Line("if (CarryState && batchSize != 1) throw new global::System.InvalidOperationException(\"CarryState (truncated BPTT) trains one stream: use batchSize 1.\");");
-            if (D == 2)
-                _w.Line("if (CarryState) throw new global::System.InvalidOperationException(\"CarryState (truncated BPTT) needs a model that runs forwards in time; a bidirectional model's reverse direction starts from each window's end.\");");
-            _w.Line("if (inputs.Length == 0 || inputs.Length % (batchSize * InputSize) != 0)");
-            _w.Line($"    throw new global::System.ArgumentException($\"inputs has length {{inputs.Length}}; expected batchSize·T·InputSize values (batchSize = {{batchSize}}, InputSize = {N(_spec.InputSize)}).\", nameof(inputs));");
-            _w.Line("int steps = inputs.Length / (batchSize * InputSize);");
-            _w.Line("if (steps > _maxT)");
-            _w.Line("    throw new global::System.ArgumentException($\"The sequences have {steps} steps; this trainer was created for at most {_maxT} (maxSequenceLength).\", nameof(inputs));");
-            _w.Line($"int perStep = global::LstmGen.Training.LossFunctions.TargetsPerStep(_loss, {N(O)});");
-            _w.Line("int targetRows;");
-            _w.Line("if (targets.Length == batchSize * steps * perStep) targetRows = steps;");
-            _w.Line("else if (targets.Length == batchSize * perStep) targetRows = 1;");
-            _w.Line("else throw new global::System.ArgumentException($\"targets has length {targets.Length}; expected {batchSize * steps * perStep} (every step) or {batchSize * perStep} (last step only) for {_loss} with batchSize {batchSize}.\", nameof(targets));");
+            _w.Line($"int steps = {Core}.CheckStep(inputs.Length, targets.Length, batchSize, CarryState, {(D == 2 ? "true" : "false")}, InputSize, _maxT, _loss, {N(O)}, out int targetRows, out int perStep);");
             _w.Line();
-            if (_model.Reduced)
+            if (_plan.Reduced)
             {
                 _w.Line("// the trainer runs on its own float32 pack of the master parameters; the model's reduced copy is rebuilt on its next use");
                 _w.Line("if (_packedVersion != _model._parameters.Version) { _model.PackTraining(_packed.Span); _packedVersion = _model._parameters.Version; }");
@@ -288,7 +267,7 @@ public sealed partial class LstmGenerator
                 _w.Line("// the peephole weights, padded to TrainHq per gate, and their gradient sums");
                 _w.Line($"{MemoryMarshal}.CreateSpan(ref {Unsafe}.Add(ref tb, TrainPeep(0, _maxT)), {N(2 * U * 3 * Hq)}).Clear();");
                 _w.Open($"for (int unit = 0; unit < {N(U)}; unit++)");
-                _w.Line($"int offset = {_model.UnitSwitch(u => _model.UnitTensorOffset("weight_ph", u))};");
+                _w.Line($"int offset = {_plan.UnitSwitch(u => _plan.UnitTensorOffset("weight_ph", u))};");
                 _w.Line("for (int gate = 0; gate < 3; gate++)");
                 _w.Line($"    _model._parameters.Values.Slice(offset + gate * HiddenSize, HiddenSize).CopyTo({MemoryMarshal}.CreateSpan(ref {Unsafe}.Add(ref tb, TrainPeep(unit, _maxT) + gate * TrainHq), HiddenSize));");
                 _w.Close();
@@ -301,28 +280,11 @@ public sealed partial class LstmGenerator
             _w.Line("total += Sequence(x, t, steps, targetRows, scale, gradients);");
             _w.Close();
             _w.Line("float loss = (float)(total / batchSize);");
-            _w.Line("if (!float.IsFinite(loss))");
-            _w.Line("    throw new global::LstmGen.Training.NonFiniteTrainingException($\"The loss is {loss}; the step was abandoned and the weights are unchanged. Check the inputs and targets for NaN, or lower the learning rate.\", \"loss\", -1);");
+            _w.Line($"{Core}.CheckLoss(loss);");
             EmitBiasCopy();
-            _w.Line("// the norm (summed in double) is finite exactly when every gradient is: one pass checks both");
-            _w.Line("float norm = global::LstmGen.Training.GradientTools.GlobalNorm(gradients);");
-            _w.Open("if (!float.IsFinite(norm))");
-            _w.Line("int bad = global::System.Math.Max(0, global::LstmGen.Training.GradientTools.IndexOfNonFinite(gradients));");
-            _w.Line("var tensor = FindTensor(bad);");
-            _w.Line("throw new global::LstmGen.Training.NonFiniteTrainingException($\"The gradient of {tensor.Name}[{bad - tensor.Offset}] is {gradients[bad]}; the step was abandoned and the weights are unchanged. Lower the learning rate or set clipNorm.\", tensor.Name, bad - tensor.Offset);");
-            _w.Close();
-            _w.Line("LastGradientNorm = norm;");
-            _w.Line("if (_clipValue > 0f) global::LstmGen.Training.GradientTools.ClipByValue(gradients, _clipValue);");
-            _w.Line("if (_clipNorm > 0f) global::LstmGen.Training.GradientTools.ClipByGlobalNorm(gradients, _clipNorm);");
+            _w.Line("// non-finite guard (names the tensor and index), then clipping by value and by global norm");
+            _w.Line($"LastGradientNorm = {Core}.FinishGradients(gradients, Gradients, _clipNorm, _clipValue);");
             _w.Line("return loss;");
-            _w.Close();
-            _w.Line();
-
-            _w.Open("private global::LstmGen.ParameterTensor FindTensor(int index)");
-            _w.Line("var tensors = Gradients.Tensors;");
-            _w.Line("for (int k = tensors.Count - 1; k > 0; k--)");
-            _w.Line("    if (index >= tensors[k].Offset) return tensors[k];");
-            _w.Line("return tensors[0];");
             _w.Close();
             _w.Line();
 
@@ -337,7 +299,7 @@ public sealed partial class LstmGenerator
             {
                 _w.Line("// ∂L/∂b_ih = ∂L/∂b_hh = Σ_t da_t: copy the padded per-gate sums into both bias tensors");
                 _w.Open($"for (int unit = 0; unit < {N(U)}; unit++)");
-                _w.Line($"int bih = {_model.UnitSwitch(u => _model.UnitTensorOffset("bias_ih", u))};");
+                _w.Line($"int bih = {_plan.UnitSwitch(u => _plan.UnitTensorOffset("bias_ih", u))};");
                 _w.Line($"ref float db = ref {Unsafe}.Add(ref tb, TrainBias(unit, _maxT));");
                 _w.Line("for (int gate = 0; gate < 4; gate++)");
                 _w.Line("{");
@@ -351,7 +313,7 @@ public sealed partial class LstmGenerator
             {
                 _w.Line("// ∂L/∂p from the padded sums");
                 _w.Open($"for (int unit = 0; unit < {N(U)}; unit++)");
-                _w.Line($"int offset = {_model.UnitSwitch(u => _model.UnitTensorOffset("weight_ph", u))};");
+                _w.Line($"int offset = {_plan.UnitSwitch(u => _plan.UnitTensorOffset("weight_ph", u))};");
                 _w.Line("for (int gate = 0; gate < 3; gate++)");
                 _w.Line($"    {MemoryMarshal}.CreateReadOnlySpan(ref {Unsafe}.Add(ref tb, TrainDPeep(unit, _maxT) + gate * TrainHq), HiddenSize).CopyTo(gradients.Slice(offset + gate * HiddenSize, HiddenSize));");
                 _w.Close();
@@ -363,20 +325,20 @@ public sealed partial class LstmGenerator
             _w.Line("/// <summary>Forward and backward for one sequence; adds its gradients (scaled by <paramref name=\"scale\"/>) and returns its loss.</summary>");
             _w.Open("private float Sequence(global::System.ReadOnlySpan<float> inputs, global::System.ReadOnlySpan<float> targets, int steps, int targetRows, float scale, global::System.Span<float> gradients)");
             _w.Line("ref float tb = ref _buffer.Reference;");
-            _w.Line(_model.Reduced ? "ref float w = ref _packed.Reference;" : "ref float w = ref _model._packed.Reference;");
+            _w.Line(_plan.Reduced ? "ref float w = ref _packed.Reference;" : "ref float w = ref _model._packed.Reference;");
             _w.Line($"ref float x = ref {MemoryMarshal}.GetReference(inputs);");
             _w.Line("int maxT = _maxT;");
             _w.Line($"ref float p = ref {MemoryMarshal}.GetReference(_model._parameters.Values);");
-            _w.Line($"// h_0 and c_0 of every layer{(D == 2 ? " and direction" : "")}: {(_model.LearnInit ? "the learned initial state" : "zero")}, or the carried state");
+            _w.Line($"// h_0 and c_0 of every layer{(D == 2 ? " and direction" : "")}: {(_plan.LearnInit ? "the learned initial state" : "zero")}, or the carried state");
             _w.Open($"for (int unit = 0; unit < {N(U)}; unit++)");
             _w.Line($"var h0 = {MemoryMarshal}.CreateSpan(ref {Unsafe}.Add(ref tb, TrainHs(unit, maxT)), ProjectedSize);");
             _w.Line($"var c0 = {MemoryMarshal}.CreateSpan(ref {Unsafe}.Add(ref tb, TrainCs(unit, maxT)), HiddenSize);");
             _w.Line($"if (CarryState) {{ _carried.Hidden(unit / {N(D)}, unit % {N(D)}).CopyTo(h0); _carried.Cell(unit / {N(D)}, unit % {N(D)}).CopyTo(c0); }}");
-            if (_model.LearnInit)
+            if (_plan.LearnInit)
             {
                 _w.Open("else");
-                _w.Line($"int ih = {_model.UnitSwitch(u => _model.UnitTensorOffset("initial_h", u))};");
-                _w.Line($"int ic = {_model.UnitSwitch(u => _model.UnitTensorOffset("initial_c", u))};");
+                _w.Line($"int ih = {_plan.UnitSwitch(u => _plan.UnitTensorOffset("initial_h", u))};");
+                _w.Line($"int ic = {_plan.UnitSwitch(u => _plan.UnitTensorOffset("initial_c", u))};");
                 _w.Line("_model._parameters.Values.Slice(ih, ProjectedSize).CopyTo(h0);");
                 _w.Line("_model._parameters.Values.Slice(ic, HiddenSize).CopyTo(c0);");
                 _w.Close();
@@ -391,19 +353,19 @@ public sealed partial class LstmGenerator
                 _w.Line("// dropout masks for this sequence: each value kept with probability 1 − p and then scaled by 1/(1 − p)");
                 if (LayerDrop)
                 {
-                    string pd = _model.DropoutP.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
+                    string pd = _plan.DropoutP.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
                     _w.Line($"FillMask({MemoryMarshal}.CreateSpan(ref {Unsafe}.Add(ref tb, TrainDMask(0, maxT)), {N(L - 1)} * maxT * {N(Row)}), {pd}f);");
                 }
                 if (RecDrop)
                 {
-                    string pr = _model.RecurrentDropoutP.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
+                    string pr = _plan.RecurrentDropoutP.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
                     _w.Line($"for (int unit = 0; unit < {N(U)}; unit++)");
                     _w.Line($"    FillMask({MemoryMarshal}.CreateSpan(ref {Unsafe}.Add(ref tb, TrainRMask(unit, maxT)), ProjectedSize), {pr}f);");
                 }
             }
             EmitDispatch("TrainSequence(ref w, ref tb, ref x, steps, maxT);");
             _w.Line();
-            bool topOut = _model.TrainHasOut(L - 1);
+            bool topOut = _plan.TrainHasOut(L - 1);
             string topStride = topOut ? N(Row) : "TrainHq";
             _w.Line($"// the head: z_t = W_fc·h_t + b_fc on the top layer's h_t{(HasHead ? "" : " (no head: z_t = h_t)")}");
             _w.Line(topOut

@@ -42,7 +42,7 @@ public sealed partial class LstmGenerator
             }
             if (match is null) return Fail("LSTM020", spec.Weights);
 
-            var tensors = new Emitter(spec).Tensors();
+            var tensors = new ModelPlan(spec).Tensors();
             long count = 0;
             foreach (var t in tensors) count += (long)t.Rows * Math.Max(1, t.Columns);
             if (count > MaxCompiledParameters) return Fail("LSTM027", count.ToString(CultureInfo.InvariantCulture), MaxCompiledParameters.ToString(CultureInfo.InvariantCulture));

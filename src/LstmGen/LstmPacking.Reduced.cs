@@ -105,7 +105,7 @@ public static partial class LstmPacking
                 }
     }
 
-    /// <summary>The tiling of one layer, shared by the reduced packers (the float layout's element positions).</summary>
+    /// <summary>The tiling of one layer (<see cref="TileShape"/>) with the reduced packers' checks and source lookups.</summary>
     private readonly struct ReducedShape
     {
         public readonly int Tiles, VectorsPerTile, Columns, ColumnStride, TileStride, Inputs, Recurrent, Hidden, Width, BlocksPerTile;
@@ -113,21 +113,20 @@ public static partial class LstmPacking
         public ReducedShape(ReadOnlySpan<float> weightIh, ReadOnlySpan<float> weightHh, int inputSize, int recurrentSize, int hiddenSize,
             int width, int blocksPerTile, int weightBytes, int bytesPerWeight, int biasLength)
         {
-            int hp = RoundUp(hiddenSize, width);
-            int blocks = hp / width;
-            if (blocks % blocksPerTile != 0)
-                throw new ArgumentException($"blocksPerTile {blocksPerTile} does not divide the {blocks} blocks.", nameof(blocksPerTile));
-            Tiles = blocks / blocksPerTile;
-            VectorsPerTile = blocksPerTile * 4;
-            Columns = inputSize + recurrentSize;
-            ColumnStride = VectorsPerTile * width;
-            TileStride = Columns * ColumnStride;
+            var shape = new TileShape(inputSize, recurrentSize, hiddenSize, width, blocksPerTile);
+            if (!shape.IsValid)
+                throw new ArgumentException($"blocksPerTile {blocksPerTile} does not divide the {shape.Blocks} blocks.", nameof(blocksPerTile));
+            Tiles = shape.Tiles;
+            VectorsPerTile = shape.VectorsPerTile;
+            Columns = shape.Columns;
+            ColumnStride = shape.ColumnStride;
+            TileStride = shape.TileStride;
             Inputs = inputSize;
             Recurrent = recurrentSize;
             Hidden = hiddenSize;
             Width = width;
             BlocksPerTile = blocksPerTile;
-            if (weightBytes < (long)Tiles * TileStride * bytesPerWeight || biasLength < 4 * hp)
+            if (weightBytes < (long)shape.WeightLength * bytesPerWeight || biasLength < shape.BiasLength)
                 throw new ArgumentException("The destination is too small for the packed layer.");
             if (weightIh.Length != 4 * hiddenSize * inputSize || weightHh.Length != 4 * hiddenSize * recurrentSize)
                 throw new ArgumentException("The source weights do not have the layer's shape.");

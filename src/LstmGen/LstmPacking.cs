@@ -40,14 +40,11 @@ public static partial class LstmPacking
         int inputSize, int recurrentSize, int hiddenSize, int width, int blocksPerTile, Span<float> weights, Span<float> bias)
     {
         int h = hiddenSize, r = recurrentSize, k = inputSize + recurrentSize;
-        int hp = RoundUp(h, width);
-        int blocks = hp / width;
-        if (blocks % blocksPerTile != 0)
-            throw new ArgumentException($"blocksPerTile {blocksPerTile} does not divide the {blocks} blocks.", nameof(blocksPerTile));
-        int tiles = blocks / blocksPerTile;
-        int columnStride = blocksPerTile * 4 * width;
-        int tileStride = k * columnStride;
-        if (weights.Length < tiles * tileStride || bias.Length < 4 * hp)
+        var shape = new TileShape(inputSize, recurrentSize, hiddenSize, width, blocksPerTile);
+        if (!shape.IsValid)
+            throw new ArgumentException($"blocksPerTile {blocksPerTile} does not divide the {shape.Blocks} blocks.", nameof(blocksPerTile));
+        int tiles = shape.Tiles, columnStride = shape.ColumnStride, tileStride = shape.TileStride;
+        if (weights.Length < shape.WeightLength || bias.Length < shape.BiasLength)
             throw new ArgumentException("The destination is too small for the packed layer.");
         if (weightIh.Length != 4 * h * inputSize || weightHh.Length != 4 * h * r)
             throw new ArgumentException("The source weights do not have the layer's shape.");

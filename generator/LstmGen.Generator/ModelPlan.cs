@@ -1,0 +1,182 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using LstmGen.Generator.Model;
+
+namespace LstmGen.Generator;
+
+/// <summary>
+/// Every number derived from a <see cref="LstmModelSpec"/>, computed in one place: the sizes, the tensors in PyTorch
+/// order with their offsets and the parameter count, the state layout, the per-width tiling and packed layout, and the
+/// trainer's layout sizes. The emitters read the plan, never each other; the parser (the size limit) and compiled-in
+/// weights (the tensor list a file must match) read the same plan.
+/// </summary>
+internal sealed class ModelPlan
+{
+    private readonly LstmModelSpec _spec;
+
+    public ModelPlan(LstmModelSpec spec) => _spec = spec;
+
+    public LstmModelSpec Spec => _spec;
+
+    internal int I => _spec.InputSize;
+    internal int H => _spec.HiddenSize;
+    internal int L => _spec.NumLayers;
+    internal bool HasHead => _spec.OutputSize > 0;
+    /// <summary>Values per step the model writes: the head's outputs, or the top layer's h (both directions).</summary>
+    internal int O => HasHead ? _spec.OutputSize : HeadInputs;
+
+    /// <summary>Directions: 2 for a bidirectional model.</summary>
+    internal int D => _spec.Bidirectional ? 2 : 1;
+    internal bool Bidirectional => _spec.Bidirectional;
+    /// <summary>The projection size (0 = none).</summary>
+    internal int P => _spec.ProjSize;
+    /// <summary>Values of h per direction: the projection size, or the hidden size.</summary>
+    internal int Hp => P > 0 ? P : H;
+    internal bool Peep => _spec.Peepholes;
+    internal int Batch => _spec.BatchSize;
+    internal bool LearnInit => _spec.LearnInitialState;
+    internal float DropoutP => _spec.Dropout;
+    /// <summary>The inference kernels' gate-weight storage (WeightStorageValues); training always packs float32.</summary>
+    internal int Storage => _spec.WeightStorage;
+    /// <summary>Whether inference reads reduced-precision gate weights (bf16 or int8) from its own packed layout.</summary>
+    internal bool Reduced => Storage != WeightStorageValues.Float32;
+    internal bool Int8 => Storage == WeightStorageValues.Int8;
+    internal float RecurrentDropoutP => _spec.RecurrentDropout;
+    /// <summary>Values a layer outputs per step (both directions): the next layer's input size and the head's.</summary>
+    internal int HeadInputs => D * Hp;
+    internal int OutputValues => O;
+
+    /// <summary>Whether the trainer materializes layer k's output rows (both directions, or dropout before the next layer).</summary>
+    internal bool TrainHasOut(int layer) => D == 2 || (DropoutP > 0 && layer < L - 1);
+
+    internal int LayerPlanHidden => H;
+    internal int TrainHq => Align16(H);
+    internal int LayerCount => L;
+    internal int UnitCount => L * D;
+    internal bool HasBias => _spec.Bias;
+
+    internal static string N(long value) => value.ToString(CultureInfo.InvariantCulture);
+
+    internal static int Align16(int value) => (value + 15) / 16 * 16;
+
+    internal int LayerInputs(int layer) => layer == 0 ? I : D * Hp;
+    internal int UnitInputs(int unit) => LayerInputs(unit / D);
+    internal static string Suffix(int direction) => direction == 1 ? "_reverse" : "";
+    internal string UnitName(int unit) => $"l{N(unit / D)}{Suffix(unit % D)}";
+
+    /// <summary>How layer <paramref name="layer"/> is tiled for <paramref name="width"/>; batched models keep one block per tile.</summary>
+    internal LayerPlan Tiling(int layer, VectorWidth width) => new(LayerInputs(layer), Hp, H, width, Batch > 1 ? 1 : 4);
+
+    /// <summary>The distinct input sizes of the layers (layer 0, and the layers above when there are any).</summary>
+    internal IEnumerable<int> LayerShapes() => Enumerable.Range(0, L).Select(LayerInputs).Distinct();
+
+    // ---- State layout (floats; every region starts on a 64-byte boundary) ----
+    // Per stream, per unit u = (layer, direction): z_u = [x ; h_u] (the kernel's column input; h_u 64-byte aligned), c_u;
+    // then h_new and m scratch. After all streams: the chunk's G rows and two ping-pong buffers of layer outputs.
+    internal int PaddedHidden16 => Align16(H);
+    private int RegionStart(int unit) => Enumerable.Range(0, unit).Sum(u => Align16(UnitInputs(u)) + 2 * PaddedHidden16);
+    internal int StateH(int unit) => RegionStart(unit) + Align16(UnitInputs(unit));
+    internal int StateZ(int unit) => StateH(unit) - UnitInputs(unit);
+    internal int StateC(int unit) => StateH(unit) + PaddedHidden16;
+    internal int StateHNew => RegionStart(UnitCount);
+    internal int StateM => StateHNew + PaddedHidden16;
+    internal int StreamStride => StateM + PaddedHidden16;
+    internal int StateG => Batch * StreamStride;
+    internal int ChunkLength => Math.Max(4, Math.Min(64, 16384 / (4 * PaddedHidden16) / 4 * 4));
+    internal int StateSeqA => StateG + ChunkLength * 4 * PaddedHidden16;
+    internal int StateSeqB => StateSeqA + Align16(ChunkLength * Hp);
+    internal int StateLength => StateSeqB + Align16(ChunkLength * Hp);
+    internal string StateSeqName(int layer) => layer % 2 == 0 ? "StateSeqA" : "StateSeqB";
+
+    // ---- Parameters (PyTorch order: per layer, per direction) ----
+
+    /// <summary>
+    /// The tensors of a model in PyTorch order, with long sizes: the one definition behind <see cref="Tensors"/>, the
+    /// parameter count and the parser's size limit (which runs before the sizes are known to fit an int).
+    /// </summary>
+    internal static IEnumerable<(string Name, long Rows, long Columns)> TensorShapes(LstmModelSpec spec)
+    {
+        long h = spec.HiddenSize, p = spec.ProjSize, hp = p > 0 ? p : h;
+        int d = spec.Bidirectional ? 2 : 1;
+        for (int k = 0; k < spec.NumLayers; k++)
+        {
+            long inputs = k == 0 ? spec.InputSize : d * hp;
+            for (int dir = 0; dir < d; dir++)
+            {
+                string s = N(k) + Suffix(dir);
+                yield return ($"weight_ih_l{s}", 4 * h, inputs);
+                yield return ($"weight_hh_l{s}", 4 * h, hp);
+                if (spec.Bias)
+                {
+                    yield return ($"bias_ih_l{s}", 4 * h, 0);
+                    yield return ($"bias_hh_l{s}", 4 * h, 0);
+                }
+                if (p > 0) yield return ($"weight_hr_l{s}", p, h);
+                if (spec.Peepholes) yield return ($"weight_ph_l{s}", 3 * h, 0);
+                if (spec.LearnInitialState)
+                {
+                    yield return ($"initial_h_l{s}", hp, 0);
+                    yield return ($"initial_c_l{s}", h, 0);
+                }
+            }
+        }
+        if (spec.OutputSize > 0)
+        {
+            yield return ("fc.weight", spec.OutputSize, d * hp);
+            yield return ("fc.bias", spec.OutputSize, 0);
+        }
+    }
+
+    /// <summary>The number of float parameters of <paramref name="spec"/>, in long (checked against the limit before anything else).</summary>
+    internal static long CountParameters(LstmModelSpec spec) => TensorShapes(spec).Sum(t => t.Rows * Math.Max(1L, t.Columns));
+
+    private List<(string Name, int Rows, int Columns)>? _tensors;
+
+    internal List<(string Name, int Rows, int Columns)> Tensors() =>
+        _tensors ??= TensorShapes(_spec).Select(t => (t.Name, checked((int)t.Rows), checked((int)t.Columns))).ToList();
+
+    private static int Length((string Name, int Rows, int Columns) t) => t.Rows * Math.Max(1, t.Columns);
+
+    /// <summary>Position of the tensor named <paramref name="name"/> in PyTorch order.</summary>
+    internal int TensorIndex(string name) => Tensors().FindIndex(t => t.Name == name);
+
+    /// <summary>Offset of the tensor named <paramref name="name"/> in the flat parameter array.</summary>
+    internal int TensorOffset(string name) => Tensors().Take(TensorIndex(name)).Sum(Length);
+
+    /// <summary>Offset of unit <paramref name="unit"/>'s tensor of kind <paramref name="kind"/> (e.g. "weight_ih").</summary>
+    internal int UnitTensorOffset(string kind, int unit) => TensorOffset(kind + "_" + UnitName(unit));
+    internal int UnitTensorIndex(string kind, int unit) => TensorIndex(kind + "_" + UnitName(unit));
+
+    /// <summary>A C# switch expression on the emitted variable <c>unit</c> giving <paramref name="value"/> of each unit.</summary>
+    internal string UnitSwitch(Func<int, int> value) =>
+        $"unit switch {{ {string.Join(", ", Enumerable.Range(0, UnitCount).Select(u => $"{N(u)} => {N(value(u))}"))}, _ => 0 }}";
+
+    internal int LstmParameterCount => Tensors().Where(t => !t.Name.StartsWith("fc.", StringComparison.Ordinal)).Sum(Length);
+    internal int ParameterCount => Tensors().Sum(Length);
+
+    // ---- Packed layout per width: per unit, weights, summed bias, then (optional) int8 scales, peepholes and projection.
+    // The reduced layout (bf16/int8 models' inference copy) stores the gate weights in 2 or 1 bytes; everything else is float32.
+    internal int PackedPeepLength(VectorWidth width, int unit) => Peep ? Align16(3 * Tiling(unit / D, width).PaddedHidden) : 0;
+    internal int PaddedProjection(VectorWidth width) => (P + width.Lanes - 1) / width.Lanes * width.Lanes;
+    internal int PackedProjLength(VectorWidth width) => P > 0 ? Align16(H * PaddedProjection(width)) : 0;
+
+    /// <summary>Floats the packed gate weights of a plan take: 4-byte floats, or bf16/int8 bytes counted in floats.</summary>
+    internal int PackedWeightFloats(LayerPlan plan, bool reduced) => reduced ? plan.WeightLength * WeightStorageValues.Bytes(Storage) / 4 : plan.WeightLength;
+    internal int PackedScaleLength(VectorWidth width, int unit, bool reduced) => reduced && Int8 ? Align16(3 * Tiling(unit / D, width).BiasLength) : 0;
+
+    private int PackedUnitLength(VectorWidth width, int unit, bool reduced)
+    {
+        var plan = Tiling(unit / D, width);
+        return Align16(PackedWeightFloats(plan, reduced)) + Align16(plan.BiasLength) + PackedScaleLength(width, unit, reduced) + PackedPeepLength(width, unit) + PackedProjLength(width);
+    }
+
+    internal int PackedWeightOffset(VectorWidth width, int unit, bool reduced = false) => Enumerable.Range(0, unit).Sum(u => PackedUnitLength(width, u, reduced));
+    internal int PackedBiasOffset(VectorWidth width, int unit, bool reduced = false) => PackedWeightOffset(width, unit, reduced) + Align16(PackedWeightFloats(Tiling(unit / D, width), reduced));
+    internal int PackedScaleOffset(VectorWidth width, int unit, bool reduced = false) => PackedBiasOffset(width, unit, reduced) + Align16(Tiling(unit / D, width).BiasLength);
+    internal int PackedPeepOffset(VectorWidth width, int unit, bool reduced = false) => PackedScaleOffset(width, unit, reduced) + PackedScaleLength(width, unit, reduced);
+    internal int PackedProjOffset(VectorWidth width, int unit, bool reduced = false) => PackedPeepOffset(width, unit, reduced) + PackedPeepLength(width, unit);
+
+    internal int PackedLength(VectorWidth width, bool reduced) => PackedWeightOffset(width, UnitCount, reduced);
+}

@@ -1,0 +1,100 @@
+using System;
+using System.ComponentModel;
+
+namespace LstmGen.Training;
+
+/// <summary>
+/// The part of every generated <c>Trainer</c> that does not depend on the model's shape: argument checks, the gradient
+/// tensors, the non-finite guard and clipping. Generated code calls it; the shape-dependent part (buffers, the forward
+/// and backward kernels, the head) stays generated. Not meant to be called directly.
+/// </summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public static class TrainerCore
+{
+    /// <summary>The checks of <c>CreateTrainer</c>.</summary>
+    public static void CheckCreate(Optimizer optimizer, float clipNorm, float clipValue, int maxSequenceLength)
+    {
+        ArgumentNullException.ThrowIfNull(optimizer);
+        if (maxSequenceLength <= 0)
+            throw new ArgumentOutOfRangeException(nameof(maxSequenceLength), maxSequenceLength, "Give the longest training sequence: maxSequenceLength > 0, or SequenceLength on [LstmModel].");
+        if (!(clipNorm >= 0f) || !(clipValue >= 0f))
+            throw new ArgumentOutOfRangeException(nameof(clipNorm), "clipNorm and clipValue must be 0 (off) or above.");
+    }
+
+    /// <summary>Zero gradients with the tensors (names, shapes, offsets) of <paramref name="parameters"/>.</summary>
+    public static LstmParameters NewGradients(LstmParameters parameters)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        var shapes = new (string Name, int Rows, int Columns)[parameters.Tensors.Count];
+        for (int k = 0; k < shapes.Length; k++)
+        {
+            var tensor = parameters.Tensors[k];
+            shapes[k] = (tensor.Name, tensor.Rows, tensor.Rank == 1 ? 0 : tensor.Columns);
+        }
+        return new LstmParameters(shapes);
+    }
+
+    /// <summary>
+    /// The checks of a training step on <paramref name="batchSize"/> sequences: returns their length T and how many rows
+    /// of targets each has (T, or 1 for the last step only) and the targets per row.
+    /// </summary>
+    /// <param name="inputs">Length of the inputs (batchSize·T·inputSize).</param>
+    /// <param name="targets">Length of the targets.</param>
+    /// <param name="batchSize">Sequences in the batch.</param>
+    /// <param name="carryState">The trainer's <c>CarryState</c>.</param>
+    /// <param name="bidirectional">Whether the model is bidirectional (no truncated BPTT).</param>
+    /// <param name="inputSize">The model's input size.</param>
+    /// <param name="maxSequenceLength">The longest sequence the trainer was created for.</param>
+    /// <param name="loss">The loss (it decides the targets per step).</param>
+    /// <param name="outputs">The values the model outputs per step.</param>
+    /// <param name="targetRows">T or 1.</param>
+    /// <param name="perStep">Targets per row.</param>
+    public static int CheckStep(int inputs, int targets, int batchSize, bool carryState, bool bidirectional, int inputSize, int maxSequenceLength,
+                                Loss loss, int outputs, out int targetRows, out int perStep)
+    {
+        if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "batchSize must be at least 1.");
+        if (carryState && batchSize != 1) throw new InvalidOperationException("CarryState (truncated BPTT) trains one stream: use batchSize 1.");
+        if (carryState && bidirectional)
+            throw new InvalidOperationException("CarryState (truncated BPTT) needs a model that runs forwards in time; a bidirectional model's reverse direction starts from each window's end.");
+        if (inputs == 0 || inputs % (batchSize * inputSize) != 0)
+            throw new ArgumentException($"inputs has length {inputs}; expected batchSize·T·InputSize values (batchSize = {batchSize}, InputSize = {inputSize}).", nameof(inputs));
+        int steps = inputs / (batchSize * inputSize);
+        if (steps > maxSequenceLength)
+            throw new ArgumentException($"The sequences have {steps} steps; this trainer was created for at most {maxSequenceLength} (maxSequenceLength).", nameof(inputs));
+        perStep = LossFunctions.TargetsPerStep(loss, outputs);
+        if (targets == batchSize * steps * perStep) targetRows = steps;
+        else if (targets == batchSize * perStep) targetRows = 1;
+        else throw new ArgumentException($"targets has length {targets}; expected {batchSize * steps * perStep} (every step) or {batchSize * perStep} (last step only) for {loss} with batchSize {batchSize}.", nameof(targets));
+        return steps;
+    }
+
+    /// <summary>Throws <see cref="NonFiniteTrainingException"/> when the step's loss is NaN or infinite.</summary>
+    public static void CheckLoss(float loss)
+    {
+        if (!float.IsFinite(loss))
+            throw new NonFiniteTrainingException($"The loss is {loss}; the step was abandoned and the weights are unchanged. Check the inputs and targets for NaN, or lower the learning rate.", "loss", -1);
+    }
+
+    /// <summary>
+    /// The end of a step's gradient computation: the global norm (summed in double, finite exactly when every gradient
+    /// is, so one pass checks both; a non-finite gradient throws <see cref="NonFiniteTrainingException"/> naming its
+    /// tensor and index), then clipping by value and by global norm. Returns the norm before clipping.
+    /// </summary>
+    public static float FinishGradients(Span<float> gradients, LstmParameters tensors, float clipNorm, float clipValue)
+    {
+        ArgumentNullException.ThrowIfNull(tensors);
+        float norm = GradientTools.GlobalNorm(gradients);
+        if (!float.IsFinite(norm))
+        {
+            int bad = Math.Max(0, GradientTools.IndexOfNonFinite(gradients));
+            var list = tensors.Tensors;
+            var tensor = list[0];
+            for (int k = list.Count - 1; k > 0; k--)
+                if (bad >= list[k].Offset) { tensor = list[k]; break; }
+            throw new NonFiniteTrainingException($"The gradient of {tensor.Name}[{bad - tensor.Offset}] is {gradients[bad]}; the step was abandoned and the weights are unchanged. Lower the learning rate or set clipNorm.", tensor.Name, bad - tensor.Offset);
+        }
+        if (clipValue > 0f) GradientTools.ClipByValue(gradients, clipValue);
+        if (clipNorm > 0f) GradientTools.ClipByGlobalNorm(gradients, clipNorm);
+        return norm;
+    }
+}
