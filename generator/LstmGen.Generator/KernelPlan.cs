@@ -33,14 +33,16 @@ internal sealed class VectorWidth
     public string Type => TypeOf("float");
 
     /// <summary>This width's vector of <paramref name="element"/> (a C# keyword type), or the element itself for the scalar path.</summary>
-    public string TypeOf(string element) => IsScalar ? element : $"global::System.Runtime.Intrinsics.{Name}<{element}>";
-    private string Static => $"global::System.Runtime.Intrinsics.{Name}";
+    // The kernels are written inside LstmGen.Generated under `using` directives (Emitter.KernelUsings): plain names.
+    public string TypeOf(string element) => IsScalar ? element : $"{Name}<{element}>";
+    private string Static => Name;
 
-    public string IsAcceleratedCondition => IsScalar ? "true" : $"{Static}.IsHardwareAccelerated";
+    /// <summary>The dispatch condition, for the model class (fully qualified: it is inside the user's class).</summary>
+    public string IsAcceleratedCondition => IsScalar ? "true" : $"global::System.Runtime.Intrinsics.{Name}.IsHardwareAccelerated";
 
     // The hot kernels use the intrinsics directly (no helper calls): in large unrolled bodies the JIT stops inlining
     // helpers once its inlining budget is spent, and each non-inlined helper costs a call per FMA.
-    private const string UnsafeClass = "global::System.Runtime.CompilerServices.Unsafe";
+    private const string UnsafeClass = "Unsafe";
 
     private static string Unsigned(string offset) =>
         int.TryParse(offset, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out _) ? offset : $"(nuint)({offset})";
@@ -60,9 +62,9 @@ internal sealed class VectorWidth
     public string MulAdd(string a, string b, string c) => Lanes switch
     {
         16 => $"{Static}.FusedMultiplyAdd({a}, {b}, {c})", // AVX-512 implies FMA
-        8 => $"(global::System.Runtime.Intrinsics.X86.Fma.IsSupported ? {Static}.FusedMultiplyAdd({a}, {b}, {c}) : {a} * {b} + {c})",
-        4 => $"(global::System.Runtime.Intrinsics.X86.Fma.IsSupported || global::System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported ? {Static}.FusedMultiplyAdd({a}, {b}, {c}) : {a} * {b} + {c})",
-        _ => $"(global::System.Runtime.Intrinsics.X86.Fma.IsSupported || global::System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported ? global::System.MathF.FusedMultiplyAdd({a}, {b}, {c}) : {a} * {b} + {c})",
+        8 => $"(Fma.IsSupported ? {Static}.FusedMultiplyAdd({a}, {b}, {c}) : {a} * {b} + {c})",
+        4 => $"(Fma.IsSupported || AdvSimd.IsSupported ? {Static}.FusedMultiplyAdd({a}, {b}, {c}) : {a} * {b} + {c})",
+        _ => $"(Fma.IsSupported || AdvSimd.IsSupported ? MathF.FusedMultiplyAdd({a}, {b}, {c}) : {a} * {b} + {c})",
     };
 
     public string StaticClass => Static;

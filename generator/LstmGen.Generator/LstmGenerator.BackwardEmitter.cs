@@ -26,7 +26,7 @@ public sealed partial class LstmGenerator
         }
 
         private static string N(long value) => Emitter.N(value);
-        private const string Unsafe = Emitter.Unsafe;
+        private const string Unsafe = "Unsafe";
         private int H => _plan.LayerPlanHidden;
         private int L => _plan.LayerCount;
         private int Hq => _plan.TrainHq;
@@ -200,8 +200,8 @@ public sealed partial class LstmGenerator
             _w.Open("    ref float hs, ref float cs, ref float gates, ref float tanhC, ref float da, ref float dhAbove, int dhStride, ref float dxOut, bool wantDx, ref float dhNext, ref float dcNext" +
                     (Peep ? ", ref float peep, ref float dpeep" : "") + (P > 0 ? ", ref float whr, ref float dwhr, ref float dhp, ref float m, ref float dm" : "") + (RecDrop ? ", ref float hd, ref float rmask" : "") + ")");
             _w.Line("// dh_next and dc_next are zero after the last step: gradients do not flow past the sequence (or window) end");
-            _w.Line($"{Emitter.MemoryMarshal}.CreateSpan(ref dhNext, TrainHq).Clear();");
-            _w.Line($"{Emitter.MemoryMarshal}.CreateSpan(ref dcNext, TrainHq).Clear();");
+            _w.Line($"MemoryMarshal.CreateSpan(ref dhNext, TrainHq).Clear();");
+            _w.Line($"MemoryMarshal.CreateSpan(ref dcNext, TrainHq).Clear();");
             _w.Open("for (int t = n - 1; t >= 0; t--)");
             _w.Line($"ref float dat = ref {Unsafe}.Add(ref da, t * {N(4 * Hq)});");
             _w.Line($"ref float gt = ref {Unsafe}.Add(ref gates, t * {N(4 * Hq)});");
@@ -322,7 +322,7 @@ public sealed partial class LstmGenerator
             {
                 _w.Open($"for (int j = {N(whole)}; j < {N(H)}; j++)");
                 _w.Line("float sum = 0f;");
-                _w.Line($"for (int r = 0; r < {N(P)}; r++) sum = global::LstmGen.LstmMath.MulAdd(At(ref whr, r * {N(H)} + j), At(ref dh, r), sum);");
+                _w.Line($"for (int r = 0; r < {N(P)}; r++) sum = LstmMath.MulAdd(At(ref whr, r * {N(H)} + j), At(ref dh, r), sum);");
                 _w.Line($"{Unsafe}.Add(ref dm, j) = sum;");
                 _w.Close();
             }
@@ -344,7 +344,7 @@ public sealed partial class LstmGenerator
             {
                 _w.Open($"for (int j = {N(whole)}; j < {N(H)}; j++)");
                 _w.Line($"float a = {Unsafe}.Add(ref row, j);");
-                _w.Line("for (int t = 0; t < n; t++) a = global::LstmGen.LstmMath.MulAdd(At(ref m, t * TrainHq + j), At(ref dh, t * TrainHq + r), a);");
+                _w.Line("for (int t = 0; t < n; t++) a = LstmMath.MulAdd(At(ref m, t * TrainHq + j), At(ref dh, t * TrainHq + r), a);");
                 _w.Line($"{Unsafe}.Add(ref row, j) = a;");
                 _w.Close();
             }
@@ -400,7 +400,7 @@ public sealed partial class LstmGenerator
                 _w.Line("float s0 = 0f, s1 = 0f, s2 = 0f, s3 = 0f;");
                 _w.Open($"for (int u = 0; u < {N(H)}; u++)");
                 for (int q = 0; q < 4; q++)
-                    _w.Line($"s{N(q)} = global::LstmGen.LstmMath.MulAdd(At(ref w, ({N(q * H)} + u) * {N(columns)} + j), At(ref da, {N(q * Hq)} + u), s{N(q)});");
+                    _w.Line($"s{N(q)} = LstmMath.MulAdd(At(ref w, ({N(q * H)} + u) * {N(columns)} + j), At(ref da, {N(q * Hq)} + u), s{N(q)});");
                 _w.Close();
                 _w.Line($"{Unsafe}.Add(ref output, j) = s0 + s1 + s2 + s3;");
                 _w.Close();
@@ -452,7 +452,7 @@ public sealed partial class LstmGenerator
                 _w.Line($"float d = At(ref da, t * {N(4 * Hq)} + q * {N(Hq)} + u);");
                 _w.Line($"ref float row = ref {Unsafe}.Add(ref dw, (q * {N(H)} + u) * {N(columns)});");
                 _w.Line($"for (int j = {N(tail)}; j < {N(columns)}; j++)");
-                _w.Line($"    {Unsafe}.Add(ref row, j) = global::LstmGen.LstmMath.MulAdd(d, At(ref xt, j), {Unsafe}.Add(ref row, j));");
+                _w.Line($"    {Unsafe}.Add(ref row, j) = LstmMath.MulAdd(d, At(ref xt, j), {Unsafe}.Add(ref row, j));");
                 _w.Close();
                 _w.Close();
             }

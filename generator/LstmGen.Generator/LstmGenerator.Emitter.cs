@@ -15,6 +15,13 @@ public sealed partial class LstmGenerator
     internal sealed partial class Emitter
     {
         internal const string Unsafe = "global::System.Runtime.CompilerServices.Unsafe";
+
+        /// <summary>The namespaces the kernel host's code is written against (plain names in the kernels).</summary>
+        internal static readonly string[] KernelUsings =
+        {
+            "System", "System.Runtime.CompilerServices", "System.Runtime.InteropServices", "System.Runtime.Intrinsics",
+            "System.Runtime.Intrinsics.Arm", "System.Runtime.Intrinsics.X86",
+        };
         internal const string MemoryMarshal = "global::System.Runtime.InteropServices.MemoryMarshal";
         internal const string Math = "global::LstmGen.LstmMath";
         private const string Span = "global::System.Span<float>";
@@ -35,6 +42,33 @@ public sealed partial class LstmGenerator
         internal ModelPlan Plan => _plan;
 
         internal static string N(long value) => ModelPlan.N(value);
+
+        /// <summary>The state layout and packed sizes, as constants (the model class and the kernel host both read them).</summary>
+        private void EmitLayoutConstants()
+        {
+            _w.Line("// State layout, in floats; every region starts on a 64-byte boundary. Offsets within one stream's block.");
+            for (int u = 0; u < _plan.UnitCount; u++)
+            {
+                _w.Line($"private const int StateZ{u} = {N(_plan.StateZ(u))}; // z = [x ; h] of layer {N(u / _plan.D)}{(_plan.D == 2 ? (u % _plan.D == 0 ? " forward" : " reverse") : "")} (h 64-byte aligned)");
+                _w.Line($"private const int StateC{u} = {N(_plan.StateC(u))}; // its c");
+            }
+            _w.Line($"private const int StateHNew = {N(_plan.StateHNew)}; // h_t of the layer being stepped, before it replaces h_(t-1)");
+            _w.Line($"private const int StateM = {N(_plan.StateM)}; // m_t = o ⊙ tanh(c_t) before the projection");
+            _w.Line($"private const int StreamStride = {N(_plan.StreamStride)}; // floats per stream");
+            _w.Line($"private const int StateG = {N(_plan.StateG)}; // whole-sequence mode: W_ih·x_t + b for each step of a chunk");
+            _w.Line($"private const int StateSeqA = {N(_plan.StateSeqA)}; // whole-sequence mode: outputs of layers 0, 2, ... for a chunk");
+            _w.Line($"private const int StateSeqB = {N(_plan.StateSeqB)}; // whole-sequence mode: outputs of layers 1, 3, ... for a chunk");
+            _w.Line($"private const int StateLength = {N(_plan.StateLength)};");
+            _w.Line($"private const int ChunkLength = {N(_plan.ChunkLength)}; // steps per chunk in whole-sequence mode (G stays within 64 KiB)");
+            _w.Line($"private const int PackedLength = {N(VectorWidth.All.Max(w => _plan.PackedLength(w, _plan.Reduced)))};{(_plan.Reduced ? $" // the {WeightStorageValues.Names[_plan.Storage]} inference copy" : "")}");
+            if (_plan.Reduced)
+                _w.Line($"private const int PackedTrainingLength = {N(VectorWidth.All.Max(w => _plan.PackedLength(w, false)))}; // the trainer's float32 copy");
+            if (_plan.HasHead)
+            {
+                _w.Line($"private const int HeadWeightOffset = {N(_plan.TensorOffset("fc.weight"))};");
+                _w.Line($"private const int HeadBiasOffset = {N(_plan.TensorOffset("fc.bias"))};");
+            }
+        }
 
         /// <summary>
         /// The file's opening description, read from the plan: what the model computes (the equations of its options), its
@@ -117,11 +151,24 @@ public sealed partial class LstmGenerator
             EmitPacking();
             EmitState();
             new TrainerEmitter(_plan, _w, _spec).Emit();
+            _w.Close();
+            if (_spec.Namespace is not null) _w.Close();
+
+            // The kernels live outside the user's class, in a file-local class of their own namespace: nothing the user
+            // declares can shadow a name in them, so they use plain names under these usings.
+            _w.Line();
+            _w.Open("namespace LstmGen.Generated");
+            foreach (string ns in KernelUsings) _w.Line($"using {ns};");
+            _w.Line();
+            _w.Line($"/// <summary>The kernels of <see cref=\"{(_spec.Namespace is null ? "" : "global::" + _spec.Namespace + ".")}{_spec.ClassName}\"/>, one class per vector width, and the layout constants they read.</summary>");
+            _w.Open($"file static class {_plan.KernelHost}");
+            EmitLayoutConstants();
+            new TrainerEmitter(_plan, _w, _spec).EmitLayout();
+            _w.Line();
             foreach (var width in VectorWidth.All)
                 new KernelEmitter(_plan, _w, width).Emit();
             _w.Close();
-
-            if (_spec.Namespace is not null) _w.Close();
+            _w.Close();
             return _w.ToString();
         }
 
@@ -146,28 +193,7 @@ public sealed partial class LstmGenerator
             _w.Line("/// <summary>Number of parameters; equals <c>sum(p.numel() for p in model.parameters())</c> of the same torch.nn.LSTM" + (_plan.HasHead ? " + torch.nn.Linear" : "") + (_plan.Peep || _plan.LearnInit ? ", plus the peephole and initial-state tensors PyTorch does not have" : "") + ".</summary>");
             _w.Line($"public const int ParameterCount = {N(_plan.ParameterCount)};");
             _w.Line();
-            _w.Line("// State layout, in floats; every region starts on a 64-byte boundary. Offsets within one stream's block.");
-            for (int u = 0; u < _plan.UnitCount; u++)
-            {
-                _w.Line($"private const int StateZ{u} = {N(_plan.StateZ(u))}; // z = [x ; h] of layer {N(u / _plan.D)}{(_plan.D == 2 ? (u % _plan.D == 0 ? " forward" : " reverse") : "")} (h 64-byte aligned)");
-                _w.Line($"private const int StateC{u} = {N(_plan.StateC(u))}; // its c");
-            }
-            _w.Line($"private const int StateHNew = {N(_plan.StateHNew)}; // h_t of the layer being stepped, before it replaces h_(t-1)");
-            _w.Line($"private const int StateM = {N(_plan.StateM)}; // m_t = o ⊙ tanh(c_t) before the projection");
-            _w.Line($"private const int StreamStride = {N(_plan.StreamStride)}; // floats per stream");
-            _w.Line($"private const int StateG = {N(_plan.StateG)}; // whole-sequence mode: W_ih·x_t + b for each step of a chunk");
-            _w.Line($"private const int StateSeqA = {N(_plan.StateSeqA)}; // whole-sequence mode: outputs of layers 0, 2, ... for a chunk");
-            _w.Line($"private const int StateSeqB = {N(_plan.StateSeqB)}; // whole-sequence mode: outputs of layers 1, 3, ... for a chunk");
-            _w.Line($"private const int StateLength = {N(_plan.StateLength)};");
-            _w.Line($"private const int ChunkLength = {N(_plan.ChunkLength)}; // steps per chunk in whole-sequence mode (G stays within 64 KiB)");
-            _w.Line($"private const int PackedLength = {N(VectorWidth.All.Max(w => _plan.PackedLength(w, _plan.Reduced)))};{(_plan.Reduced ? $" // the {WeightStorageValues.Names[_plan.Storage]} inference copy" : "")}");
-            if (_plan.Reduced)
-                _w.Line($"private const int PackedTrainingLength = {N(VectorWidth.All.Max(w => _plan.PackedLength(w, false)))}; // the trainer's float32 copy");
-            if (_plan.HasHead)
-            {
-                _w.Line($"private const int HeadWeightOffset = {N(_plan.TensorOffset("fc.weight"))};");
-                _w.Line($"private const int HeadBiasOffset = {N(_plan.TensorOffset("fc.bias"))};");
-            }
+            EmitLayoutConstants();
             _w.Line();
         }
 
@@ -371,19 +397,20 @@ public sealed partial class LstmGenerator
             _w.Line("}");
         }
 
-        private void EmitDispatch(string call) => EmitDispatch(_w, call);
+        private void EmitDispatch(string call) => EmitDispatch(_w, _plan, call);
 
         /// <summary>Calls <paramref name="call"/> on the widest kernel class the hardware accelerates.</summary>
-        internal static void EmitDispatch(SourceWriter w, string call)
+        internal static void EmitDispatch(SourceWriter w, ModelPlan plan, string call)
         {
+            string host = "global::LstmGen.Generated." + plan.KernelHost;
             // Each condition is a JIT/AOT-time constant, so only one branch survives compilation.
             for (int k = 0; k < VectorWidth.All.Length; k++)
             {
                 var width = VectorWidth.All[k];
                 if (width.IsScalar)
-                    w.Line($"else {width.ClassName}.{call}");
+                    w.Line($"else {host}.{width.ClassName}.{call}");
                 else
-                    w.Line($"{(k == 0 ? "if" : "else if")} ({width.IsAcceleratedCondition}) {width.ClassName}.{call}");
+                    w.Line($"{(k == 0 ? "if" : "else if")} ({width.IsAcceleratedCondition}) {host}.{width.ClassName}.{call}");
             }
         }
 

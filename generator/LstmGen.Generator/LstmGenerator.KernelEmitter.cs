@@ -25,8 +25,8 @@ public sealed partial class LstmGenerator
         }
 
         private static string N(long value) => Emitter.N(value);
-        private const string Unsafe = Emitter.Unsafe;
-        private const string Math = Emitter.Math;
+        private const string Unsafe = "Unsafe";
+        private const string Math = "LstmMath";
 
         private int H => _plan.LayerPlanHidden;
         private int L => _plan.LayerCount;
@@ -49,7 +49,7 @@ public sealed partial class LstmGenerator
         public void Emit()
         {
             _w.Line($"/// <summary>Kernels for the {_v.Name} path ({(_v.IsScalar ? "no vector hardware" : N(_v.Lanes) + " floats per vector")}).</summary>");
-            _w.Open($"private static class {_v.ClassName}");
+            _w.Open($"internal static class {_v.ClassName}");
             foreach (int k in LayerIndexByShape())
             {
                 var plan = Plan(k);
@@ -82,7 +82,7 @@ public sealed partial class LstmGenerator
         /// <summary>One layer index per distinct layer shape (the kernels are named by the input size).</summary>
         private IEnumerable<int> LayerIndexByShape() => Enumerable.Range(0, L).GroupBy(_plan.LayerInputs).Select(g => g.First());
 
-        private const string Inline = "[global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]";
+        private const string Inline = "[MethodImpl(MethodImplOptions.AggressiveInlining)]";
 
         /// <summary>Short names for this width's operations; all inlined.</summary>
         private void EmitHelpers()
@@ -130,7 +130,7 @@ public sealed partial class LstmGenerator
         private void EmitPackBody(string name, string summary, bool reduced)
         {
             _w.Line($"/// <summary>{summary}</summary>");
-            _w.Open($"internal static void {name}(global::System.Collections.Generic.IReadOnlyList<global::LstmGen.ParameterTensor> tensors, global::System.Span<float> packed)");
+            _w.Open($"internal static void {name}(System.Collections.Generic.IReadOnlyList<ParameterTensor> tensors, Span<float> packed)");
             for (int u = 0; u < Units; u++)
             {
                 var plan = Plan(u / D);
@@ -142,14 +142,14 @@ public sealed partial class LstmGenerator
                 string shape = $"{N(plan.Inputs)}, {N(Hp)}, {N(H)}, {N(_v.Lanes)}, {N(plan.BlocksPerTile)}";
                 // float32: PackLayer(...); bf16: PackLayerBFloat16(..., bytes, bias); int8: PackLayerInt8(..., bytes, bias, scales)
                 string packer = reduced ? "PackLayer" + WeightStorageValues.Names[_plan.Storage] : "PackLayer";
-                string destination = !reduced ? $"{weights}, {bias}" : $"global::System.Runtime.InteropServices.MemoryMarshal.AsBytes({weights}), {bias}" +
+                string destination = !reduced ? $"{weights}, {bias}" : $"MemoryMarshal.AsBytes({weights}), {bias}" +
                     (Int8 ? $", packed.Slice({N(_plan.PackedScaleOffset(_v, u, true))}, {N(3 * plan.BiasLength)})" : "");
-                _w.Line($"global::LstmGen.LstmPacking.{packer}({T("weight_ih")}, {T("weight_hh")}, {bih}, {bhh}, {shape},");
+                _w.Line($"LstmPacking.{packer}({T("weight_ih")}, {T("weight_hh")}, {bih}, {bhh}, {shape},");
                 _w.Line($"    {destination});");
                 if (Peep)
-                    _w.Line($"global::LstmGen.LstmPacking.PackPeepholes({T("weight_ph")}, {N(H)}, {N(_v.Lanes)}, packed.Slice({N(_plan.PackedPeepOffset(_v, u, reduced))}, {N(3 * plan.PaddedHidden)}));");
+                    _w.Line($"LstmPacking.PackPeepholes({T("weight_ph")}, {N(H)}, {N(_v.Lanes)}, packed.Slice({N(_plan.PackedPeepOffset(_v, u, reduced))}, {N(3 * plan.PaddedHidden)}));");
                 if (P > 0)
-                    _w.Line($"global::LstmGen.LstmPacking.PackProjection({T("weight_hr")}, {N(P)}, {N(H)}, {N(_v.Lanes)}, packed.Slice({N(_plan.PackedProjOffset(_v, u, reduced))}, {N(H * _plan.PaddedProjection(_v))}));");
+                    _w.Line($"LstmPacking.PackProjection({T("weight_hr")}, {N(P)}, {N(H)}, {N(_v.Lanes)}, packed.Slice({N(_plan.PackedProjOffset(_v, u, reduced))}, {N(H * _plan.PaddedProjection(_v))}));");
             }
             _w.Close();
             _w.Line();
@@ -180,7 +180,7 @@ public sealed partial class LstmGenerator
                 // With a projection the cell writes m_t to its own scratch, so h_t can always go straight into z (all of z was read).
                 string cellOut = P > 0 ? "StateM" : oneTile ? hSlot : "StateHNew";
                 _w.Line($"Cell{Q}{N(inputs)}{cell}({W(k)}, {B(k)}, {ScaleArg(k)}{PeepArg(k)}{S("StateZ" + N(k))}, {S("StateC" + N(k))}, {S(cellOut)});");
-                if (Batch > 1) _w.Open("for (int b = 0; b < BatchSize; b++)");
+                if (Batch > 1) _w.Open($"for (int b = 0; b < {N(Batch)}; b++)");
                 string sb = Batch > 1 ? "b * StreamStride + " : "";
                 if (P > 0)
                 {
@@ -246,7 +246,7 @@ public sealed partial class LstmGenerator
                 _w.Line($"ref float dst{N(k)} = ref {Unsafe}.Add(ref seq, {N(k % 2)} * steps * {N(row)});");
                 _w.Line($"// layer {N(k)}, forward direction");
                 _w.Open($"for (int t0 = 0; t0 < steps; t0 += ChunkLength)");
-                _w.Line("int n = global::System.Math.Min(ChunkLength, steps - t0);");
+                _w.Line("int n = Math.Min(ChunkLength, steps - t0);");
                 _w.Line($"Project{Q}{N(inputs)}({W(2 * k)}, {B(2 * k)}, {ScaleArg(2 * k)}ref {Unsafe}.Add(ref {source}, t0 * {stride}), {stride}, n, {Sh("StateG")});");
                 _w.Open("for (int j = 0; j < n; j++)");
                 EmitRecurStep(2 * k, Sh("StateG + j * " + N(4 * plan.PaddedHidden)));
@@ -255,7 +255,7 @@ public sealed partial class LstmGenerator
                 _w.Close();
                 _w.Line($"// layer {N(k)}, reverse direction: chunks from the end, steps within a chunk backwards");
                 _w.Open("for (int end = steps; end > 0; )");
-                _w.Line("int n = global::System.Math.Min(ChunkLength, end);");
+                _w.Line("int n = Math.Min(ChunkLength, end);");
                 _w.Line("int t0 = end - n;");
                 _w.Line($"Project{Q}{N(inputs)}({W(2 * k + 1)}, {B(2 * k + 1)}, {ScaleArg(2 * k + 1)}ref {Unsafe}.Add(ref {source}, t0 * {stride}), {stride}, n, {Sh("StateG")});");
                 _w.Open("for (int j = n - 1; j >= 0; j--)");
@@ -271,7 +271,7 @@ public sealed partial class LstmGenerator
 
         private void EmitCopy()
         {
-            _w.Line("[global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]");
+            _w.Line("[MethodImpl(MethodImplOptions.AggressiveInlining)]");
             _w.Line($"private static void Copy(ref float source, ref float destination, int count) => {Unsafe}.CopyBlockUnaligned(ref {Unsafe}.As<float, byte>(ref destination), ref {Unsafe}.As<float, byte>(ref source), (uint)count * 4);");
         }
 
@@ -569,7 +569,7 @@ public sealed partial class LstmGenerator
                 string u = int.TryParse(at, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out _) ? at : $"(nuint)({at})";
                 return $"{_v.StaticClass}.As{(type == "uint" ? "UInt32" : "Int32")}({_v.StaticClass}.LoadUnsafe(ref {reference}, {u}))";
             }
-            string Float(string bits) => _v.IsScalar ? $"global::System.BitConverter.UInt32BitsToSingle({bits})" : $"{_v.StaticClass}.AsSingle({bits})";
+            string Float(string bits) => _v.IsScalar ? $"BitConverter.UInt32BitsToSingle({bits})" : $"{_v.StaticClass}.AsSingle({bits})";
             string Convert(string value) => _v.IsScalar ? $"(float)({value})" : $"{_v.StaticClass}.ConvertToSingle({value})";
             if (Int8)
             {

@@ -50,7 +50,8 @@ public sealed partial class LstmGenerator
         private bool RecDrop => _plan.RecurrentDropoutP > 0;
         private bool LayerDrop => _plan.DropoutP > 0;
 
-        private void EmitLayout()
+        /// <summary>The trainer buffer's layout functions and row helpers (the model class and the kernel host both read them).</summary>
+        internal void EmitLayout()
         {
             // Per unit (layer, direction): h_0..h_T and c_0..c_T ((T+1)·Hq each), gates (T·4Hq), tanh(c_t) (T·Hq)
             // [, recurrent dropout: mask ⊙ h_(t-1) (T·Hq) and the mask (Hq)]; then per layer the output rows, and shared buffers.
@@ -172,7 +173,7 @@ public sealed partial class LstmGenerator
             _w.Line();
         }
 
-        private void EmitDispatch(string call) => Emitter.EmitDispatch(_w, call);
+        private void EmitDispatch(string call) => Emitter.EmitDispatch(_w, _plan, call);
 
         private void EmitTrainer()
         {

@@ -179,4 +179,7 @@ internal sealed class ModelPlan
     internal int PackedProjOffset(VectorWidth width, int unit, bool reduced = false) => PackedPeepOffset(width, unit, reduced) + PackedPeepLength(width, unit);
 
     internal int PackedLength(VectorWidth width, bool reduced) => PackedWeightOffset(width, UnitCount, reduced);
+
+    /// <summary>The file-local class in namespace LstmGen.Generated that holds this model's kernels.</summary>
+    internal string KernelHost => _spec.ClassName + "Kernels";
 }

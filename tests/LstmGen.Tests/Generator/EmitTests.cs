@@ -44,10 +44,19 @@ public sealed class EmitTests(ITestOutputHelper output)
         Assert.Contains("// c_t = f ⊙ c_(t-1) + i ⊙ g", text);
         Assert.Contains("// h_t = o ⊙ tanh(c_t)", text);
         Assert.Contains("/// <summary>", text);
+        // The kernels are outside the user's class: one file-local host in namespace LstmGen.Generated, whose usings are
+        // inside that namespace (nothing the user declares can shadow them); the user's class part has none.
+        Assert.Contains("namespace LstmGen.Generated\n{\n    using System;", text.Replace("\r\n", "\n"));
+        Assert.Contains("file static class ForecasterKernels", text);
         foreach (string kernel in new[] { "KernelsVector512", "KernelsVector256", "KernelsVector128", "KernelsScalar" })
-            Assert.Contains("private static class " + kernel, text);
-        // No type is referenced without global:: qualification in code (the usings-free emitted file compiles on its own).
+            Assert.Contains("internal static class " + kernel, text);
         Assert.DoesNotContain("\nusing ", text);
+        string userPart = text.Substring(0, text.IndexOf("namespace LstmGen.Generated", System.StringComparison.Ordinal));
+        Assert.DoesNotContain("KernelsVector512 ", userPart);   // dispatch only, through the qualified host
+        Assert.Contains("global::LstmGen.Generated.ForecasterKernels.KernelsVector512.", userPart);
+        // Inside the host, plain names: no global:: qualification of the intrinsics.
+        string host = text.Substring(text.IndexOf("file static class ForecasterKernels", System.StringComparison.Ordinal));
+        Assert.DoesNotContain("global::System.Runtime.Intrinsics", host);
     }
 
     [Fact]
