@@ -139,6 +139,18 @@ internal sealed class LayerPlan
     /// <summary>Whether the input projection's column loop over <paramref name="inputs"/> inputs is unrolled (never on the scalar path).</summary>
     public bool UnrollProjection(int inputs) => !Width.IsScalar && inputs <= MaxUnrolledProjectionColumns;
 
+    /// <summary>
+    /// The name of this layer's recurrence kernel (<c>Recur</c>, <c>RecurQ</c> with reduced weights, <c>RecurTrain</c>),
+    /// keyed by what it reads: its caller passes the weights from the first h column on, so a one-tile recurrence does not
+    /// depend on the layer's input size and one kernel serves every layer; with several tiles the tile stride does, and
+    /// the input size stays in the name.
+    /// </summary>
+    public string RecurrenceName(bool training, bool reduced) =>
+        (training ? "RecurTrain" : "Recur") + (reduced ? "Q" : "") + (Tiles == 1 ? "" : Inputs.ToString(System.Globalization.CultureInfo.InvariantCulture));
+
+    /// <summary>Where the h columns start in this layer's packed weights, in floats (bf16/int8 bytes counted in floats).</summary>
+    public int RecurrentWeightOffset(int bytesPerWeight) => Inputs * ColumnStride * bytesPerWeight / 4;
+
     /// <summary>Streams a batched kernel runs together: each weight load then feeds this many FMAs.</summary>
     public int StreamGroup(int batch)
     {

@@ -184,7 +184,7 @@ public sealed partial class LstmGenerator
                 z = $"ref {Unsafe}.Add(ref hd, t * TrainHq)";
             }
             string hOut = P > 0 ? "ref m" : $"ref {Unsafe}.Add(ref hs, (t + 1) * TrainHq)";
-            _w.Line($"RecurTrain{N(inputs)}(ref w, ref {Unsafe}.Add(ref g, t * {N(4 * plan.PaddedHidden)}), {peepArg}{z}, ref c, {hOut},");
+            _w.Line($"{plan.RecurrenceName(training: true, reduced: false)}(ref {Unsafe}.Add(ref w, {N(plan.RecurrentWeightOffset(4))}), ref {Unsafe}.Add(ref g, t * {N(4 * plan.PaddedHidden)}), {peepArg}{z}, ref c, {hOut},");
             _w.Line($"    ref {Unsafe}.Add(ref gates, t * {N(4 * Hq)}), ref {Unsafe}.Add(ref tanhC, t * TrainHq));");
             if (P > 0)
                 _w.Line($"ProjectOut(ref wr, ref m, ref {Unsafe}.Add(ref hs, (t + 1) * TrainHq)); // h_t = W_hr·m_t");

@@ -16,6 +16,8 @@ public sealed partial class LstmGenerator
         private readonly ModelPlan _plan;
         private readonly SourceWriter _w;
         private readonly VectorWidth _v;
+        /// <summary>Kernels already written into this width's class (a kernel that serves several layers is written once).</summary>
+        private readonly HashSet<string> _emitted = new(System.StringComparer.Ordinal);
 
         public KernelEmitter(ModelPlan plan, SourceWriter writer, VectorWidth width)
         {
@@ -203,7 +205,9 @@ public sealed partial class LstmGenerator
         {
             int inputs = _plan.UnitInputs(unit);
             string hSlot = "StateZ" + N(unit) + " + " + N(inputs);
-            _w.Line($"Recur{Q}{N(inputs)}({W(unit)}, {gRow}, {ScaleArg(unit)}{PeepArg(unit)}{S(hSlot)}, {S("StateC" + N(unit))}, {S(P > 0 ? "StateM" : "StateHNew")});");
+            var plan = Plan(unit / D);
+            string wh = $"ref {Unsafe}.Add(ref w, {N(_plan.PackedWeightOffset(_v, unit, Reduced) + plan.RecurrentWeightOffset(Reduced ? Bpe : 4))})";
+            _w.Line($"{plan.RecurrenceName(training: false, Reduced)}({wh}, {gRow}, {ScaleArg(unit)}{PeepArg(unit)}{S(hSlot)}, {S("StateC" + N(unit))}, {S(P > 0 ? "StateM" : "StateHNew")});");
             if (P > 0) _w.Line($"ProjectOut({WR(unit)}, {S("StateM")}, {S("StateHNew")});");
             _w.Line($"Copy({S("StateHNew")}, {S(hSlot)}, {N(Hp)});");
         }
@@ -334,7 +338,8 @@ public sealed partial class LstmGenerator
             bool int8 = reduced && Int8;
             // weight offsets: floats into a float ref, or bytes into a byte ref for reduced storage
             int bytes = reduced ? Bpe : 1;
-            string name = (training ? "RecurTrain" : recurrentOnly ? "Recur" : "Cell") + (reduced ? "Q" : "") + N(plan.Inputs) + (batch > 1 ? "B" : "");
+            string name = recurrentOnly ? plan.RecurrenceName(training, reduced) : "Cell" + (reduced ? "Q" : "") + N(plan.Inputs) + (batch > 1 ? "B" : "");
+            if (!_emitted.Add(name)) return;   // the same kernel already serves another layer
 
             _w.Line(training
                 ? "/// <summary>One training step of the recurrence: as Recur, and also keeps i, f, g, o and tanh(c_t) for the backward pass.</summary>"
@@ -356,7 +361,9 @@ public sealed partial class LstmGenerator
                 _w.Open($"for (int tile = 0; tile < {N(plan.Tiles)}; tile++)");
             if (groupLoop)
                 _w.Open($"for (int sg = 0; sg < {N(batch)}; sg += {N(streams)})");
-            string tileW = tileLoop ? $"tile * {N(plan.TileStride * bytes)} + {N(first * plan.ColumnStride * bytes)}" : N(first * plan.ColumnStride * bytes);
+            // a recurrence gets its weights from the first h column on (the caller adds that offset): see RecurrenceName
+            int startW = recurrentOnly ? 0 : first * plan.ColumnStride * bytes;
+            string tileW = tileLoop ? $"tile * {N(plan.TileStride * bytes)} + {N(startW)}" : N(startW);
             _w.Line(reduced ? $"ref byte wt = ref {Unsafe}.Add(ref wb, {tileW});" : $"ref float wt = ref {Unsafe}.Add(ref w, {tileW});");
             _w.Line($"ref float it = ref {Unsafe}.Add(ref init, {(tileLoop ? "tile * " + N(vectors * lanes) : "0")});");
             if (int8)
