@@ -48,15 +48,4 @@ internal readonly struct TileShape
     public int WeightLength => Tiles * TileStride;
     /// <summary>The summed bias, laid out like one column of every tile in order.</summary>
     public int BiasLength => 4 * PaddedHidden;
-
-    /// <summary>Position of the weight of gate <paramref name="gate"/>, unit <paramref name="unit"/> (padded numbering), column <paramref name="column"/>.</summary>
-    public int WeightIndex(int unit, int gate, int column)
-    {
-        int block = unit / Width, lane = unit % Width;
-        int tile = block / BlocksPerTile, b = block % BlocksPerTile;
-        return tile * TileStride + column * ColumnStride + (b * 4 + gate) * Width + lane;
-    }
-
-    /// <summary>Position of the bias of gate <paramref name="gate"/>, unit <paramref name="unit"/>.</summary>
-    public int BiasIndex(int unit, int gate) => (unit / Width * 4 + gate) * Width + unit % Width;
 }
