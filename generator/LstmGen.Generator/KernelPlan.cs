@@ -78,11 +78,17 @@ internal sealed class VectorWidth
 /// </summary>
 internal sealed class LayerPlan
 {
-    /// <summary>Fully unroll the column loop up to this many columns (the unroll policy, see README).</summary>
-    public const int MaxUnrolledColumns = 48;
+    /// <summary>
+    /// Fully unroll a column loop while it has at most this many FMAs (columns × vectors per tile). The small audio
+    /// shapes (1 → 16: 68 on AVX-512, 136 on AVX2) keep their straight-line step, whose dependent chain is what bounds
+    /// them (a loop there cost 40% on the 1 → 16 step); above it a loop with one iteration per partial-sum chain runs
+    /// at the same speed (1 → 40, 8 → 32 × 2 and the training shape T measured within 1.5% either way) in a
+    /// fraction of the code.
+    /// </summary>
+    public const int MaxUnrolledFmas = 192;
 
     /// <summary>Unroll the input-projection's column loop up to this many inputs.</summary>
-    public const int MaxUnrolledProjectionColumns = 16;
+    public const int MaxUnrolledProjectionColumns = 4;
 
     /// <param name="inputs">Columns of x (the layer's input size).</param>
     /// <param name="recurrent">Columns of h_(t-1): the hidden size, or the projection size with proj_size.</param>
@@ -95,11 +101,16 @@ internal sealed class LayerPlan
         // The tiling choice: the most blocks per tile (at most 16 accumulators, within the register budget) that divide
         // the blocks. The arithmetic of the resulting layout is TileShape's, shared with the runtime packers.
         int blocks = (hidden + width.Lanes - 1) / width.Lanes;
+        Shape = new TileShape(inputs, recurrent, hidden, width.Lanes, BlocksPerTileFor(blocks, width, blockLimit));
+        _naturalBlocksPerTile = BlocksPerTileFor(blocks, width, 4);
+    }
+
+    private static int BlocksPerTileFor(int blocks, VectorWidth width, int blockLimit)
+    {
         int maxBlocksPerTile = Math.Max(1, Math.Min(blockLimit, width.AccumulatorBudget / 4));
-        int blocksPerTile = 1;
         for (int b = Math.Min(maxBlocksPerTile, blocks); b >= 1; b--)
-            if (blocks % b == 0) { blocksPerTile = b; break; }
-        Shape = new TileShape(inputs, recurrent, hidden, width.Lanes, blocksPerTile);
+            if (blocks % b == 0) return b;
+        return 1;
     }
 
     /// <summary>The packed layout (shared with src/LstmGen's packers).</summary>
@@ -134,19 +145,24 @@ internal sealed class LayerPlan
     /// hardware intrinsics switched off, is the reference for such builds, not a speed path: it is always a loop with a
     /// constant trip count, and never splits its chains.
     /// </summary>
-    public bool UnrollColumns(int columns) => !Width.IsScalar && columns <= MaxUnrolledColumns;
+    public bool UnrollColumns(int columns) => !Width.IsScalar && columns * VectorsPerTile <= MaxUnrolledFmas;
 
     /// <summary>Whether the input projection's column loop over <paramref name="inputs"/> inputs is unrolled (never on the scalar path).</summary>
     public bool UnrollProjection(int inputs) => !Width.IsScalar && inputs <= MaxUnrolledProjectionColumns;
 
     /// <summary>
-    /// The name of this layer's recurrence kernel (<c>Recur</c>, <c>RecurQ</c> with reduced weights, <c>RecurTrain</c>),
-    /// keyed by what it reads: its caller passes the weights from the first h column on, so a one-tile recurrence does not
-    /// depend on the layer's input size and one kernel serves every layer; with several tiles the tile stride does, and
-    /// the input size stays in the name.
+    /// The sizes a kernel over this tiling depends on, for its name: inputs × units ("6x32"), then "p5" when h has
+    /// another size than the units (a projection), and "k1" when the tile holds fewer blocks than the register budget
+    /// allows (batched models, whose streams take the registers).
     /// </summary>
-    public string RecurrenceName(bool training, bool reduced) =>
-        (training ? "RecurTrain" : "Recur") + (reduced ? "Q" : "") + (Tiles == 1 ? "" : Inputs.ToString(System.Globalization.CultureInfo.InvariantCulture));
+    public string Key => Inv(Inputs) + "x" + RecurrentKey;
+
+    /// <summary>As <see cref="Key"/> without the inputs: what a one-tile recurrence (which reads only the h columns) depends on.</summary>
+    public string RecurrentKey => Inv(Hidden) + (Recurrent != Hidden ? "p" + Inv(Recurrent) : "") + (BlocksPerTile != _naturalBlocksPerTile ? "k" + Inv(BlocksPerTile) : "");
+
+    private readonly int _naturalBlocksPerTile;
+
+    private static string Inv(int value) => value.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>Where the h columns start in this layer's packed weights, in floats (bf16/int8 bytes counted in floats).</summary>
     public int RecurrentWeightOffset(int bytesPerWeight) => Inputs * ColumnStride * bytesPerWeight / 4;
@@ -159,4 +175,54 @@ internal sealed class LayerPlan
             if (batch % s == 0) return s;
         return 1;
     }
+}
+
+/// <summary>
+/// The names of the shared compute kernels (<see cref="SharedKernels"/>). A name says what the kernel computes and
+/// carries every size and option its text depends on, so equal names mean equal code across the models of an assembly.
+/// </summary>
+internal static class KernelNames
+{
+    private static string N(long value) => ModelPlan.N(value);
+    private static string Storage(ModelPlan m, bool reduced) => reduced ? (m.Int8 ? "Int8" : "Bf16") : "";
+    private static string Peep(ModelPlan m) => m.Peep ? "_peep" : "";
+
+    /// <summary>One step of one layer: bias + W·[x; h], then the cell update (batched: all streams, StreamStride apart).</summary>
+    public static string Cell(ModelPlan m, LayerPlan p, int batch, bool reduced) =>
+        $"Cell{Storage(m, reduced)}_{p.Key}{Peep(m)}" + (batch > 1 ? $"_b{N(batch)}s{N(m.StreamStride)}" : "");
+
+    /// <summary>
+    /// One step of the recurrence from a hoisted G row (training: also keeps the gates). The caller passes the weights
+    /// from the first h column on, and with several tiles the tile stride, so the recurrence does not depend on the
+    /// layer's input size: one kernel serves every layer.
+    /// </summary>
+    public static string Recur(ModelPlan m, LayerPlan p, bool training, bool reduced) =>
+        $"{(training ? "RecurTrain" : "Recur")}{Storage(m, reduced)}_{p.RecurrentKey}{Peep(m)}";
+
+    /// <summary>
+    /// A cell step as a column loop of any length (the count and, with several tiles, the tile stride are arguments):
+    /// the full step over z = [x; h] from the bias, and the recurrence over h from a hoisted G row, of every layer.
+    /// </summary>
+    public static string CellLoop(ModelPlan m, LayerPlan p, bool reduced) => $"CellLoop{Storage(m, reduced)}_{p.RecurrentKey}{Peep(m)}";
+
+    /// <summary>
+    /// The hoisted input projection G[t] = b + W_ih·x_t of a chunk. Unrolled over a few inputs it is specific to the
+    /// input size; as a loop it takes the input count (and the tile stride) as arguments and serves every layer.
+    /// </summary>
+    public static string Project(ModelPlan m, LayerPlan p, bool reduced) =>
+        $"Project{Storage(m, reduced)}_{(p.UnrollProjection(p.Inputs) ? p.Key : p.RecurrentKey)}";
+
+    /// <summary>The trailing arguments of <see cref="Project"/>'s call: the input count and tile stride of a looped projection.</summary>
+    public static string ProjectArgs(LayerPlan p, int bytesPerWeight) =>
+        p.UnrollProjection(p.Inputs) ? "" : $", {N(p.Inputs)}" + (p.Tiles > 1 ? $", {N(p.TileStride * bytesPerWeight)}" : "");
+
+    /// <summary>h = W_hr·m (proj_size).</summary>
+    public static string ProjectOut(ModelPlan m) => $"ProjectOut_{N(m.P)}x{N(m.H)}";
+
+    public static string CellBackward(ModelPlan m) => $"CellBackward_{N(m.H)}{Peep(m)}" + (m.P > 0 ? "_proj" : "");
+    public static string MatTVec(ModelPlan m, int columns) => $"MatTVec_{N(m.H)}x{N(columns)}";
+    public static string OuterAccumulate(ModelPlan m, int columns) => $"OuterAccumulate_{N(m.H)}x{N(columns)}";
+    public static string BiasAccumulate(ModelPlan m) => $"BiasAccumulate_{N(m.H)}";
+    public static string ProjectBack(ModelPlan m) => $"ProjectBack_{N(m.P)}x{N(m.H)}";
+    public static string ProjectOuter(ModelPlan m) => $"ProjectOuter_{N(m.P)}x{N(m.H)}";
 }

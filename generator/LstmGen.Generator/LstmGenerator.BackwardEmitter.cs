@@ -15,14 +15,28 @@ public sealed partial class LstmGenerator
     internal sealed class BackwardEmitter
     {
         private readonly ModelPlan _plan;
-        private readonly SourceWriter _w;
+        /// <summary>The writer of the model's own path class, or of a shared kernel while <see cref="Shared"/> runs one.</summary>
+        private SourceWriter _w;
         private readonly VectorWidth _v;
+        private readonly KernelSink _sink;
 
-        public BackwardEmitter(ModelPlan plan, SourceWriter writer, VectorWidth width)
+        public BackwardEmitter(ModelPlan plan, SourceWriter writer, VectorWidth width, KernelSink sink)
         {
             _plan = plan;
             _w = writer;
             _v = width;
+            _sink = sink;
+        }
+
+        /// <summary>The shared class this width's compute kernels are called through.</summary>
+        private string K => SharedKernels.ClassName(_v);
+
+        /// <summary>Writes a compute kernel into the assembly's shared class for this width (once per name; see SharedKernels).</summary>
+        private void Shared(string name, Action body)
+        {
+            var host = _w;
+            _sink.Add(_v, name, writer => { _w = writer; body(); });
+            _w = host;
         }
 
         private static string N(long value) => Emitter.N(value);
@@ -51,14 +65,18 @@ public sealed partial class LstmGenerator
                 EmitTrainLayer(_plan.Tiling(k, _v));
                 EmitBackwardLayer(_plan.LayerInputs(k));
             }
-            EmitCellBackward();
+            Shared(KernelNames.CellBackward(_plan), EmitCellBackward);
             foreach (int columns in _plan.LayerShapes().Append(Hp).Distinct())
             {
-                EmitMatTVec(columns);
-                EmitOuterAccumulate(columns);
+                Shared(KernelNames.MatTVec(_plan, columns), () => EmitMatTVec(columns));
+                Shared(KernelNames.OuterAccumulate(_plan, columns), () => EmitOuterAccumulate(columns));
             }
-            EmitBiasAccumulate();
-            if (P > 0) EmitProjectionBackward();
+            Shared(KernelNames.BiasAccumulate(_plan), EmitBiasAccumulate);
+            if (P > 0)
+            {
+                Shared(KernelNames.ProjectBack(_plan), EmitProjectBack);
+                Shared(KernelNames.ProjectOuter(_plan), EmitProjectOuter);
+            }
         }
 
         private string Tb(string offset) => $"ref {Unsafe}.Add(ref tb, {offset})";
@@ -171,7 +189,7 @@ public sealed partial class LstmGenerator
             _w.Line($"/// <summary>One layer with {N(inputs)} inputs over n steps: the hoisted projection, then the recurrence keeping c_t, h_t, the gates and tanh(c_t).</summary>");
             _w.Open($"private static void TrainLayer{N(inputs)}(ref float w, ref float bias, {peepParam}ref float x, int xStride, int n, ref float g, ref float hs, ref float cs, ref float gates, ref float tanhC" +
                     (P > 0 ? ", ref float wr, ref float m" : "") + (RecDrop ? ", ref float hd, ref float rmask" : "") + ")");
-            _w.Line($"Project{N(inputs)}(ref w, ref bias, ref x, xStride, n, ref g);");
+            _w.Line($"{K}.{KernelNames.Project(_plan, plan, reduced: false)}(ref w, ref bias, ref x, xStride, n, ref g{KernelNames.ProjectArgs(plan, 1)});");
             _w.Open("for (int t = 0; t < n; t++)");
             _w.Line("// c_t starts as a copy of c_(t-1), which stays in row t for the backward pass");
             _w.Line($"ref float c = ref {Unsafe}.Add(ref cs, (t + 1) * TrainHq);");
@@ -184,10 +202,10 @@ public sealed partial class LstmGenerator
                 z = $"ref {Unsafe}.Add(ref hd, t * TrainHq)";
             }
             string hOut = P > 0 ? "ref m" : $"ref {Unsafe}.Add(ref hs, (t + 1) * TrainHq)";
-            _w.Line($"{plan.RecurrenceName(training: true, reduced: false)}(ref {Unsafe}.Add(ref w, {N(plan.RecurrentWeightOffset(4))}), ref {Unsafe}.Add(ref g, t * {N(4 * plan.PaddedHidden)}), {peepArg}{z}, ref c, {hOut},");
-            _w.Line($"    ref {Unsafe}.Add(ref gates, t * {N(4 * Hq)}), ref {Unsafe}.Add(ref tanhC, t * TrainHq));");
+            _w.Line($"{K}.{KernelNames.Recur(_plan, plan, training: true, reduced: false)}(ref {Unsafe}.Add(ref w, {N(plan.RecurrentWeightOffset(4))}), ref {Unsafe}.Add(ref g, t * {N(4 * plan.PaddedHidden)}), {peepArg}{z}, ref c, {hOut},");
+            _w.Line($"    ref {Unsafe}.Add(ref gates, t * {N(4 * Hq)}), ref {Unsafe}.Add(ref tanhC, t * TrainHq){KernelEmitter.TileStrideArg(plan, 1)});");
             if (P > 0)
-                _w.Line($"ProjectOut(ref wr, ref m, ref {Unsafe}.Add(ref hs, (t + 1) * TrainHq)); // h_t = W_hr·m_t");
+                _w.Line($"{K}.{KernelNames.ProjectOut(_plan)}(ref wr, ref m, ref {Unsafe}.Add(ref hs, (t + 1) * TrainHq)); // h_t = W_hr·m_t");
             _w.Close();
             _w.Close();
             _w.Line();
@@ -211,32 +229,32 @@ public sealed partial class LstmGenerator
                 _w.Line("// projection: dh = ∂L/∂h_t + dh_next is kept for dW_hr; dm = W_hrᵀ·dh; and m_t = o ⊙ tanh(c_t) for dW_hr");
                 _w.Line($"ref float dht = ref {Unsafe}.Add(ref dhp, t * TrainHq);");
                 _w.Line($"SumRow(ref {Unsafe}.Add(ref dhAbove, t * dhStride), ref dhNext, ref dht, {N(Hp)});");
-                _w.Line("ProjectBack(ref whr, ref dht, ref dm);");
+                _w.Line($"{K}.{KernelNames.ProjectBack(_plan)}(ref whr, ref dht, ref dm);");
                 _w.Line($"MultiplyRow(ref {Unsafe}.Add(ref gt, {N(3 * Hq)}), ref {Unsafe}.Add(ref tanhC, t * TrainHq), ref {Unsafe}.Add(ref m, t * TrainHq), {N(H)});");
-                _w.Line($"CellBackward(ref dm, ref dcNext, ref gt, ref {Unsafe}.Add(ref tanhC, t * TrainHq), ref {Unsafe}.Add(ref cs, t * TrainHq), {peepArgs}ref dat);");
+                _w.Line($"{K}.{KernelNames.CellBackward(_plan)}(ref dm, ref dcNext, ref gt, ref {Unsafe}.Add(ref tanhC, t * TrainHq), ref {Unsafe}.Add(ref cs, t * TrainHq), {peepArgs}ref dat);");
             }
             else
             {
-                _w.Line($"CellBackward(ref {Unsafe}.Add(ref dhAbove, t * dhStride), ref dhNext, ref dcNext, ref gt, ref {Unsafe}.Add(ref tanhC, t * TrainHq), ref {Unsafe}.Add(ref cs, t * TrainHq), {peepArgs}ref dat);");
+                _w.Line($"{K}.{KernelNames.CellBackward(_plan)}(ref {Unsafe}.Add(ref dhAbove, t * dhStride), ref dhNext, ref dcNext, ref gt, ref {Unsafe}.Add(ref tanhC, t * TrainHq), ref {Unsafe}.Add(ref cs, t * TrainHq), {peepArgs}ref dat);");
             }
             _w.Line("// dh_next = W_hhᵀ · da_t" + (RecDrop ? ", through the recurrent dropout mask" : ""));
-            _w.Line($"MatTVec{N(Hp)}(ref whh, ref dat, ref dhNext);");
+            _w.Line($"{K}.{KernelNames.MatTVec(_plan, Hp)}(ref whh, ref dat, ref dhNext);");
             if (RecDrop) _w.Line($"MultiplyRow(ref dhNext, ref rmask, ref dhNext, {N(Hp)});");
             _w.Close();
             _w.Line("// dW_ih += Σ_t da_t · x_tᵀ;  dW_hh += Σ_t da_t · h_(t-1)ᵀ;  db += Σ_t da_t");
-            _w.Line($"OuterAccumulate{N(inputs)}(ref dwih, ref da, ref x, xStride, n);");
-            _w.Line($"OuterAccumulate{N(Hp)}(ref dwhh, ref da, ref {(RecDrop ? "hd" : "hs")}, TrainHq, n);");
-            _w.Line("BiasAccumulate(ref db, ref da, n);");
+            _w.Line($"{K}.{KernelNames.OuterAccumulate(_plan, inputs)}(ref dwih, ref da, ref x, xStride, n);");
+            _w.Line($"{K}.{KernelNames.OuterAccumulate(_plan, Hp)}(ref dwhh, ref da, ref {(RecDrop ? "hd" : "hs")}, TrainHq, n);");
+            _w.Line($"{K}.{KernelNames.BiasAccumulate(_plan)}(ref db, ref da, n);");
             if (P > 0)
             {
                 _w.Line("// dW_hr += Σ_t dh_t · m_tᵀ");
-                _w.Line("ProjectOuter(ref dwhr, ref dhp, ref m, n);");
+                _w.Line($"{K}.{KernelNames.ProjectOuter(_plan)}(ref dwhr, ref dhp, ref m, n);");
             }
             _w.Line("// dx_t = W_ihᵀ · da_t, handed to the layer below");
             _w.Line("if (wantDx)");
             _w.Line("{");
             _w.Line("    for (int t = 0; t < n; t++)");
-            _w.Line($"        MatTVec{N(inputs)}(ref wih, ref {Unsafe}.Add(ref da, t * {N(4 * Hq)}), ref {Unsafe}.Add(ref dxOut, t * TrainDhStride));");
+            _w.Line($"        {K}.{KernelNames.MatTVec(_plan, inputs)}(ref wih, ref {Unsafe}.Add(ref da, t * {N(4 * Hq)}), ref {Unsafe}.Add(ref dxOut, t * TrainDhStride));");
             _w.Line("}");
             _w.Close();
             _w.Line();
@@ -247,7 +265,7 @@ public sealed partial class LstmGenerator
             int padded = (H + Lanes - 1) / Lanes * Lanes;
             _w.Line("/// <summary>The element-wise part of one backward step, for every unit" + (Peep ? ", with the peephole terms" : "") + ".</summary>");
             string dhParams = P > 0 ? "ref float dm" : "ref float dhAbove, ref float dhNext";
-            _w.Open($"private static void CellBackward({dhParams}, ref float dcNext, ref float gates, ref float tanhC, ref float cPrev, {(Peep ? "ref float cNew, ref float peep, ref float dpeep, " : "")}ref float da)");
+            _w.Open($"internal static void {KernelNames.CellBackward(_plan)}({dhParams}, ref float dcNext, ref float gates, ref float tanhC, ref float cPrev, {(Peep ? "ref float cNew, ref float peep, ref float dpeep, " : "")}ref float da)");
             _w.Line($"{V} one = Splat(1f);");
             _w.Open($"for (int u = 0; u < {N(padded)}; u += {N(Lanes)})");
             if (P > 0)
@@ -300,11 +318,11 @@ public sealed partial class LstmGenerator
         }
 
         /// <summary>The projection's backward kernels: dm = W_hrᵀ·dh and dW_hr += Σ_t dh_t·m_tᵀ (W_hr is P × H, row-major).</summary>
-        private void EmitProjectionBackward()
+        private void EmitProjectBack()
         {
             int whole = H / Lanes * Lanes;
             _w.Line($"/// <summary>dm = W_hrᵀ·dh for the {N(P)}×{N(H)} projection.</summary>");
-            _w.Open("private static void ProjectBack(ref float whr, ref float dh, ref float dm)");
+            _w.Open($"internal static void {KernelNames.ProjectBack(_plan)}(ref float whr, ref float dh, ref float dm)");
             if (whole > 0)
             {
                 _w.Open($"for (int j = 0; j < {N(whole)}; j += {N(Lanes)})");
@@ -328,15 +346,20 @@ public sealed partial class LstmGenerator
             }
             _w.Close();
             _w.Line();
-            _w.Line($"/// <summary>dW_hr[r, :] += Σ_t dh_t[r]·m_t for the {N(P)}×{N(H)} projection; rows of dh and m are TrainHq apart.</summary>");
-            _w.Open("private static void ProjectOuter(ref float dwhr, ref float dh, ref float m, int n)");
+        }
+
+        private void EmitProjectOuter()
+        {
+            int whole = H / Lanes * Lanes;
+            _w.Line($"/// <summary>dW_hr[r, :] += Σ_t dh_t[r]·m_t for the {N(P)}×{N(H)} projection; rows of dh and m are {N(Hq)} apart.</summary>");
+            _w.Open($"internal static void {KernelNames.ProjectOuter(_plan)}(ref float dwhr, ref float dh, ref float m, int n)");
             _w.Open($"for (int r = 0; r < {N(P)}; r++)");
             _w.Line($"ref float row = ref {Unsafe}.Add(ref dwhr, r * {N(H)});");
             if (whole > 0)
             {
                 _w.Open($"for (int j = 0; j < {N(whole)}; j += {N(Lanes)})");
                 _w.Line($"{V} a = Load(ref row, j);");
-                _w.Line($"for (int t = 0; t < n; t++) a = MulAdd(Load(ref m, t * TrainHq + j), Splat(At(ref dh, t * TrainHq + r)), a);");
+                _w.Line($"for (int t = 0; t < n; t++) a = MulAdd(Load(ref m, t * {N(Hq)} + j), Splat(At(ref dh, t * {N(Hq)} + r)), a);");
                 _w.Line("Store(a, ref row, j);");
                 _w.Close();
             }
@@ -344,7 +367,7 @@ public sealed partial class LstmGenerator
             {
                 _w.Open($"for (int j = {N(whole)}; j < {N(H)}; j++)");
                 _w.Line($"float a = {Unsafe}.Add(ref row, j);");
-                _w.Line("for (int t = 0; t < n; t++) a = LstmMath.MulAdd(At(ref m, t * TrainHq + j), At(ref dh, t * TrainHq + r), a);");
+                _w.Line($"for (int t = 0; t < n; t++) a = LstmMath.MulAdd(At(ref m, t * {N(Hq)} + j), At(ref dh, t * {N(Hq)} + r), a);");
                 _w.Line($"{Unsafe}.Add(ref row, j) = a;");
                 _w.Close();
             }
@@ -369,7 +392,7 @@ public sealed partial class LstmGenerator
             int partials = cv > 0 && cv * 4 <= Budget ? 4 : 1; // one FMA chain per gate while registers allow
             int tile = cv == 0 ? 0 : LargestDivisorAtMost(cv, Math.Max(1, Budget / partials));
             _w.Line($"/// <summary>out = Wᵀ·da for a PyTorch-layout W of {N(4 * H)} rows and {N(columns)} columns (da rows padded per gate to TrainHq).</summary>");
-            _w.Open($"private static void MatTVec{N(columns)}(ref float w, ref float da, ref float output)");
+            _w.Open($"internal static void {KernelNames.MatTVec(_plan, columns)}(ref float w, ref float da, ref float output)");
             if (cv > 0)
             {
                 _w.Open($"for (int v0 = 0; v0 < {N(cv * Lanes)}; v0 += {N(tile * Lanes)})");
@@ -416,7 +439,7 @@ public sealed partial class LstmGenerator
             int tile = cv == 0 ? 0 : LargestDivisorAtMost(cv, Math.Max(1, Budget / 2));
             int rows = cv == 0 ? 1 : Math.Max(1, Math.Min(4, Budget / tile));
             _w.Line($"/// <summary>dW += Σ_t da_t·x_tᵀ for a PyTorch-layout dW of {N(4 * H)} rows and {N(columns)} columns; x_t rows are xStride apart.</summary>");
-            _w.Open($"private static void OuterAccumulate{N(columns)}(ref float dw, ref float da, ref float x, int xStride, int n)");
+            _w.Open($"internal static void {KernelNames.OuterAccumulate(_plan, columns)}(ref float dw, ref float da, ref float x, int xStride, int n)");
             _w.Open("for (int q = 0; q < 4; q++)");
             _w.Line("int u = 0;");
             if (cv > 0)
@@ -516,7 +539,7 @@ public sealed partial class LstmGenerator
         private void EmitBiasAccumulate()
         {
             _w.Line("/// <summary>db += Σ_t da_t, on the padded rows (copied into b_ih and b_hh by the trainer).</summary>");
-            _w.Open("private static void BiasAccumulate(ref float db, ref float da, int n)");
+            _w.Open($"internal static void {KernelNames.BiasAccumulate(_plan)}(ref float db, ref float da, int n)");
             _w.Open("for (int t = 0; t < n; t++)");
             _w.Line($"ref float dat = ref {Unsafe}.Add(ref da, t * {N(4 * Hq)});");
             _w.Line($"for (int k = 0; k < {N(4 * Hq)}; k += {N(Lanes)})");

@@ -29,6 +29,10 @@ public sealed partial class LstmGenerator
 
         private readonly LstmModelSpec _spec;
         private readonly SourceWriter _w = new();
+        private readonly KernelSink _sink = new();
+
+        /// <summary>The compute kernels the model calls, for the assembly's shared kernel file (filled by <see cref="Emit"/>).</summary>
+        internal EquatableArray<SharedKernel> Kernels => _sink.ToArray();
 
         public Emitter(LstmModelSpec spec)
         {
@@ -103,7 +107,8 @@ public sealed partial class LstmGenerator
             for (int u = 0; u < p.UnitCount; u++)
                 _w.Line($"//   {p.UnitName(u)}: z = [x ; h] at {N(p.StateZ(u))}, h at {N(p.StateH(u))}, c at {N(p.StateC(u))}");
             _w.Line($"//   scratch h_new at {N(p.StateHNew)}, m at {N(p.StateM)}; hoisted G rows at {N(p.StateG)} ({N(p.ChunkLength)} steps a chunk)");
-            _w.Line("// Kernels, one class per width (only the width the JIT/AOT compiler finds accelerated survives):");
+            _w.Line("// Paths, one class per width (only the width the JIT/AOT compiler finds accelerated survives); each orchestrates the");
+            _w.Line("// compute kernels of LstmGen.Generated.<width>Kernels, which the assembly's LstmGen.Kernels.g.cs holds once for all models:");
             foreach (var width in VectorWidth.All)
                 _w.Line($"//   {width.ClassName}: " + string.Join("; ", Enumerable.Range(0, p.L).Select(k =>
                 {
@@ -166,7 +171,7 @@ public sealed partial class LstmGenerator
             new TrainerEmitter(_plan, _w, _spec).EmitLayout();
             _w.Line();
             foreach (var width in VectorWidth.All)
-                new KernelEmitter(_plan, _w, width).Emit();
+                new KernelEmitter(_plan, _w, width, _sink).Emit();
             _w.Close();
             _w.Close();
             return _w.ToString();

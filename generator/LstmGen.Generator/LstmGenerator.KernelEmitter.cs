@@ -14,17 +14,30 @@ public sealed partial class LstmGenerator
     internal sealed class KernelEmitter
     {
         private readonly ModelPlan _plan;
-        private readonly SourceWriter _w;
+        /// <summary>The writer of the model's own path class, or of a shared kernel while <see cref="Shared"/> runs one.</summary>
+        private SourceWriter _w;
         private readonly VectorWidth _v;
-        /// <summary>Kernels already written into this width's class (a kernel that serves several layers is written once).</summary>
-        private readonly HashSet<string> _emitted = new(System.StringComparer.Ordinal);
+        private readonly KernelSink _sink;
 
-        public KernelEmitter(ModelPlan plan, SourceWriter writer, VectorWidth width)
+        public KernelEmitter(ModelPlan plan, SourceWriter writer, VectorWidth width, KernelSink sink)
         {
             _plan = plan;
             _w = writer;
             _v = width;
+            _sink = sink;
         }
+
+        /// <summary>The shared class this width's compute kernels are called through.</summary>
+        private string K => SharedKernels.ClassName(_v);
+
+        /// <summary>Writes a compute kernel into the assembly's shared class for this width (once per name; see SharedKernels).</summary>
+        private void Shared(string name, Action body)
+        {
+            var host = _w;
+            _sink.Add(_v, name, writer => { _w = writer; body(); });
+            _w = host;
+        }
+
 
         private static string N(long value) => Emitter.N(value);
         private const string Unsafe = "Unsafe";
@@ -60,7 +73,7 @@ public sealed partial class LstmGenerator
                         (Batch > 1 ? $"; {N(plan.StreamGroup(Batch))} stream(s) share each weight load in the batched step." : "."));
             }
             _w.Line();
-            EmitHelpers();
+            EmitHelpers(_w, _v);
             EmitPack();
             if (!_plan.Bidirectional) EmitStep();
             if (_plan.Bidirectional) EmitForwardBidirectional(); else EmitForwardChunk();
@@ -75,7 +88,7 @@ public sealed partial class LstmGenerator
                 if (Reduced) EmitProjection(plan, reduced: true);
             }
             if (P > 0) EmitProjectOut();
-            new BackwardEmitter(_plan, _w, _v).Emit();
+            new BackwardEmitter(_plan, _w, _v, _sink).Emit();
             EmitCopy();
             _w.Close();
             _w.Line();
@@ -87,8 +100,10 @@ public sealed partial class LstmGenerator
         private const string Inline = "[MethodImpl(MethodImplOptions.AggressiveInlining)]";
 
         /// <summary>Short names for this width's operations; all inlined.</summary>
-        private void EmitHelpers()
+        internal static void EmitHelpers(SourceWriter w, VectorWidth v)
         {
+            var _w = w;
+            var _v = v;
             string t = _v.Type;
             if (_v.IsScalar)
             {
@@ -172,7 +187,6 @@ public sealed partial class LstmGenerator
         {
             _w.Line("/// <summary>One time step of every layer" + (Batch > 1 ? " for every stream (stream b's block starts at b·StreamStride)" : "") + "; the input is already in z_0's x slot.</summary>");
             _w.Open("internal static void Step(ref float w, ref float s)");
-            string cell = Batch > 1 ? "B" : "";
             for (int k = 0; k < L; k++)
             {
                 int inputs = _plan.LayerInputs(k);
@@ -181,12 +195,12 @@ public sealed partial class LstmGenerator
                 _w.Line($"// layer {N(k)}: a = b + W·[x; h_(t-1)], then c_t and h_t");
                 // With a projection the cell writes m_t to its own scratch, so h_t can always go straight into z (all of z was read).
                 string cellOut = P > 0 ? "StateM" : oneTile ? hSlot : "StateHNew";
-                _w.Line($"Cell{Q}{N(inputs)}{cell}({W(k)}, {B(k)}, {ScaleArg(k)}{PeepArg(k)}{S("StateZ" + N(k))}, {S("StateC" + N(k))}, {S(cellOut)});");
+                _w.Line(CellCall(Plan(k), recurrentOnly: false, W(k), B(k), k, S("StateZ" + N(k)), S("StateC" + N(k)), S(cellOut)));
                 if (Batch > 1) _w.Open($"for (int b = 0; b < {N(Batch)}; b++)");
                 string sb = Batch > 1 ? "b * StreamStride + " : "";
                 if (P > 0)
                 {
-                    _w.Line($"ProjectOut({WR(k)}, {S(sb + "StateM")}, {S(sb + hSlot)}); // h_t = W_hr·m_t");
+                    _w.Line($"{K}.{KernelNames.ProjectOut(_plan)}({WR(k)}, {S(sb + "StateM")}, {S(sb + hSlot)}); // h_t = W_hr·m_t");
                 }
                 else if (!oneTile)
                 {
@@ -207,10 +221,13 @@ public sealed partial class LstmGenerator
             string hSlot = "StateZ" + N(unit) + " + " + N(inputs);
             var plan = Plan(unit / D);
             string wh = $"ref {Unsafe}.Add(ref w, {N(_plan.PackedWeightOffset(_v, unit, Reduced) + plan.RecurrentWeightOffset(Reduced ? Bpe : 4))})";
-            _w.Line($"{plan.RecurrenceName(training: false, Reduced)}({wh}, {gRow}, {ScaleArg(unit)}{PeepArg(unit)}{S(hSlot)}, {S("StateC" + N(unit))}, {S(P > 0 ? "StateM" : "StateHNew")});");
-            if (P > 0) _w.Line($"ProjectOut({WR(unit)}, {S("StateM")}, {S("StateHNew")});");
+            _w.Line(CellCall(plan, recurrentOnly: true, wh, gRow, unit, S(hSlot), S("StateC" + N(unit)), S(P > 0 ? "StateM" : "StateHNew")));
+            if (P > 0) _w.Line($"{K}.{KernelNames.ProjectOut(_plan)}({WR(unit)}, {S("StateM")}, {S("StateHNew")});");
             _w.Line($"Copy({S("StateHNew")}, {S(hSlot)}, {N(Hp)});");
         }
+
+        /// <summary>The tile-stride argument of a recurrence over several tiles (weights, or bytes of reduced weights), else nothing.</summary>
+        internal static string TileStrideArg(LayerPlan plan, int bytesPerWeight) => plan.Tiles > 1 ? ", " + N(plan.TileStride * bytesPerWeight) : "";
 
         private void EmitForwardChunk()
         {
@@ -222,7 +239,7 @@ public sealed partial class LstmGenerator
                 int inputs = plan.Inputs;
                 string source = k == 0 ? "ref x" : Sh(_plan.StateSeqName(k - 1));
                 _w.Line($"// layer {N(k)}: G[t] = b + W_ih·x_t for the chunk, then per step a = G[t] + W_hh·h_(t-1)");
-                _w.Line($"Project{Q}{N(inputs)}({W(k)}, {B(k)}, {ScaleArg(k)}{source}, {N(inputs)}, n, {Sh("StateG")});");
+                _w.Line($"{K}.{KernelNames.Project(_plan, plan, Reduced)}({W(k)}, {B(k)}, {ScaleArg(k)}{source}, {N(inputs)}, n, {Sh("StateG")}{KernelNames.ProjectArgs(plan, Reduced ? Bpe : 1)});");
                 _w.Open("for (int t = 0; t < n; t++)");
                 EmitRecurStep(k, Sh("StateG + t * " + N(4 * plan.PaddedHidden)));
                 _w.Line($"Copy({S("StateHNew")}, {Sh(_plan.StateSeqName(k) + " + t * " + N(Hp))}, {N(Hp)});");
@@ -251,7 +268,7 @@ public sealed partial class LstmGenerator
                 _w.Line($"// layer {N(k)}, forward direction");
                 _w.Open($"for (int t0 = 0; t0 < steps; t0 += ChunkLength)");
                 _w.Line("int n = Math.Min(ChunkLength, steps - t0);");
-                _w.Line($"Project{Q}{N(inputs)}({W(2 * k)}, {B(2 * k)}, {ScaleArg(2 * k)}ref {Unsafe}.Add(ref {source}, t0 * {stride}), {stride}, n, {Sh("StateG")});");
+                _w.Line($"{K}.{KernelNames.Project(_plan, plan, Reduced)}({W(2 * k)}, {B(2 * k)}, {ScaleArg(2 * k)}ref {Unsafe}.Add(ref {source}, t0 * {stride}), {stride}, n, {Sh("StateG")}{KernelNames.ProjectArgs(plan, Reduced ? Bpe : 1)});");
                 _w.Open("for (int j = 0; j < n; j++)");
                 EmitRecurStep(2 * k, Sh("StateG + j * " + N(4 * plan.PaddedHidden)));
                 _w.Line($"Copy({S("StateHNew")}, ref {Unsafe}.Add(ref dst{N(k)}, (t0 + j) * {N(row)}), {N(Hp)});");
@@ -261,7 +278,7 @@ public sealed partial class LstmGenerator
                 _w.Open("for (int end = steps; end > 0; )");
                 _w.Line("int n = Math.Min(ChunkLength, end);");
                 _w.Line("int t0 = end - n;");
-                _w.Line($"Project{Q}{N(inputs)}({W(2 * k + 1)}, {B(2 * k + 1)}, {ScaleArg(2 * k + 1)}ref {Unsafe}.Add(ref {source}, t0 * {stride}), {stride}, n, {Sh("StateG")});");
+                _w.Line($"{K}.{KernelNames.Project(_plan, plan, Reduced)}({W(2 * k + 1)}, {B(2 * k + 1)}, {ScaleArg(2 * k + 1)}ref {Unsafe}.Add(ref {source}, t0 * {stride}), {stride}, n, {Sh("StateG")}{KernelNames.ProjectArgs(plan, Reduced ? Bpe : 1)});");
                 _w.Open("for (int j = n - 1; j >= 0; j--)");
                 EmitRecurStep(2 * k + 1, Sh("StateG + j * " + N(4 * plan.PaddedHidden)));
                 _w.Line($"Copy({S("StateHNew")}, ref {Unsafe}.Add(ref dst{N(k)}, (t0 + j) * {N(row)} + {N(Hp)}), {N(Hp)});");
@@ -280,7 +297,9 @@ public sealed partial class LstmGenerator
         }
 
         /// <summary>h = W_hr·m: the projection (proj_size), column by column of the packed W_hr with one broadcast of m_j each.</summary>
-        private void EmitProjectOut()
+        private void EmitProjectOut() => Shared(KernelNames.ProjectOut(_plan), EmitProjectOutBody);
+
+        private void EmitProjectOutBody()
         {
             int lanes = _v.Lanes;
             int pp = _plan.PaddedProjection(_v);
@@ -288,7 +307,7 @@ public sealed partial class LstmGenerator
             int group = System.Math.Max(1, System.Math.Min(vectors, _v.AccumulatorBudget / 2));
             int chains = vectors <= _v.AccumulatorBudget / 2 ? 2 : 1;
             _w.Line($"/// <summary>h = W_hr·m for a {N(P)}×{N(H)} projection (packed column-major, {N(pp)} rows per column).</summary>");
-            _w.Open("private static void ProjectOut(ref float wr, ref float m, ref float h)");
+            _w.Open($"internal static void {KernelNames.ProjectOut(_plan)}(ref float wr, ref float m, ref float h)");
             for (int v0 = 0; v0 < vectors; v0 += group)
             {
                 int g = System.Math.Min(group, vectors - v0);
@@ -327,20 +346,48 @@ public sealed partial class LstmGenerator
         /// </summary>
         private void EmitCell(LayerPlan plan, bool recurrentOnly, bool training = false, int batch = 1, bool reduced = false)
         {
+            bool loop = !training && LoopCell(plan, plan.Columns - (recurrentOnly ? plan.Inputs : 0), batch, reduced);
+            string name = loop ? KernelNames.CellLoop(_plan, plan, reduced)
+                : recurrentOnly ? KernelNames.Recur(_plan, plan, training, reduced) : KernelNames.Cell(_plan, plan, batch, reduced);
+            Shared(name, () => EmitCellBody(name, plan, recurrentOnly || loop, training, batch, reduced, loop));
+        }
+
+        /// <summary>
+        /// Whether a cell step over <paramref name="columns"/> columns is the shared column loop of any length
+        /// (<see cref="KernelNames.CellLoop"/>): one stream, a loop (not unrolled), and not int8, whose x and h columns
+        /// carry their own scales.
+        /// </summary>
+        private bool LoopCell(LayerPlan plan, int columns, int batch, bool reduced) =>
+            batch == 1 && !(reduced && Int8) && !plan.UnrollColumns(columns);
+
+        /// <summary>The call of a cell step over the columns from <paramref name="weights"/> on (a CellLoop, a Cell or a Recur).</summary>
+        private string CellCall(LayerPlan plan, bool recurrentOnly, string weights, string init, int unit, string z, string c, string hOut)
+        {
+            int columns = plan.Columns - (recurrentOnly ? plan.Inputs : 0);
+            if (LoopCell(plan, columns, Batch > 1 && !recurrentOnly ? Batch : 1, Reduced))
+                return $"{K}.{KernelNames.CellLoop(_plan, plan, Reduced)}({weights}, {init}, {PeepArg(unit)}{z}, {c}, {hOut}, {N(columns)}{TileStrideArg(plan, Reduced ? Bpe : 1)});";
+            if (recurrentOnly)
+                return $"{K}.{KernelNames.Recur(_plan, plan, training: false, Reduced)}({weights}, {init}, {ScaleArg(unit)}{PeepArg(unit)}{z}, {c}, {hOut}{TileStrideArg(plan, Reduced ? Bpe : 1)});";
+            return $"{K}.{KernelNames.Cell(_plan, plan, Batch, Reduced)}({weights}, {init}, {ScaleArg(unit)}{PeepArg(unit)}{z}, {c}, {hOut});";
+        }
+
+        private void EmitCellBody(string name, LayerPlan plan, bool recurrentOnly, bool training, int batch, bool reduced, bool runtimeColumns)
+        {
             int first = recurrentOnly ? plan.Inputs : 0;
             int columns = plan.Columns - first;
             int streams = batch > 1 ? plan.StreamGroup(batch) : 1;
-            int splits = streams == 1 ? plan.Splits(columns) : 1;
+            // a column loop of any length splits its chains as the recurrence of its layer shape does
+            int splits = streams == 1 ? plan.Splits(runtimeColumns ? plan.Recurrent : columns) : 1;
             int vectors = plan.VectorsPerTile;
             int lanes = _v.Lanes;
             int stride = _plan.StreamStride;
-            bool unrolled = plan.UnrollColumns(columns);
+            bool unrolled = !runtimeColumns && plan.UnrollColumns(columns);
             bool int8 = reduced && Int8;
             // weight offsets: floats into a float ref, or bytes into a byte ref for reduced storage
             int bytes = reduced ? Bpe : 1;
-            string name = recurrentOnly ? plan.RecurrenceName(training, reduced) : "Cell" + (reduced ? "Q" : "") + N(plan.Inputs) + (batch > 1 ? "B" : "");
-            if (!_emitted.Add(name)) return;   // the same kernel already serves another layer
-
+            if (runtimeColumns)
+                _w.Line("/// <summary>One step over the first <paramref name=\"columns\"/> columns of z: a = init + W·z (the full step: init = b, z = [x; h]; the recurrence: init = the hoisted G row, z = h), then the cell update.</summary>");
+            else
             _w.Line(training
                 ? "/// <summary>One training step of the recurrence: as Recur, and also keeps i, f, g, o and tanh(c_t) for the backward pass.</summary>"
                 : recurrentOnly
@@ -352,7 +399,7 @@ public sealed partial class LstmGenerator
                 _w.Line(int8
                     ? "/// <remarks>Int8 weights: each 32-bit load holds the four gates of a block, converted to float in registers; the sums run in float32 and are scaled per row at the end (x columns by s_ih/s_hh first).</remarks>"
                     : "/// <remarks>bf16 weights: each 32-bit load holds two gate vectors, widened to float32 in registers by a shift and a mask.</remarks>");
-            _w.Open($"private static void {name}(ref float w, ref float init, {(int8 ? "ref float scale, " : "")}{(Peep ? "ref float peep, " : "")}ref float z, ref float c, ref float hOut{(training ? ", ref float gates, ref float tanhC" : "")})");
+            _w.Open($"internal static void {name}(ref float w, ref float init, {(int8 ? "ref float scale, " : "")}{(Peep ? "ref float peep, " : "")}ref float z, ref float c, ref float hOut{(training ? ", ref float gates, ref float tanhC" : "")}{(runtimeColumns ? ", int columns" : "")}{(recurrentOnly && plan.Tiles > 1 ? ", int tileStride" : "")})");
             bool tileLoop = plan.Tiles > 1;
             bool groupLoop = batch / streams > 1;
             if (reduced)
@@ -363,7 +410,10 @@ public sealed partial class LstmGenerator
                 _w.Open($"for (int sg = 0; sg < {N(batch)}; sg += {N(streams)})");
             // a recurrence gets its weights from the first h column on (the caller adds that offset): see RecurrenceName
             int startW = recurrentOnly ? 0 : first * plan.ColumnStride * bytes;
-            string tileW = tileLoop ? $"tile * {N(plan.TileStride * bytes)} + {N(startW)}" : N(startW);
+            // a recurrence over several tiles takes the tile stride (which depends on the layer's input size) as an argument,
+            // so one kernel serves layers of any input size
+            string tileStrideText = recurrentOnly ? "tileStride" : N(plan.TileStride * bytes);
+            string tileW = tileLoop ? $"tile * {tileStrideText} + {N(startW)}" : N(startW);
             _w.Line(reduced ? $"ref byte wt = ref {Unsafe}.Add(ref wb, {tileW});" : $"ref float wt = ref {Unsafe}.Add(ref w, {tileW});");
             _w.Line($"ref float it = ref {Unsafe}.Add(ref init, {(tileLoop ? "tile * " + N(vectors * lanes) : "0")});");
             if (int8)
@@ -425,6 +475,25 @@ public sealed partial class LstmGenerator
             // Columns [start, start + count) of this kernel's z, unrolled or as one plain loop with `splits` chains.
             void EmitRange(int start, int count)
             {
+                if (runtimeColumns)
+                {
+                    // `columns` chains of `splits` columns, then the rest one at a time on the first chain
+                    _w.Line($"ref {(reduced ? "byte" : "float")} wj = ref wt;");
+                    _w.Line("int j = 0;");
+                    _w.Open($"for (; j + {N(splits)} <= columns; j += {N(splits)})");
+                    for (int p = 0; p < splits; p++)
+                        EmitColumn(p == 0 ? "j" : "j + " + N(p), "wj", p == 0 ? "" : N(p * plan.ColumnStride * bytes), p);
+                    _w.Line($"wj = ref {Unsafe}.Add(ref wj, {N(splits * plan.ColumnStride * bytes)});");
+                    _w.Close();
+                    if (splits > 1)
+                    {
+                        _w.Open("for (; j < columns; j++)");
+                        EmitColumn("j", "wj", "", 0);
+                        _w.Line($"wj = ref {Unsafe}.Add(ref wj, {N(plan.ColumnStride * bytes)});");
+                        _w.Close();
+                    }
+                    return;
+                }
                 if (unrolled)
                 {
                     for (int j = start; j < start + count; j++)
@@ -535,12 +604,12 @@ public sealed partial class LstmGenerator
                             _w.Line(_v.Store($"{gateNames[gate]}{x}", "gates", Add(unit, gate * _plan.TrainHq)));
                         _w.Line($"{_v.Type} tc{x} = {Math}.Tanh(c{x});");
                         _w.Line(_v.Store($"tc{x}", "tanhC", unit));
-                        _w.Line(P > 0 ? "// m_t = o ⊙ tanh(c_t) (projected afterwards)" : "// h_t = o ⊙ tanh(c_t)");
+                        _w.Line("// out = o ⊙ tanh(c_t): h_t, or m_t when a projection follows");
                         _w.Line(_v.Store($"o{x} * tc{x}", hr, su));
                     }
                     else
                     {
-                        _w.Line(P > 0 ? "// m_t = o ⊙ tanh(c_t) (projected afterwards)" : "// h_t = o ⊙ tanh(c_t)");
+                        _w.Line("// out = o ⊙ tanh(c_t): h_t, or m_t when a projection follows");
                         _w.Line(_v.Store($"o{x} * {Math}.Tanh(c{x})", hr, su));
                     }
                 }
@@ -607,7 +676,9 @@ public sealed partial class LstmGenerator
         /// a few gate vectors and a few time steps so each weight load feeds several FMAs. With <paramref name="reduced"/>,
         /// reads the bf16 or int8 weights (int8: groups of four vectors, the four gates of a block, and sums scaled by s_ih).
         /// </summary>
-        private void EmitProjection(LayerPlan plan, bool reduced)
+        private void EmitProjection(LayerPlan plan, bool reduced) => Shared(KernelNames.Project(_plan, plan, reduced), () => EmitProjectionBody(plan, reduced));
+
+        private void EmitProjectionBody(LayerPlan plan, bool reduced)
         {
             int lanes = _v.Lanes;
             bool int8 = reduced && Int8;
@@ -621,11 +692,12 @@ public sealed partial class LstmGenerator
             bool unrolled = plan.UnrollProjection(inputs);
 
             _w.Line("/// <summary>G[t] = (b_ih + b_hh) + W_ih·x_t for t in [0, n): the input half of every step, as one blocked matrix product.</summary>");
-            _w.Open($"private static void Project{(reduced ? "Q" : "")}{N(inputs)}(ref float w, ref float bias, {(int8 ? "ref float scale, " : "")}ref float x, int xStride, int n, ref float g)");
+            _w.Open($"internal static void {KernelNames.Project(_plan, plan, reduced)}(ref float w, ref float bias, {(int8 ? "ref float scale, " : "")}ref float x, int xStride, int n, ref float g" +
+                    (unrolled ? "" : ", int inputs" + (plan.Tiles > 1 ? ", int tileStride" : "")) + ")");
             if (reduced) _w.Line($"ref byte wb = ref {Unsafe}.As<float, byte>(ref w);");
             _w.Open($"for (int tile = 0; tile < {N(plan.Tiles)}; tile++)");
             _w.Open($"for (int grp = 0; grp < {N(groups)}; grp++)");
-            _w.Line($"ref {(reduced ? "byte" : "float")} wg = ref {Unsafe}.Add(ref {(reduced ? "wb" : "w")}, tile * {N(plan.TileStride * unit)} + grp * {N(group * lanes * unit)});");
+            _w.Line($"ref {(reduced ? "byte" : "float")} wg = ref {Unsafe}.Add(ref {(reduced ? "wb" : "w")}, {(plan.Tiles == 1 ? "" : unrolled ? $"tile * {N(plan.TileStride * unit)} + " : "tile * tileStride + ")}grp * {N(group * lanes * unit)});");
             _w.Line($"int vector = tile * {N(plan.VectorsPerTile * lanes)} + grp * {N(group * lanes)};");
             if (reduced) EmitDecodeLocals();
             _w.Line("int t = 0;");
@@ -679,7 +751,7 @@ public sealed partial class LstmGenerator
             else
             {
                 _w.Line($"ref {(reduced ? "byte" : "float")} wj = ref wg;");
-                _w.Open($"for (int j = 0; j < {N(inputs)}; j++)");
+                _w.Open("for (int j = 0; j < inputs; j++)");
                 Column("j", "wj", "");
                 _w.Line($"wj = ref {Unsafe}.Add(ref wj, {N(plan.ColumnStride * unit)});");
                 _w.Close();

@@ -26,6 +26,8 @@ public sealed partial class LstmGenerator : IIncrementalGenerator
         public const string Diagnostics = nameof(Diagnostics);
         /// <summary>The models with their compiled-in weights resolved.</summary>
         public const string Weights = nameof(Weights);
+        /// <summary>Each model's source and the compute kernels it calls.</summary>
+        public const string Emit = nameof(Emit);
     }
 
     /// <inheritdoc/>
@@ -69,20 +71,39 @@ public sealed partial class LstmGenerator : IIncrementalGenerator
         models = withWeights.Where(static r => r.Model is not null).Select(static (r, _) => r.Model!);
 
         context.RegisterSourceOutput(diagnostics, static (spc, d) => spc.ReportDiagnostic(d.ToDiagnostic()));
-        context.RegisterSourceOutput(models, static (spc, model) =>
+        IncrementalValuesProvider<EmittedModel> emitted = models
+            .Select(static (model, _) => EmitModel(model))
+            .WithTrackingName(TrackingNames.Emit);
+        context.RegisterSourceOutput(emitted, static (spc, e) =>
         {
-            string source;
-            try
-            {
-                source = new Emitter(model).Emit();
-            }
-            catch (System.Exception ex)
-            {
-                // The generator never throws: an emitter bug becomes a diagnostic naming the class.
-                spc.ReportDiagnostic(Diagnostic.Create(DiagnosticDescriptors.InternalError, null, model.ClassName, ex.GetType().Name + ": " + ex.Message));
-                return;
-            }
-            spc.AddSource(model.HintName, source);
+            if (e.Error is not null)
+                spc.ReportDiagnostic(Diagnostic.Create(DiagnosticDescriptors.InternalError, null, e.ClassName, e.Error));
+            else
+                spc.AddSource(e.HintName, e.Source!);
         });
+        // The compute kernels of all models, each written once (SharedKernels.cs).
+        context.RegisterSourceOutput(emitted.SelectMany(static (e, _) => e.Kernels).Collect(), static (spc, kernels) =>
+        {
+            if (kernels.IsEmpty) return;
+            var (source, conflicts) = SharedKernels.Emit(kernels);
+            foreach (string name in conflicts)
+                spc.ReportDiagnostic(Diagnostic.Create(DiagnosticDescriptors.InternalError, null, name, "two models emitted different code under this kernel name"));
+            spc.AddSource(SharedKernels.HintName, source);
+        });
+    }
+
+    /// <summary>Emits one model; the generator never throws: an emitter bug becomes a diagnostic naming the class.</summary>
+    private static EmittedModel EmitModel(LstmModelSpec model)
+    {
+        try
+        {
+            var emitter = new Emitter(model);
+            string source = emitter.Emit();
+            return new EmittedModel(model.HintName, model.ClassName, source, null, emitter.Kernels);
+        }
+        catch (System.Exception ex)
+        {
+            return new EmittedModel(model.HintName, model.ClassName, null, ex.GetType().Name + ": " + ex.Message, default);
+        }
     }
 }

@@ -66,17 +66,20 @@ public sealed class BaselineTests(ITestOutputHelper output)
                     $"If the change is intended, run the tests with {UpdateVariable}=1 and review git diff.");
     }
 
-    /// <summary>Runs the generator on one model (namespace Demo, class Model) and returns its single source, diagnostics-free.</summary>
+    /// <summary>
+    /// Runs the generator on one model (namespace Demo, class Model) and returns, diagnostics-free, its sources: the
+    /// model's file, then the shared kernel file, each under a header line with its hint name.
+    /// </summary>
     private string Emit(string name, string arguments, string[] files)
     {
         string source = $"using LstmGen; namespace Demo; [LstmModel({arguments})] public partial class Model {{ }}";
         string[] paths = files.Select(f => Path.Combine(AppContext.BaseDirectory, f)).ToArray();
         var (diagnostics, compilation, run) = GeneratorHarness.Run(source, paths);
         Assert.True(diagnostics.IsEmpty, name + ": " + string.Join("\n", diagnostics));
-        var generated = Assert.Single(run.Results.Single().GeneratedSources);
+        var sources = new[] { GeneratorHarness.ModelSource(run), GeneratorHarness.KernelSource(run) };
         var problems = compilation.GetDiagnostics().Where(d => d.Severity >= DiagnosticSeverity.Warning).ToList();
         Assert.True(problems.Count == 0, name + ": " + string.Join("\n", problems.Take(10)));
-        string text = Normalize(generated.SourceText.ToString());
+        string text = string.Concat(sources.Select(s => $"// ==== {s.HintName} ====\n" + Normalize(s.SourceText.ToString())));
         output.WriteLine($"{name}: {text.Split('\n').Length:N0} lines, {System.Text.Encoding.UTF8.GetByteCount(text):N0} bytes");
         return text;
     }

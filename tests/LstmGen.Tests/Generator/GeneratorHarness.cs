@@ -41,6 +41,17 @@ internal static class GeneratorHarness
             Microsoft.CodeAnalysis.Text.SourceText.From(File.ReadAllText(Path));
     }
 
+    /// <summary>The hint name of the assembly's shared compute-kernel file (one per compilation with models).</summary>
+    public const string KernelFile = "LstmGen.Kernels.g.cs";
+
+    /// <summary>The one model's own source (not the shared kernel file).</summary>
+    public static GeneratedSourceResult ModelSource(GeneratorDriverRunResult run) =>
+        run.Results.Single().GeneratedSources.Single(s => s.HintName != KernelFile);
+
+    /// <summary>The shared compute-kernel file.</summary>
+    public static GeneratedSourceResult KernelSource(GeneratorDriverRunResult run) =>
+        run.Results.Single().GeneratedSources.Single(s => s.HintName == KernelFile);
+
     /// <summary>Runs the generator; returns the generator's diagnostics, the output compilation and the generated sources.</summary>
     /// <param name="source">The C# source.</param>
     /// <param name="additionalFiles">Paths of files given as AdditionalFiles.</param>

@@ -56,7 +56,7 @@ public sealed class WeightsDiagnosticTests : IDisposable
         var (diagnostics, output, run) = GeneratorHarness.Run(Source("w.safetensors"), path);
         Assert.Empty(diagnostics);
         Assert.Empty(output.GetDiagnostics().Where(d => d.Severity >= DiagnosticSeverity.Warning));
-        string generated = run.Results.Single().GeneratedSources.Single().SourceText.ToString();
+        string generated = GeneratorHarness.ModelSource(run).SourceText.ToString();
         Assert.Contains("private static global::System.ReadOnlySpan<byte> CompiledWeights => new byte[]", generated);
         Assert.Contains("public Model() : this(NewParameters())", generated);
         Assert.Contains("public Model(int seed)", generated);
