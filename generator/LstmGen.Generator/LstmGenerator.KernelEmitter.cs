@@ -381,7 +381,9 @@ public sealed partial class LstmGenerator
             int vectors = plan.VectorsPerTile;
             int lanes = _v.Lanes;
             int stride = _plan.StreamStride;
-            bool unrolled = !runtimeColumns && plan.UnrollColumns(columns);
+            // The training recurrence is always a loop: a training step's time goes to the backward products and the
+            // hoisted projections, not to the latency of one step's chain.
+            bool unrolled = !runtimeColumns && !training && plan.UnrollColumns(columns);
             bool int8 = reduced && Int8;
             // weight offsets: floats into a float ref, or bytes into a byte ref for reduced storage
             int bytes = reduced ? Bpe : 1;
@@ -427,7 +429,10 @@ public sealed partial class LstmGenerator
                 zr = "zs"; cr = "cs"; hr = "hs";
             }
 
-            string Acc(int partial, int st, int v) => partial == 0 ? (streams == 1 ? "a" + N(v) : $"a{N(st)}_{N(v)}") : $"p{N(partial)}_{N(v)}";
+            // Accumulators are named for their gate and block: vector v of a tile is gate v mod 4 (i, f, g, o) of block v / 4,
+            // so ai0 sums the input gate's rows of block 0; a partial chain p1_ai0 is added into it after the column loop.
+            string Gate(int v) => "a" + "ifgo"[v % 4] + N(v / 4);
+            string Acc(int partial, int st, int v) => partial == 0 ? (streams == 1 ? Gate(v) : $"s{N(st)}_{Gate(v)}") : $"p{N(partial)}_{Gate(v)}";
 
             _w.Line(int8
                 ? "// a = 0: the int8 sums are scaled per row before the start value (bias or hoisted input projection) is added"
@@ -439,7 +444,7 @@ public sealed partial class LstmGenerator
             {
                 _w.Line($"// partial sum {N(p)}: an independent FMA chain, added in after the column loop");
                 for (int v = 0; v < vectors; v++)
-                    _w.Line($"{_v.Type} p{N(p)}_{N(v)} = {_v.Zero};");
+                    _w.Line($"{_v.Type} {Acc(p, 0, v)} = {_v.Zero};");
             }
 
             void EmitColumn(string columnOffsetInZ, string weightRef, string weightOffset, int partial)
@@ -545,11 +550,11 @@ public sealed partial class LstmGenerator
                     // a pairwise tree: two adds deep for four chains
                     string sum = splits switch
                     {
-                        2 => $"a{N(v)} + {Acc(1, 0, v)}",
-                        3 => $"(a{N(v)} + {Acc(1, 0, v)}) + {Acc(2, 0, v)}",
-                        _ => $"(a{N(v)} + {Acc(1, 0, v)}) + ({Acc(2, 0, v)} + {Acc(3, 0, v)})",
+                        2 => $"{Acc(0, 0, v)} + {Acc(1, 0, v)}",
+                        3 => $"({Acc(0, 0, v)} + {Acc(1, 0, v)}) + {Acc(2, 0, v)}",
+                        _ => $"({Acc(0, 0, v)} + {Acc(1, 0, v)}) + ({Acc(2, 0, v)} + {Acc(3, 0, v)})",
                     };
-                    _w.Line($"a{N(v)} = {sum};");
+                    _w.Line($"{Acc(0, 0, v)} = {sum};");
                 }
             }
             if (int8)

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # kernel-isa.sh BINARY SYMBOLS [OBJDUMP] [NM]
-# Disassembles the generated kernel methods (symbols containing "Kernels") of a Native AOT binary, using the symbol file
+# Disassembles the generated kernel methods (symbols containing "Kernels": the models' paths and the shared kernels) of a Native AOT binary, using the symbol file
 # StripSymbols leaves beside it (SYMBOLS = BINARY.dbg), and prints which kernel classes the binary contains and how many
 # FMA instructions of each register width they use. CI uses it to show that each target runs its own width only.
 set -euo pipefail
 bin=$1; dbg=$2; objdump=${3:-objdump}; nm=${4:-nm}
-echo "kernel classes present:$($nm "$dbg" | grep -oE "Kernels(Vector512|Vector256|Vector128|Scalar)" | sort | uniq -c | awk '{printf " %s (%d methods)", $2, $1}')"
+# KernelsVector512 etc.: a model's per-width path (orchestration); Vector512Kernels etc.: the assembly's shared compute kernels.
+echo "kernel classes present:$($nm "$dbg" | grep -oE "Kernels(Vector512|Vector256|Vector128|Scalar)|(Vector512|Vector256|Vector128|Scalar)Kernels" | sort | uniq -c | awk '{printf " %s (%d methods)", $2, $1}')"
 asm=$(mktemp)
 $nm -n "$dbg" | awk '$2 ~ /^[tT]$/' | awk '{ addr[NR]=$1; name[NR]=$3 } END { for (i = 1; i < NR; i++) if (name[i] ~ /Kernels/) print addr[i], addr[i+1] }' |
 while read -r start stop; do
