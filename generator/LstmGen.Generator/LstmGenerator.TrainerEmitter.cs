@@ -373,18 +373,17 @@ public sealed partial class LstmGenerator
                 ? $"ref float top = ref {Unsafe}.Add(ref tb, TrainOut({N(L - 1)}, maxT)); // [forward ; reverse] rows"
                 : $"ref float top = ref {Unsafe}.Add(ref tb, TrainHs({N(L - 1)}, maxT) + TrainHq);");
             _w.Line($"ref float logits = ref {Unsafe}.Add(ref tb, TrainLogits(maxT));");
-            _w.Open("for (int t = 0; t < steps; t++)");
-            _w.Line($"ref float h = ref {Unsafe}.Add(ref top, t * {topStride});");
             if (HasHead)
             {
-                _w.Line("for (int o = 0; o < OutputSize; o++)");
-                _w.Line($"    {Unsafe}.Add(ref logits, t * OutputSize + o) = global::LstmGen.LstmMath.Dot(ref {Unsafe}.Add(ref p, HeadWeightOffset + o * {N(Row)}), ref h, {N(Row)}) + {Unsafe}.Add(ref p, HeadBiasOffset + o);");
+                _w.Line($"global::LstmGen.Training.TrainerCore.HeadForward(ref top, {topStride}, steps, ref p, HeadWeightOffset, HeadBiasOffset, {N(Row)}, OutputSize, ref logits);");
             }
             else
             {
+                _w.Open("for (int t = 0; t < steps; t++)");
+                _w.Line($"ref float h = ref {Unsafe}.Add(ref top, t * {topStride});");
                 _w.Line($"{MemoryMarshal}.CreateReadOnlySpan(ref h, OutputSize).CopyTo({MemoryMarshal}.CreateSpan(ref {Unsafe}.Add(ref logits, t * OutputSize), OutputSize));");
+                _w.Close();
             }
-            _w.Close();
             _w.Line($"ref float dLogits = ref {Unsafe}.Add(ref tb, TrainDLogits(maxT));");
             string act = "global::LstmGen.OutputActivation." + OutputActivationValues.Names[_spec.OutputActivation];
             _w.Line($"float loss = global::LstmGen.Training.LossFunctions.Compute(_loss, {act}, {MemoryMarshal}.CreateReadOnlySpan(ref logits, steps * OutputSize), steps, OutputSize,");
@@ -392,30 +391,17 @@ public sealed partial class LstmGenerator
             _w.Line();
             _w.Line($"// ∂L/∂h_t of the top layer{(HasHead ? " = W_fcᵀ·dz_t; and dW_fc += dz_t·h_tᵀ, db_fc += dz_t" : " = dz_t")}");
             _w.Line($"ref float dTop = ref {Unsafe}.Add(ref tb, TrainDh(0, maxT));");
-            _w.Open("for (int t = 0; t < steps; t++)");
-            _w.Line($"var dh = {MemoryMarshal}.CreateSpan(ref {Unsafe}.Add(ref dTop, t * TrainDhStride), {N(Row)});");
             if (HasHead)
             {
-                _w.Line("dh.Clear();");
-                _w.Line($"ref float h = ref {Unsafe}.Add(ref top, t * {topStride});");
-                _w.Open("for (int o = 0; o < OutputSize; o++)");
-                _w.Line($"float dz = {Unsafe}.Add(ref dLogits, t * OutputSize + o);");
-                _w.Line("if (dz == 0f) continue;");
-                _w.Line("gradients[HeadBiasOffset + o] += dz;");
-                _w.Line($"var weightRow = {MemoryMarshal}.CreateReadOnlySpan(ref {Unsafe}.Add(ref p, HeadWeightOffset + o * {N(Row)}), {N(Row)});");
-                _w.Line($"var gradientRow = gradients.Slice(HeadWeightOffset + o * {N(Row)}, {N(Row)});");
-                _w.Line($"for (int j = 0; j < {N(Row)}; j++)");
-                _w.Line("{");
-                _w.Line($"    gradientRow[j] += dz * {Unsafe}.Add(ref h, j);");
-                _w.Line("    dh[j] += dz * weightRow[j];");
-                _w.Line("}");
-                _w.Close();
+                _w.Line($"global::LstmGen.Training.TrainerCore.HeadBackward(ref top, {topStride}, steps, ref p, gradients, HeadWeightOffset, HeadBiasOffset, {N(Row)}, OutputSize, ref dLogits, ref dTop, TrainDhStride);");
             }
             else
             {
+                _w.Open("for (int t = 0; t < steps; t++)");
+                _w.Line($"var dh = {MemoryMarshal}.CreateSpan(ref {Unsafe}.Add(ref dTop, t * TrainDhStride), {N(Row)});");
                 _w.Line($"{MemoryMarshal}.CreateReadOnlySpan(ref {Unsafe}.Add(ref dLogits, t * OutputSize), OutputSize).CopyTo(dh);");
+                _w.Close();
             }
-            _w.Close();
             _w.Line();
             _w.Line("// back-propagation through time, top layer first");
             _w.Line($"ref float gr = ref {MemoryMarshal}.GetReference(gradients);");

@@ -1,5 +1,7 @@
 using System;
 using System.ComponentModel;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace LstmGen.Training;
 
@@ -96,5 +98,50 @@ public static class TrainerCore
         if (clipValue > 0f) GradientTools.ClipByValue(gradients, clipValue);
         if (clipNorm > 0f) GradientTools.ClipByGlobalNorm(gradients, clipNorm);
         return norm;
+    }
+
+    /// <summary>
+    /// The dense head over a sequence: z_t = W·r_t + b for t &lt; <paramref name="steps"/>, with W (<paramref name="outputs"/> ×
+    /// <paramref name="inputs"/>, row-major) and b at their offsets in <paramref name="parameters"/>, r_t the top layer's
+    /// output rows (<paramref name="rowStride"/> apart) and z_t written to <paramref name="logits"/> (outputs per row).
+    /// </summary>
+    public static void HeadForward(ref float rows, int rowStride, int steps, ref float parameters, int weightOffset, int biasOffset,
+                                   int inputs, int outputs, ref float logits)
+    {
+        for (int t = 0; t < steps; t++)
+        {
+            ref float r = ref Unsafe.Add(ref rows, t * rowStride);
+            for (int o = 0; o < outputs; o++)
+                Unsafe.Add(ref logits, t * outputs + o) = LstmMath.Dot(ref Unsafe.Add(ref parameters, weightOffset + o * inputs), ref r, inputs) + Unsafe.Add(ref parameters, biasOffset + o);
+        }
+    }
+
+    /// <summary>
+    /// The dense head's backward pass (docs/maths.md §4): ∂L/∂r_t = Wᵀ·dz_t into rows of <paramref name="dRows"/>
+    /// (<paramref name="dRowStride"/> apart), and dW += dz_t·r_tᵀ, db += dz_t into <paramref name="gradients"/> at the
+    /// head's offsets. Rows with dz = 0 (masked targets) are skipped.
+    /// </summary>
+    public static void HeadBackward(ref float rows, int rowStride, int steps, ref float parameters, Span<float> gradients, int weightOffset, int biasOffset,
+                                    int inputs, int outputs, ref float dLogits, ref float dRows, int dRowStride)
+    {
+        for (int t = 0; t < steps; t++)
+        {
+            var dr = MemoryMarshal.CreateSpan(ref Unsafe.Add(ref dRows, t * dRowStride), inputs);
+            dr.Clear();
+            ref float r = ref Unsafe.Add(ref rows, t * rowStride);
+            for (int o = 0; o < outputs; o++)
+            {
+                float dz = Unsafe.Add(ref dLogits, t * outputs + o);
+                if (dz == 0f) continue;
+                gradients[biasOffset + o] += dz;
+                var weightRow = MemoryMarshal.CreateReadOnlySpan(ref Unsafe.Add(ref parameters, weightOffset + o * inputs), inputs);
+                var gradientRow = gradients.Slice(weightOffset + o * inputs, inputs);
+                for (int j = 0; j < inputs; j++)
+                {
+                    gradientRow[j] += dz * Unsafe.Add(ref r, j);
+                    dr[j] += dz * weightRow[j];
+                }
+            }
+        }
     }
 }
