@@ -202,8 +202,8 @@ public sealed partial class LstmGenerator
                 z = $"ref {Unsafe}.Add(ref hd, t * TrainHq)";
             }
             string hOut = P > 0 ? "ref m" : $"ref {Unsafe}.Add(ref hs, (t + 1) * TrainHq)";
-            _w.Line($"{K}.{KernelNames.Recur(_plan, plan, training: true, reduced: false)}(ref {Unsafe}.Add(ref w, {N(plan.RecurrentWeightOffset(4))}), ref {Unsafe}.Add(ref g, t * {N(4 * plan.PaddedHidden)}), {peepArg}{z}, ref c, {hOut},");
-            _w.Line($"    ref {Unsafe}.Add(ref gates, t * {N(4 * Hq)}), ref {Unsafe}.Add(ref tanhC, t * TrainHq){KernelEmitter.TileStrideArg(plan, 1)});");
+            _w.Line($"{K}.{KernelNames.Recur(_plan, plan, training: true, reduced: false)}(ref {Unsafe}.Add(ref w, {N(plan.RecurrentWeightOffset(4))}), ref {Unsafe}.Add(ref g, t * {N(LstmCell.Gates * plan.PaddedHidden)}), {peepArg}{z}, ref c, {hOut},");
+            _w.Line($"    ref {Unsafe}.Add(ref gates, t * {N(LstmCell.Gates * Hq)}), ref {Unsafe}.Add(ref tanhC, t * TrainHq){KernelEmitter.TileStrideArg(plan, 1)});");
             if (P > 0)
                 _w.Line($"{K}.{KernelNames.ProjectOut(_plan)}(ref wr, ref m, ref {Unsafe}.Add(ref hs, (t + 1) * TrainHq)); // h_t = W_hr·m_t");
             _w.Close();
@@ -221,8 +221,8 @@ public sealed partial class LstmGenerator
             _w.Line($"MemoryMarshal.CreateSpan(ref dhNext, TrainHq).Clear();");
             _w.Line($"MemoryMarshal.CreateSpan(ref dcNext, TrainHq).Clear();");
             _w.Open("for (int t = n - 1; t >= 0; t--)");
-            _w.Line($"ref float dat = ref {Unsafe}.Add(ref da, t * {N(4 * Hq)});");
-            _w.Line($"ref float gt = ref {Unsafe}.Add(ref gates, t * {N(4 * Hq)});");
+            _w.Line($"ref float dat = ref {Unsafe}.Add(ref da, t * {N(LstmCell.Gates * Hq)});");
+            _w.Line($"ref float gt = ref {Unsafe}.Add(ref gates, t * {N(LstmCell.Gates * Hq)});");
             string peepArgs = Peep ? $"ref {Unsafe}.Add(ref cs, (t + 1) * TrainHq), ref peep, ref dpeep, " : "";
             if (P > 0)
             {
@@ -254,7 +254,7 @@ public sealed partial class LstmGenerator
             _w.Line("if (wantDx)");
             _w.Line("{");
             _w.Line("    for (int t = 0; t < n; t++)");
-            _w.Line($"        {K}.{KernelNames.MatTVec(_plan, inputs)}(ref wih, ref {Unsafe}.Add(ref da, t * {N(4 * Hq)}), ref {Unsafe}.Add(ref dxOut, t * TrainDhStride));");
+            _w.Line($"        {K}.{KernelNames.MatTVec(_plan, inputs)}(ref wih, ref {Unsafe}.Add(ref da, t * {N(LstmCell.Gates * Hq)}), ref {Unsafe}.Add(ref dxOut, t * TrainDhStride));");
             _w.Line("}");
             _w.Close();
             _w.Line();
@@ -262,57 +262,10 @@ public sealed partial class LstmGenerator
 
         private void EmitCellBackward()
         {
-            int padded = (H + Lanes - 1) / Lanes * Lanes;
             _w.Line("/// <summary>The element-wise part of one backward step, for every unit" + (Peep ? ", with the peephole terms" : "") + ".</summary>");
             string dhParams = P > 0 ? "ref float dm" : "ref float dhAbove, ref float dhNext";
             _w.Open($"internal static void {KernelNames.CellBackward(_plan)}({dhParams}, ref float dcNext, ref float gates, ref float tanhC, ref float cPrev, {(Peep ? "ref float cNew, ref float peep, ref float dpeep, " : "")}ref float da)");
-            _w.Line($"{V} one = Splat(1f);");
-            _w.Open($"for (int u = 0; u < {N(padded)}; u += {N(Lanes)})");
-            if (P > 0)
-            {
-                _w.Line("// dm = W_hrᵀ · dh (computed by the caller)");
-                _w.Line($"{V} dh = Load(ref dm, u);");
-            }
-            else
-            {
-                _w.Line("// dh = ∂L/∂h_t from above + dh_next");
-                _w.Line($"{V} dh = Load(ref dhAbove, u) + Load(ref dhNext, u);");
-            }
-            _w.Line($"{V} i = Load(ref gates, u), f = Load(ref gates, {N(Hq)} + u), g = Load(ref gates, {N(2 * Hq)} + u), o = Load(ref gates, {N(3 * Hq)} + u);");
-            _w.Line($"{V} tc = Load(ref tanhC, u);");
-            _w.Line($"{V} cp = Load(ref cPrev, u);");
-            _w.Line("// da_o = dh ⊙ tanh(c_t) ⊙ o ⊙ (1 − o)");
-            _w.Line($"{V} dao = dh * tc * o * (one - o);");
-            _w.Line("// dc = dc_next + dh ⊙ o ⊙ (1 − tanh²(c_t))");
-            _w.Line($"{V} dc = MulAdd(dh * o, one - tc * tc, Load(ref dcNext, u));");
-            if (Peep)
-            {
-                _w.Line("// peephole on the output gate: dc += da_o ⊙ p_o; dp_o += da_o ⊙ c_t");
-                _w.Line($"dc = MulAdd(dao, Load(ref peep, {N(2 * Hq)} + u), dc);");
-                _w.Line($"Store(MulAdd(dao, Load(ref cNew, u), Load(ref dpeep, {N(2 * Hq)} + u)), ref dpeep, {N(2 * Hq)} + u);");
-            }
-            _w.Line("// da_i = dc ⊙ g ⊙ i ⊙ (1 − i)");
-            _w.Line($"{V} dai = dc * g * i * (one - i);");
-            _w.Line("Store(dai, ref da, u);");
-            _w.Line("// da_f = dc ⊙ c_(t-1) ⊙ f ⊙ (1 − f)");
-            _w.Line($"{V} daf = dc * cp * f * (one - f);");
-            _w.Line($"Store(daf, ref da, {N(Hq)} + u);");
-            _w.Line("// da_g = dc ⊙ i ⊙ (1 − g²)");
-            _w.Line($"Store(dc * i * (one - g * g), ref da, {N(2 * Hq)} + u);");
-            _w.Line($"Store(dao, ref da, {N(3 * Hq)} + u);");
-            if (Peep)
-            {
-                _w.Line("// dc_next = dc ⊙ f + da_i ⊙ p_i + da_f ⊙ p_f;  dp_i += da_i ⊙ c_(t-1);  dp_f += da_f ⊙ c_(t-1)");
-                _w.Line("Store(MulAdd(daf, Load(ref peep, " + N(Hq) + " + u), MulAdd(dai, Load(ref peep, u), dc * f)), ref dcNext, u);");
-                _w.Line("Store(MulAdd(dai, cp, Load(ref dpeep, u)), ref dpeep, u);");
-                _w.Line($"Store(MulAdd(daf, cp, Load(ref dpeep, {N(Hq)} + u)), ref dpeep, {N(Hq)} + u);");
-            }
-            else
-            {
-                _w.Line("// dc_next = dc ⊙ f");
-                _w.Line("Store(dc * f, ref dcNext, u);");
-            }
-            _w.Close();
+            new LstmCell(Peep).EmitBackward(_w, _v, H, Hq, projection: P > 0);
             _w.Close();
             _w.Line();
         }
@@ -391,7 +344,7 @@ public sealed partial class LstmGenerator
             int cv = columns / Lanes, ct = columns % Lanes;
             int partials = cv > 0 && cv * 4 <= Budget ? 4 : 1; // one FMA chain per gate while registers allow
             int tile = cv == 0 ? 0 : LargestDivisorAtMost(cv, Math.Max(1, Budget / partials));
-            _w.Line($"/// <summary>out = Wᵀ·da for a PyTorch-layout W of {N(4 * H)} rows and {N(columns)} columns (da rows padded per gate to TrainHq).</summary>");
+            _w.Line($"/// <summary>out = Wᵀ·da for a PyTorch-layout W of {N(LstmCell.Gates * H)} rows and {N(columns)} columns (da rows padded per gate to TrainHq).</summary>");
             _w.Open($"internal static void {KernelNames.MatTVec(_plan, columns)}(ref float w, ref float da, ref float output)");
             if (cv > 0)
             {
@@ -438,7 +391,7 @@ public sealed partial class LstmGenerator
             int cv = columns / Lanes, ct = columns % Lanes;
             int tile = cv == 0 ? 0 : LargestDivisorAtMost(cv, Math.Max(1, Budget / 2));
             int rows = cv == 0 ? 1 : Math.Max(1, Math.Min(4, Budget / tile));
-            _w.Line($"/// <summary>dW += Σ_t da_t·x_tᵀ for a PyTorch-layout dW of {N(4 * H)} rows and {N(columns)} columns; x_t rows are xStride apart.</summary>");
+            _w.Line($"/// <summary>dW += Σ_t da_t·x_tᵀ for a PyTorch-layout dW of {N(LstmCell.Gates * H)} rows and {N(columns)} columns; x_t rows are xStride apart.</summary>");
             _w.Open($"internal static void {KernelNames.OuterAccumulate(_plan, columns)}(ref float dw, ref float da, ref float x, int xStride, int n)");
             _w.Open("for (int q = 0; q < 4; q++)");
             _w.Line("int u = 0;");
@@ -472,7 +425,7 @@ public sealed partial class LstmGenerator
                 _w.Open("for (int t = 0; t < n; t++)");
                 _w.Line($"ref float xt = ref {Unsafe}.Add(ref x, t * xStride);");
                 _w.Open($"for (u = 0; u < {N(H)}; u++)");
-                _w.Line($"float d = At(ref da, t * {N(4 * Hq)} + q * {N(Hq)} + u);");
+                _w.Line($"float d = At(ref da, t * {N(LstmCell.Gates * Hq)} + q * {N(Hq)} + u);");
                 _w.Line($"ref float row = ref {Unsafe}.Add(ref dw, (q * {N(H)} + u) * {N(columns)});");
                 _w.Line($"for (int j = {N(tail)}; j < {N(columns)}; j++)");
                 _w.Line($"    {Unsafe}.Add(ref row, j) = LstmMath.MulAdd(d, At(ref xt, j), {Unsafe}.Add(ref row, j));");
@@ -498,7 +451,7 @@ public sealed partial class LstmGenerator
                 }
                 _w.Open("for (int t = 0; t < n; t++)");
                 _w.Line($"{narrow.Type} xv = {narrow.Load("x", $"t * xStride + {N(first)}")};");
-                _w.Line($"ref float dat = ref {Unsafe}.Add(ref da, t * {N(4 * Hq)} + q * {N(Hq)} + u);");
+                _w.Line($"ref float dat = ref {Unsafe}.Add(ref da, t * {N(LstmCell.Gates * Hq)} + q * {N(Hq)} + u);");
                 for (int r = 0; r < rows; r++)
                     _w.Line($"a{N(r)} = {narrow.MulAdd("xv", narrow.Broadcast(VectorWidth.At("dat", N(r))), $"a{N(r)}")};");
                 _w.Close();
@@ -520,7 +473,7 @@ public sealed partial class LstmGenerator
             }
             _w.Open("for (int t = 0; t < n; t++)");
             _w.Line($"ref float xt = ref {Unsafe}.Add(ref x, t * xStride + v0);");
-            _w.Line($"ref float dat = ref {Unsafe}.Add(ref da, t * {N(4 * Hq)} + q * {N(Hq)} + u);");
+            _w.Line($"ref float dat = ref {Unsafe}.Add(ref da, t * {N(LstmCell.Gates * Hq)} + q * {N(Hq)} + u);");
             for (int v = 0; v < tile; v++)
                 _w.Line($"{V} x{N(v)} = Load(ref xt, {N(v * Lanes)});");
             for (int r = 0; r < rows; r++)
@@ -541,8 +494,8 @@ public sealed partial class LstmGenerator
             _w.Line("/// <summary>db += Σ_t da_t, on the padded rows (copied into b_ih and b_hh by the trainer).</summary>");
             _w.Open($"internal static void {KernelNames.BiasAccumulate(_plan)}(ref float db, ref float da, int n)");
             _w.Open("for (int t = 0; t < n; t++)");
-            _w.Line($"ref float dat = ref {Unsafe}.Add(ref da, t * {N(4 * Hq)});");
-            _w.Line($"for (int k = 0; k < {N(4 * Hq)}; k += {N(Lanes)})");
+            _w.Line($"ref float dat = ref {Unsafe}.Add(ref da, t * {N(LstmCell.Gates * Hq)});");
+            _w.Line($"for (int k = 0; k < {N(LstmCell.Gates * Hq)}; k += {N(Lanes)})");
             _w.Line("    Store(Load(ref db, k) + Load(ref dat, k), ref db, k);");
             _w.Close();
             _w.Close();

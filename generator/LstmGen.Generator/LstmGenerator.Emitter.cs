@@ -86,14 +86,9 @@ public sealed partial class LstmGenerator
                     (p.P > 0 ? $", projection {N(p.P)}" : "") + (p.HasHead ? $", dense head {N(p.HeadInputs)} → {N(_spec.OutputSize)} ({OutputActivationValues.Names[_spec.OutputActivation]})" : "") +
                     (p.Batch > 1 ? $", {N(p.Batch)} streams" : "") + $", {WeightStorageValues.Names[p.Storage]} gate weights. Maths: docs/maths.md.");
             _w.Line("// Per step t, layer k" + (p.D == 2 ? ", direction d (the reverse one runs t = T-1 … 0)" : "") + ":");
-            _w.Line("//   a = W_ih·x_t" + (p.HasBias ? " + b_ih" : "") + " + W_hh·" + (p.RecurrentDropoutP > 0 ? "(ρ ⊙ h_(t-1))" : "h_(t-1)") + (p.HasBias ? " + b_hh" : "") + ", rows in gate order i, f, g, o");
+            _w.Line("//   a = W_ih·x_t" + (p.HasBias ? " + b_ih" : "") + " + W_hh·" + (p.RecurrentDropoutP > 0 ? "(ρ ⊙ h_(t-1))" : "h_(t-1)") + (p.HasBias ? " + b_hh" : "") + $", rows in gate order {string.Join(", ", LstmCell.GateNames)}");
             if (p.RecurrentDropoutP > 0) _w.Line("//   (ρ: one recurrent-dropout mask per sequence, training only)");
-            _w.Line(p.Peep
-                ? "//   i = σ(a_i + p_i ⊙ c_(t-1)), f = σ(a_f + p_f ⊙ c_(t-1)), g = tanh(a_g)"
-                : "//   i = σ(a_i), f = σ(a_f), g = tanh(a_g), o = σ(a_o)");
-            _w.Line("//   c_t = f ⊙ c_(t-1) + i ⊙ g");
-            if (p.Peep) _w.Line("//   o = σ(a_o + p_o ⊙ c_t)");
-            _w.Line(p.P > 0 ? "//   h_t = W_hr·(o ⊙ tanh(c_t))" : "//   h_t = o ⊙ tanh(c_t)");
+            new LstmCell(p.Peep).DescribeStep(_w, projection: p.P > 0);
             if (p.D == 2) _w.Line("//   layer output = [h_t(forward) ; h_t(reverse)]");
             if (p.DropoutP > 0 && p.L > 1) _w.Line("//   training: dropout on every layer's output but the last");
             if (p.HasHead)

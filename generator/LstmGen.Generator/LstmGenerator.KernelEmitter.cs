@@ -18,6 +18,8 @@ public sealed partial class LstmGenerator
         private SourceWriter _w;
         private readonly VectorWidth _v;
         private readonly KernelSink _sink;
+        /// <summary>The cell whose element-wise step follows each block's matrix product.</summary>
+        private readonly LstmCell _cell;
 
         public KernelEmitter(ModelPlan plan, SourceWriter writer, VectorWidth width, KernelSink sink)
         {
@@ -25,6 +27,7 @@ public sealed partial class LstmGenerator
             _w = writer;
             _v = width;
             _sink = sink;
+            _cell = new LstmCell(plan.Peep);
         }
 
         /// <summary>The shared class this width's compute kernels are called through.</summary>
@@ -164,7 +167,7 @@ public sealed partial class LstmGenerator
                 _w.Line($"LstmPacking.{packer}({T("weight_ih")}, {T("weight_hh")}, {bih}, {bhh}, {shape},");
                 _w.Line($"    {destination});");
                 if (Peep)
-                    _w.Line($"LstmPacking.PackPeepholes({T("weight_ph")}, {N(H)}, {N(_v.Lanes)}, packed.Slice({N(_plan.PackedPeepOffset(_v, u, reduced))}, {N(3 * plan.PaddedHidden)}));");
+                    _w.Line($"LstmPacking.PackPeepholes({T("weight_ph")}, {N(H)}, {N(_v.Lanes)}, packed.Slice({N(_plan.PackedPeepOffset(_v, u, reduced))}, {N(LstmCell.PeepholeGates * plan.PaddedHidden)}));");
                 if (P > 0)
                     _w.Line($"LstmPacking.PackProjection({T("weight_hr")}, {N(P)}, {N(H)}, {N(_v.Lanes)}, packed.Slice({N(_plan.PackedProjOffset(_v, u, reduced))}, {N(H * _plan.PaddedProjection(_v))}));");
             }
@@ -241,7 +244,7 @@ public sealed partial class LstmGenerator
                 _w.Line($"// layer {N(k)}: G[t] = b + W_ih·x_t for the chunk, then per step a = G[t] + W_hh·h_(t-1)");
                 _w.Line($"{K}.{KernelNames.Project(_plan, plan, Reduced)}({W(k)}, {B(k)}, {ScaleArg(k)}{source}, {N(inputs)}, n, {Sh("StateG")}{KernelNames.ProjectArgs(plan, Reduced ? Bpe : 1)});");
                 _w.Open("for (int t = 0; t < n; t++)");
-                EmitRecurStep(k, Sh("StateG + t * " + N(4 * plan.PaddedHidden)));
+                EmitRecurStep(k, Sh("StateG + t * " + N(LstmCell.Gates * plan.PaddedHidden)));
                 _w.Line($"Copy({S("StateHNew")}, {Sh(_plan.StateSeqName(k) + " + t * " + N(Hp))}, {N(Hp)});");
                 _w.Close();
             }
@@ -270,7 +273,7 @@ public sealed partial class LstmGenerator
                 _w.Line("int n = Math.Min(ChunkLength, steps - t0);");
                 _w.Line($"{K}.{KernelNames.Project(_plan, plan, Reduced)}({W(2 * k)}, {B(2 * k)}, {ScaleArg(2 * k)}ref {Unsafe}.Add(ref {source}, t0 * {stride}), {stride}, n, {Sh("StateG")}{KernelNames.ProjectArgs(plan, Reduced ? Bpe : 1)});");
                 _w.Open("for (int j = 0; j < n; j++)");
-                EmitRecurStep(2 * k, Sh("StateG + j * " + N(4 * plan.PaddedHidden)));
+                EmitRecurStep(2 * k, Sh("StateG + j * " + N(LstmCell.Gates * plan.PaddedHidden)));
                 _w.Line($"Copy({S("StateHNew")}, ref {Unsafe}.Add(ref dst{N(k)}, (t0 + j) * {N(row)}), {N(Hp)});");
                 _w.Close();
                 _w.Close();
@@ -280,7 +283,7 @@ public sealed partial class LstmGenerator
                 _w.Line("int t0 = end - n;");
                 _w.Line($"{K}.{KernelNames.Project(_plan, plan, Reduced)}({W(2 * k + 1)}, {B(2 * k + 1)}, {ScaleArg(2 * k + 1)}ref {Unsafe}.Add(ref {source}, t0 * {stride}), {stride}, n, {Sh("StateG")}{KernelNames.ProjectArgs(plan, Reduced ? Bpe : 1)});");
                 _w.Open("for (int j = n - 1; j >= 0; j--)");
-                EmitRecurStep(2 * k + 1, Sh("StateG + j * " + N(4 * plan.PaddedHidden)));
+                EmitRecurStep(2 * k + 1, Sh("StateG + j * " + N(LstmCell.Gates * plan.PaddedHidden)));
                 _w.Line($"Copy({S("StateHNew")}, ref {Unsafe}.Add(ref dst{N(k)}, (t0 + j) * {N(row)} + {N(Hp)}), {N(Hp)});");
                 _w.Close();
                 _w.Line("end = t0;");
@@ -431,7 +434,7 @@ public sealed partial class LstmGenerator
 
             // Accumulators are named for their gate and block: vector v of a tile is gate v mod 4 (i, f, g, o) of block v / 4,
             // so ai0 sums the input gate's rows of block 0; a partial chain p1_ai0 is added into it after the column loop.
-            string Gate(int v) => "a" + "ifgo"[v % 4] + N(v / 4);
+            string Gate(int v) => "a" + LstmCell.GateNames[v % LstmCell.Gates] + N(v / LstmCell.Gates);
             string Acc(int partial, int st, int v) => partial == 0 ? (streams == 1 ? Gate(v) : $"s{N(st)}_{Gate(v)}") : $"p{N(partial)}_{Gate(v)}";
 
             _w.Line(int8
@@ -562,7 +565,7 @@ public sealed partial class LstmGenerator
                 _w.Line("// a = s_hh·2^-24 · Σ + start value");
                 for (int v = 0; v < vectors; v++)
                 {
-                    _w.Line($"{_v.Type} ks{N(v)} = {_v.Load("st", N(4 * plan.PaddedHidden + v * lanes))};");
+                    _w.Line($"{_v.Type} ks{N(v)} = {_v.Load("st", N(LstmCell.Gates * plan.PaddedHidden + v * lanes))};");
                     _w.Line($"{_v.Type} kb{N(v)} = {_v.Load("it", N(v * lanes))};");
                     for (int st = 0; st < streams; st++)
                         _w.Line($"{Acc(0, st, v)} = {_v.MulAdd(Acc(0, st, v), "ks" + N(v), "kb" + N(v))};");
@@ -579,44 +582,10 @@ public sealed partial class LstmGenerator
                     string unit = tileLoop ? $"tile * {N(plan.BlocksPerTile * lanes)} + {N(b * lanes)}" : N(b * lanes);
                     string su = so + unit;
                     string x = streams == 1 ? N(b) : $"{N(st)}_{N(b)}";
-                    int q = b * 4;
+                    int q = b * LstmCell.Gates;
                     string A(int gate) => Acc(0, st, q + gate);
-                    _w.Line($"// {(streams > 1 ? $"stream {N(st)}, " : "")}block {N(b)}: i, f, o = σ(a) = 0.5 + 0.5·tanh(a/2) (those rows were pre-scaled by 0.5); g = tanh(a)");
-                    _w.Line($"{_v.Type} cp{x} = {_v.Load(cr, su)};");
-                    if (Peep)
-                    {
-                        _w.Line("// peepholes: the input and forget gates see c_(t-1) (weights pre-scaled by 0.5 like their rows)");
-                        _w.Line($"{A(0)} = {_v.MulAdd(_v.Load("peep", unit), "cp" + x, A(0))};");
-                        _w.Line($"{A(1)} = {_v.MulAdd(_v.Load("peep", Add(unit, plan.PaddedHidden)), "cp" + x, A(1))};");
-                    }
-                    _w.Line($"{_v.Type} i{x} = {_v.MulAdd("half", $"{Math}.Tanh({A(0)})", "half")};");
-                    _w.Line($"{_v.Type} f{x} = {_v.MulAdd("half", $"{Math}.Tanh({A(1)})", "half")};");
-                    _w.Line($"{_v.Type} g{x} = {Math}.Tanh({A(2)});");
-                    _w.Line("// c_t = f ⊙ c_(t-1) + i ⊙ g");
-                    _w.Line($"{_v.Type} c{x} = {_v.MulAdd($"f{x}", "cp" + x, $"i{x} * g{x}")};");
-                    _w.Line(_v.Store($"c{x}", cr, su));
-                    if (Peep)
-                    {
-                        _w.Line("// peephole: the output gate sees the new c_t");
-                        _w.Line($"{A(3)} = {_v.MulAdd(_v.Load("peep", Add(unit, 2 * plan.PaddedHidden)), "c" + x, A(3))};");
-                    }
-                    _w.Line($"{_v.Type} o{x} = {_v.MulAdd("half", $"{Math}.Tanh({A(3)})", "half")};");
-                    if (training)
-                    {
-                        _w.Line("// kept for the backward pass: the gates (PyTorch row order, rows padded to TrainHq) and tanh(c_t)");
-                        string[] gateNames = { "i", "f", "g", "o" };
-                        for (int gate = 0; gate < 4; gate++)
-                            _w.Line(_v.Store($"{gateNames[gate]}{x}", "gates", Add(unit, gate * _plan.TrainHq)));
-                        _w.Line($"{_v.Type} tc{x} = {Math}.Tanh(c{x});");
-                        _w.Line(_v.Store($"tc{x}", "tanhC", unit));
-                        _w.Line("// out = o ⊙ tanh(c_t): h_t, or m_t when a projection follows");
-                        _w.Line(_v.Store($"o{x} * tc{x}", hr, su));
-                    }
-                    else
-                    {
-                        _w.Line("// out = o ⊙ tanh(c_t): h_t, or m_t when a projection follows");
-                        _w.Line(_v.Store($"o{x} * {Math}.Tanh(c{x})", hr, su));
-                    }
+                    _cell.EmitForward(new CellBlock(_w, _v, A, x, cr, su, unit, hr, plan.PaddedHidden),
+                        $"{(streams > 1 ? $"stream {N(st)}, " : "")}block {N(b)}", _plan.TrainHq, training);
                 }
             }
             if (groupLoop) _w.Close();
@@ -692,7 +661,7 @@ public sealed partial class LstmGenerator
             int timeBlock = group > _v.ProjectionVectors ? 2 : 4;
             int groups = plan.VectorsPerTile / group;
             int inputs = plan.Inputs;
-            int gStride = 4 * plan.PaddedHidden;
+            int gStride = LstmCell.Gates * plan.PaddedHidden;
             int unit = reduced ? Bpe : 1;
             bool unrolled = plan.UnrollProjection(inputs);
 

@@ -64,7 +64,7 @@ public sealed partial class LstmGenerator
             _w.Line($"private static int TrainHs(int unit, int maxT) => unit * ({Sz(perUnitT, perUnitConst)});");
             _w.Line("private static int TrainCs(int unit, int maxT) => TrainHs(unit, maxT) + (maxT + 1) * TrainHq;");
             _w.Line("private static int TrainGates(int unit, int maxT) => TrainCs(unit, maxT) + (maxT + 1) * TrainHq;");
-            _w.Line($"private static int TrainTanhC(int unit, int maxT) => TrainGates(unit, maxT) + maxT * {N(4 * Hq)};");
+            _w.Line($"private static int TrainTanhC(int unit, int maxT) => TrainGates(unit, maxT) + maxT * {N(LstmCell.Gates * Hq)};");
             _w.Line("private static int TrainHd(int unit, int maxT) => TrainTanhC(unit, maxT) + maxT * TrainHq;");
             _w.Line("private static int TrainRMask(int unit, int maxT) => TrainHd(unit, maxT) + maxT * TrainHq;");
             int outs = Enumerable.Range(0, L).Count(_plan.TrainHasOut) > 0 ? L : 0;
@@ -72,9 +72,9 @@ public sealed partial class LstmGenerator
             _w.Line($"private static int TrainDMask(int layer, int maxT) => TrainOut({N(outs)}, maxT) + layer * maxT * {N(Row)};");
             _w.Line($"private static int TrainG(int maxT) => TrainDMask({N(LayerDrop ? L : 0)}, maxT);");
             int revStride = System.Math.Max(_spec.InputSize, Row);
-            _w.Line($"private static int TrainRevX(int maxT) => TrainG(maxT) + maxT * {N(4 * Hq)};");
+            _w.Line($"private static int TrainRevX(int maxT) => TrainG(maxT) + maxT * {N(LstmCell.Gates * Hq)};");
             _w.Line($"private static int TrainDa(int maxT) => TrainRevX(maxT) + maxT * {N(D == 2 ? revStride : 0)};");
-            _w.Line($"private static int TrainDh(int which, int maxT) => TrainDa(maxT) + maxT * {N(4 * Hq)} + which * maxT * TrainDhStride;");
+            _w.Line($"private static int TrainDh(int which, int maxT) => TrainDa(maxT) + maxT * {N(LstmCell.Gates * Hq)} + which * maxT * TrainDhStride;");
             _w.Line($"private static int TrainRevDh(int maxT) => TrainDh(2, maxT);");
             _w.Line($"private static int TrainRevDx(int maxT) => TrainRevDh(maxT) + maxT * {N(D == 2 ? Hq : 0)};");
             _w.Line($"private static int TrainDhP(int maxT) => TrainRevDx(maxT) + maxT * {N(D == 2 ? dhStride : 0)};");
@@ -84,10 +84,10 @@ public sealed partial class LstmGenerator
             _w.Line("private static int TrainDcNext(int maxT) => TrainDhNext(maxT) + TrainHq;");
             _w.Line("private static int TrainFixed(int maxT) => TrainDcNext(maxT) + TrainHq;");
             _w.Line("// fixed-size per-unit sums: the bias gradients, the padded peephole weights and their gradients");
-            _w.Line($"private static int TrainBias(int unit, int maxT) => TrainFixed(maxT) + unit * {N(4 * Hq)};");
-            _w.Line($"private static int TrainPeep(int unit, int maxT) => TrainFixed(maxT) + {N(U * 4 * Hq)} + unit * {N(3 * Hq)};");
-            _w.Line($"private static int TrainDPeep(int unit, int maxT) => TrainFixed(maxT) + {N(U * 4 * Hq + (Peep ? U * 3 * Hq : 0))} + unit * {N(3 * Hq)};");
-            _w.Line($"private static int TrainLogits(int maxT) => TrainFixed(maxT) + {N(U * 4 * Hq + (Peep ? 2 * U * 3 * Hq : 0))};");
+            _w.Line($"private static int TrainBias(int unit, int maxT) => TrainFixed(maxT) + unit * {N(LstmCell.Gates * Hq)};");
+            _w.Line($"private static int TrainPeep(int unit, int maxT) => TrainFixed(maxT) + {N(U * LstmCell.Gates * Hq)} + unit * {N(LstmCell.PeepholeGates * Hq)};");
+            _w.Line($"private static int TrainDPeep(int unit, int maxT) => TrainFixed(maxT) + {N(U * LstmCell.Gates * Hq + (Peep ? U * LstmCell.PeepholeGates * Hq : 0))} + unit * {N(LstmCell.PeepholeGates * Hq)};");
+            _w.Line($"private static int TrainLogits(int maxT) => TrainFixed(maxT) + {N(U * LstmCell.Gates * Hq + (Peep ? 2 * U * LstmCell.PeepholeGates * Hq : 0))};");
             _w.Line($"private static int TrainDLogits(int maxT) => TrainLogits(maxT) + maxT * {N(Oq)};");
             _w.Line($"private static int TrainLength(int maxT) => TrainDLogits(maxT) + maxT * {N(Oq)};");
             _w.Line();
@@ -262,11 +262,11 @@ public sealed partial class LstmGenerator
             _w.Line($"global::System.Span<float> gradients = Gradients.GetWritableValues();");
             _w.Line("gradients.Clear();");
             _w.Line("ref float tb = ref _buffer.Reference;");
-            _w.Line($"{MemoryMarshal}.CreateSpan(ref {Unsafe}.Add(ref tb, TrainBias(0, _maxT)), {N(U * 4 * Hq)}).Clear();");
+            _w.Line($"{MemoryMarshal}.CreateSpan(ref {Unsafe}.Add(ref tb, TrainBias(0, _maxT)), {N(U * LstmCell.Gates * Hq)}).Clear();");
             if (Peep)
             {
                 _w.Line("// the peephole weights, padded to TrainHq per gate, and their gradient sums");
-                _w.Line($"{MemoryMarshal}.CreateSpan(ref {Unsafe}.Add(ref tb, TrainPeep(0, _maxT)), {N(2 * U * 3 * Hq)}).Clear();");
+                _w.Line($"{MemoryMarshal}.CreateSpan(ref {Unsafe}.Add(ref tb, TrainPeep(0, _maxT)), {N(2 * U * LstmCell.PeepholeGates * Hq)}).Clear();");
                 _w.Open($"for (int unit = 0; unit < {N(U)}; unit++)");
                 _w.Line($"int offset = {_plan.UnitSwitch(u => _plan.UnitTensorOffset("weight_ph", u))};");
                 _w.Line("for (int gate = 0; gate < 3; gate++)");
@@ -302,11 +302,11 @@ public sealed partial class LstmGenerator
                 _w.Open($"for (int unit = 0; unit < {N(U)}; unit++)");
                 _w.Line($"int bih = {_plan.UnitSwitch(u => _plan.UnitTensorOffset("bias_ih", u))};");
                 _w.Line($"ref float db = ref {Unsafe}.Add(ref tb, TrainBias(unit, _maxT));");
-                _w.Line("for (int gate = 0; gate < 4; gate++)");
+                _w.Line($"for (int gate = 0; gate < {N(LstmCell.Gates)}; gate++)");
                 _w.Line("{");
                 _w.Line($"    var sums = {MemoryMarshal}.CreateReadOnlySpan(ref {Unsafe}.Add(ref db, gate * TrainHq), HiddenSize);");
                 _w.Line("    sums.CopyTo(gradients.Slice(bih + gate * HiddenSize, HiddenSize));");
-                _w.Line($"    sums.CopyTo(gradients.Slice(bih + {N(4 * H)} + gate * HiddenSize, HiddenSize));");
+                _w.Line($"    sums.CopyTo(gradients.Slice(bih + {N(LstmCell.Gates * H)} + gate * HiddenSize, HiddenSize));");
                 _w.Line("}");
                 _w.Close();
             }

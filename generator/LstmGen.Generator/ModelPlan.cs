@@ -84,8 +84,8 @@ internal sealed class ModelPlan
     internal int StateM => StateHNew + PaddedHidden16;
     internal int StreamStride => StateM + PaddedHidden16;
     internal int StateG => Batch * StreamStride;
-    internal int ChunkLength => Math.Max(4, Math.Min(64, 16384 / (4 * PaddedHidden16) / 4 * 4));
-    internal int StateSeqA => StateG + ChunkLength * 4 * PaddedHidden16;
+    internal int ChunkLength => Math.Max(4, Math.Min(64, 16384 / (LstmCell.Gates * PaddedHidden16) / 4 * 4));
+    internal int StateSeqA => StateG + ChunkLength * LstmCell.Gates * PaddedHidden16;
     internal int StateSeqB => StateSeqA + Align16(ChunkLength * Hp);
     internal int StateLength => StateSeqB + Align16(ChunkLength * Hp);
     internal string StateSeqName(int layer) => layer % 2 == 0 ? "StateSeqA" : "StateSeqB";
@@ -106,15 +106,15 @@ internal sealed class ModelPlan
             for (int dir = 0; dir < d; dir++)
             {
                 string s = N(k) + Suffix(dir);
-                yield return ($"weight_ih_l{s}", 4 * h, inputs);
-                yield return ($"weight_hh_l{s}", 4 * h, hp);
+                yield return ($"weight_ih_l{s}", LstmCell.Gates * h, inputs);
+                yield return ($"weight_hh_l{s}", LstmCell.Gates * h, hp);
                 if (spec.Bias)
                 {
-                    yield return ($"bias_ih_l{s}", 4 * h, 0);
-                    yield return ($"bias_hh_l{s}", 4 * h, 0);
+                    yield return ($"bias_ih_l{s}", LstmCell.Gates * h, 0);
+                    yield return ($"bias_hh_l{s}", LstmCell.Gates * h, 0);
                 }
                 if (p > 0) yield return ($"weight_hr_l{s}", p, h);
-                if (spec.Peepholes) yield return ($"weight_ph_l{s}", 3 * h, 0);
+                if (spec.Peepholes) yield return ($"weight_ph_l{s}", LstmCell.PeepholeGates * h, 0);
                 if (spec.LearnInitialState)
                 {
                     yield return ($"initial_h_l{s}", hp, 0);

@@ -96,12 +96,12 @@ public static partial class LstmPacking
     {
         int hp = RoundUp(hiddenSize, width);
         for (int block = 0; block < hp / width; block++)
-            for (int gate = 0; gate < 4; gate++)
+            for (int gate = 0; gate < LstmGates.Count; gate++)
                 for (int lane = 0; lane < width; lane++)
                 {
                     int unit = block * width + lane, row = gate * hiddenSize + unit;
                     float sum = unit >= hiddenSize || biasIh.IsEmpty ? 0f : biasIh[row] + biasHh[row];
-                    bias[(block * 4 + gate) * width + lane] = (gate == 2 ? 1f : 0.5f) * sum;
+                    bias[(block * LstmGates.Count + gate) * width + lane] = LstmGates.PackScale(gate) * sum;
                 }
     }
 
@@ -135,9 +135,9 @@ public static partial class LstmPacking
         /// <summary>The PyTorch row of packed vector <paramref name="v"/>, lane <paramref name="lane"/> of a tile (−1 for padding), and its pre-scale.</summary>
         public int SourceRow(int tile, int v, int lane, out float scale)
         {
-            int gate = v % 4;
-            int unit = (tile * BlocksPerTile + v / 4) * Width + lane;
-            scale = gate == 2 ? 1f : 0.5f;
+            int gate = v % LstmGates.Count;
+            int unit = (tile * BlocksPerTile + v / LstmGates.Count) * Width + lane;
+            scale = LstmGates.PackScale(gate);
             return unit < Hidden ? gate * Hidden + unit : -1;
         }
 

@@ -54,13 +54,13 @@ public static partial class LstmPacking
             for (int b = 0; b < blocksPerTile; b++)
             {
                 int block = tile * blocksPerTile + b;
-                for (int gate = 0; gate < 4; gate++)
+                for (int gate = 0; gate < LstmGates.Count; gate++)
                 {
-                    float scale = gate == 2 ? 1f : 0.5f;
+                    float scale = LstmGates.PackScale(gate);
                     for (int lane = 0; lane < width; lane++)
                     {
                         int unit = block * width + lane;
-                        int dst = tile * tileStride + (b * 4 + gate) * width + lane;
+                        int dst = tile * tileStride + (b * LstmGates.Count + gate) * width + lane;
                         if (unit >= h)
                         {
                             for (int j = 0; j < k; j++) weights[dst + j * columnStride] = 0f;

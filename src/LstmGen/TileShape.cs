@@ -41,11 +41,11 @@ internal readonly struct TileShape
     /// <summary>Whether <see cref="BlocksPerTile"/> divides the blocks (every tile full).</summary>
     public bool IsValid => BlocksPerTile > 0 && Blocks % BlocksPerTile == 0;
     public int Columns => Inputs + Recurrent;
-    public int VectorsPerTile => BlocksPerTile * 4;
+    public int VectorsPerTile => BlocksPerTile * LstmGates.Count;
     public int ColumnStride => VectorsPerTile * Width;
     public int TileStride => Columns * ColumnStride;
     /// <summary>Packed gate weights, in elements.</summary>
     public int WeightLength => Tiles * TileStride;
     /// <summary>The summed bias, laid out like one column of every tile in order.</summary>
-    public int BiasLength => 4 * PaddedHidden;
+    public int BiasLength => LstmGates.Count * PaddedHidden;
 }
