@@ -189,7 +189,7 @@ public sealed partial class LstmGenerator
             _w.Line($"/// <summary>One layer with {N(inputs)} inputs over n steps: the hoisted projection, then the recurrence keeping c_t, h_t, the gates and tanh(c_t).</summary>");
             _w.Open($"private static void TrainLayer{N(inputs)}(ref float w, ref float bias, {peepParam}ref float x, int xStride, int n, ref float g, ref float hs, ref float cs, ref float gates, ref float tanhC" +
                     (P > 0 ? ", ref float wr, ref float m" : "") + (RecDrop ? ", ref float hd, ref float rmask" : "") + ")");
-            _w.Line($"{K}.{KernelNames.Project(_plan, plan, reduced: false)}(ref w, ref bias, ref x, xStride, n, ref g{KernelNames.ProjectArgs(plan, 1)});");
+            _w.Line($"{K}.{KernelNames.Project(_plan, plan, reduced: false)}(ref w, ref bias, ref x, xStride, n, ref g);");
             _w.Open("for (int t = 0; t < n; t++)");
             _w.Line("// c_t starts as a copy of c_(t-1), which stays in row t for the backward pass");
             _w.Line($"ref float c = ref {Unsafe}.Add(ref cs, (t + 1) * TrainHq);");
@@ -203,7 +203,7 @@ public sealed partial class LstmGenerator
             }
             string hOut = P > 0 ? "ref m" : $"ref {Unsafe}.Add(ref hs, (t + 1) * TrainHq)";
             _w.Line($"{K}.{KernelNames.Recur(_plan, plan, training: true, reduced: false)}(ref {Unsafe}.Add(ref w, {N(plan.RecurrentWeightOffset(4))}), ref {Unsafe}.Add(ref g, t * {N(LstmCell.Gates * plan.PaddedHidden)}), {peepArg}{z}, ref c, {hOut},");
-            _w.Line($"    ref {Unsafe}.Add(ref gates, t * {N(LstmCell.Gates * Hq)}), ref {Unsafe}.Add(ref tanhC, t * TrainHq){KernelEmitter.TileStrideArg(plan, 1)});");
+            _w.Line($"    ref {Unsafe}.Add(ref gates, t * {N(LstmCell.Gates * Hq)}), ref {Unsafe}.Add(ref tanhC, t * TrainHq));");
             if (P > 0)
                 _w.Line($"{K}.{KernelNames.ProjectOut(_plan)}(ref wr, ref m, ref {Unsafe}.Add(ref hs, (t + 1) * TrainHq)); // h_t = W_hr·m_t");
             _w.Close();

@@ -229,9 +229,6 @@ public sealed partial class LstmGenerator
             _w.Line($"Copy({S("StateHNew")}, {S(hSlot)}, {N(Hp)});");
         }
 
-        /// <summary>The tile-stride argument of a recurrence over several tiles (weights, or bytes of reduced weights), else nothing.</summary>
-        internal static string TileStrideArg(LayerPlan plan, int bytesPerWeight) => plan.Tiles > 1 ? ", " + N(plan.TileStride * bytesPerWeight) : "";
-
         private void EmitForwardChunk()
         {
             _w.Line("/// <summary>Runs <paramref name=\"n\"/> steps of every layer of one stream (block s; the shared chunk buffers at sh): each layer's input projection for the whole chunk first, then its recurrence.</summary>");
@@ -242,7 +239,7 @@ public sealed partial class LstmGenerator
                 int inputs = plan.Inputs;
                 string source = k == 0 ? "ref x" : Sh(_plan.StateSeqName(k - 1));
                 _w.Line($"// layer {N(k)}: G[t] = b + W_ih·x_t for the chunk, then per step a = G[t] + W_hh·h_(t-1)");
-                _w.Line($"{K}.{KernelNames.Project(_plan, plan, Reduced)}({W(k)}, {B(k)}, {ScaleArg(k)}{source}, {N(inputs)}, n, {Sh("StateG")}{KernelNames.ProjectArgs(plan, Reduced ? Bpe : 1)});");
+                _w.Line($"{K}.{KernelNames.Project(_plan, plan, Reduced)}({W(k)}, {B(k)}, {ScaleArg(k)}{source}, {N(inputs)}, n, {Sh("StateG")});");
                 _w.Open("for (int t = 0; t < n; t++)");
                 EmitRecurStep(k, Sh("StateG + t * " + N(LstmCell.Gates * plan.PaddedHidden)));
                 _w.Line($"Copy({S("StateHNew")}, {Sh(_plan.StateSeqName(k) + " + t * " + N(Hp))}, {N(Hp)});");
@@ -271,7 +268,7 @@ public sealed partial class LstmGenerator
                 _w.Line($"// layer {N(k)}, forward direction");
                 _w.Open($"for (int t0 = 0; t0 < steps; t0 += ChunkLength)");
                 _w.Line("int n = Math.Min(ChunkLength, steps - t0);");
-                _w.Line($"{K}.{KernelNames.Project(_plan, plan, Reduced)}({W(2 * k)}, {B(2 * k)}, {ScaleArg(2 * k)}ref {Unsafe}.Add(ref {source}, t0 * {stride}), {stride}, n, {Sh("StateG")}{KernelNames.ProjectArgs(plan, Reduced ? Bpe : 1)});");
+                _w.Line($"{K}.{KernelNames.Project(_plan, plan, Reduced)}({W(2 * k)}, {B(2 * k)}, {ScaleArg(2 * k)}ref {Unsafe}.Add(ref {source}, t0 * {stride}), {stride}, n, {Sh("StateG")});");
                 _w.Open("for (int j = 0; j < n; j++)");
                 EmitRecurStep(2 * k, Sh("StateG + j * " + N(LstmCell.Gates * plan.PaddedHidden)));
                 _w.Line($"Copy({S("StateHNew")}, ref {Unsafe}.Add(ref dst{N(k)}, (t0 + j) * {N(row)}), {N(Hp)});");
@@ -281,7 +278,7 @@ public sealed partial class LstmGenerator
                 _w.Open("for (int end = steps; end > 0; )");
                 _w.Line("int n = Math.Min(ChunkLength, end);");
                 _w.Line("int t0 = end - n;");
-                _w.Line($"{K}.{KernelNames.Project(_plan, plan, Reduced)}({W(2 * k + 1)}, {B(2 * k + 1)}, {ScaleArg(2 * k + 1)}ref {Unsafe}.Add(ref {source}, t0 * {stride}), {stride}, n, {Sh("StateG")}{KernelNames.ProjectArgs(plan, Reduced ? Bpe : 1)});");
+                _w.Line($"{K}.{KernelNames.Project(_plan, plan, Reduced)}({W(2 * k + 1)}, {B(2 * k + 1)}, {ScaleArg(2 * k + 1)}ref {Unsafe}.Add(ref {source}, t0 * {stride}), {stride}, n, {Sh("StateG")});");
                 _w.Open("for (int j = n - 1; j >= 0; j--)");
                 EmitRecurStep(2 * k + 1, Sh("StateG + j * " + N(LstmCell.Gates * plan.PaddedHidden)));
                 _w.Line($"Copy({S("StateHNew")}, ref {Unsafe}.Add(ref dst{N(k)}, (t0 + j) * {N(row)} + {N(Hp)}), {N(Hp)});");
@@ -349,50 +346,33 @@ public sealed partial class LstmGenerator
         /// </summary>
         private void EmitCell(LayerPlan plan, bool recurrentOnly, bool training = false, int batch = 1, bool reduced = false)
         {
-            bool loop = !training && LoopCell(plan, plan.Columns - (recurrentOnly ? plan.Inputs : 0), batch, reduced);
-            string name = loop ? KernelNames.CellLoop(_plan, plan, reduced)
-                : recurrentOnly ? KernelNames.Recur(_plan, plan, training, reduced) : KernelNames.Cell(_plan, plan, batch, reduced);
-            Shared(name, () => EmitCellBody(name, plan, recurrentOnly || loop, training, batch, reduced, loop));
+            string name = recurrentOnly ? KernelNames.Recur(_plan, plan, training, reduced) : KernelNames.Cell(_plan, plan, batch, reduced);
+            Shared(name, () => EmitCellBody(name, plan, recurrentOnly, training, batch, reduced));
         }
 
-        /// <summary>
-        /// Whether a cell step over <paramref name="columns"/> columns is the shared column loop of any length
-        /// (<see cref="KernelNames.CellLoop"/>): one stream, a loop (not unrolled), and not int8, whose x and h columns
-        /// carry their own scales.
-        /// </summary>
-        private bool LoopCell(LayerPlan plan, int columns, int batch, bool reduced) =>
-            batch == 1 && !(reduced && Int8) && !plan.UnrollColumns(columns);
-
-        /// <summary>The call of a cell step over the columns from <paramref name="weights"/> on (a CellLoop, a Cell or a Recur).</summary>
+        /// <summary>The call of a cell step over the columns from <paramref name="weights"/> on (a Cell over [x; h], or a Recur over h).</summary>
         private string CellCall(LayerPlan plan, bool recurrentOnly, string weights, string init, int unit, string z, string c, string hOut)
         {
-            int columns = plan.Columns - (recurrentOnly ? plan.Inputs : 0);
-            if (LoopCell(plan, columns, Batch > 1 && !recurrentOnly ? Batch : 1, Reduced))
-                return $"{K}.{KernelNames.CellLoop(_plan, plan, Reduced)}({weights}, {init}, {PeepArg(unit)}{z}, {c}, {hOut}, {N(columns)}{TileStrideArg(plan, Reduced ? Bpe : 1)});";
             if (recurrentOnly)
-                return $"{K}.{KernelNames.Recur(_plan, plan, training: false, Reduced)}({weights}, {init}, {ScaleArg(unit)}{PeepArg(unit)}{z}, {c}, {hOut}{TileStrideArg(plan, Reduced ? Bpe : 1)});";
+                return $"{K}.{KernelNames.Recur(_plan, plan, training: false, Reduced)}({weights}, {init}, {ScaleArg(unit)}{PeepArg(unit)}{z}, {c}, {hOut});";
             return $"{K}.{KernelNames.Cell(_plan, plan, Batch, Reduced)}({weights}, {init}, {ScaleArg(unit)}{PeepArg(unit)}{z}, {c}, {hOut});";
         }
 
-        private void EmitCellBody(string name, LayerPlan plan, bool recurrentOnly, bool training, int batch, bool reduced, bool runtimeColumns)
+        private void EmitCellBody(string name, LayerPlan plan, bool recurrentOnly, bool training, int batch, bool reduced)
         {
             int first = recurrentOnly ? plan.Inputs : 0;
             int columns = plan.Columns - first;
             int streams = batch > 1 ? plan.StreamGroup(batch) : 1;
-            // a column loop of any length splits its chains as the recurrence of its layer shape does
-            int splits = streams == 1 ? plan.Splits(runtimeColumns ? plan.Recurrent : columns) : 1;
+            int splits = streams == 1 ? plan.Splits(columns) : 1;
             int vectors = plan.VectorsPerTile;
             int lanes = _v.Lanes;
             int stride = _plan.StreamStride;
             // The training recurrence is always a loop: a training step's time goes to the backward products and the
             // hoisted projections, not to the latency of one step's chain.
-            bool unrolled = !runtimeColumns && !training && plan.UnrollColumns(columns);
+            bool unrolled = !training && plan.UnrollColumns(columns);
             bool int8 = reduced && Int8;
             // weight offsets: floats into a float ref, or bytes into a byte ref for reduced storage
             int bytes = reduced ? Bpe : 1;
-            if (runtimeColumns)
-                _w.Line("/// <summary>One step over the first <paramref name=\"columns\"/> columns of z: a = init + W·z (the full step: init = b, z = [x; h]; the recurrence: init = the hoisted G row, z = h), then the cell update.</summary>");
-            else
             _w.Line(training
                 ? "/// <summary>One training step of the recurrence: as Recur, and also keeps i, f, g, o and tanh(c_t) for the backward pass.</summary>"
                 : recurrentOnly
@@ -404,7 +384,7 @@ public sealed partial class LstmGenerator
                 _w.Line(int8
                     ? "/// <remarks>Int8 weights: each 32-bit load holds the four gates of a block, converted to float in registers; the sums run in float32 and are scaled per row at the end (x columns by s_ih/s_hh first).</remarks>"
                     : "/// <remarks>bf16 weights: each 32-bit load holds two gate vectors, widened to float32 in registers by a shift and a mask.</remarks>");
-            _w.Open($"internal static void {name}(ref float w, ref float init, {(int8 ? "ref float scale, " : "")}{(Peep ? "ref float peep, " : "")}ref float z, ref float c, ref float hOut{(training ? ", ref float gates, ref float tanhC" : "")}{(runtimeColumns ? ", int columns" : "")}{(recurrentOnly && plan.Tiles > 1 ? ", int tileStride" : "")})");
+            _w.Open($"internal static void {name}(ref float w, ref float init, {(int8 ? "ref float scale, " : "")}{(Peep ? "ref float peep, " : "")}ref float z, ref float c, ref float hOut{(training ? ", ref float gates, ref float tanhC" : "")})");
             bool tileLoop = plan.Tiles > 1;
             bool groupLoop = batch / streams > 1;
             if (reduced)
@@ -415,10 +395,7 @@ public sealed partial class LstmGenerator
                 _w.Open($"for (int sg = 0; sg < {N(batch)}; sg += {N(streams)})");
             // a recurrence gets its weights from the first h column on (the caller adds that offset): see RecurrenceName
             int startW = recurrentOnly ? 0 : first * plan.ColumnStride * bytes;
-            // a recurrence over several tiles takes the tile stride (which depends on the layer's input size) as an argument,
-            // so one kernel serves layers of any input size
-            string tileStrideText = recurrentOnly ? "tileStride" : N(plan.TileStride * bytes);
-            string tileW = tileLoop ? $"tile * {tileStrideText} + {N(startW)}" : N(startW);
+            string tileW = tileLoop ? $"tile * {N(plan.TileStride * bytes)} + {N(startW)}" : N(startW);
             _w.Line(reduced ? $"ref byte wt = ref {Unsafe}.Add(ref wb, {tileW});" : $"ref float wt = ref {Unsafe}.Add(ref w, {tileW});");
             _w.Line($"ref float it = ref {Unsafe}.Add(ref init, {(tileLoop ? "tile * " + N(vectors * lanes) : "0")});");
             if (int8)
@@ -483,25 +460,6 @@ public sealed partial class LstmGenerator
             // Columns [start, start + count) of this kernel's z, unrolled or as one plain loop with `splits` chains.
             void EmitRange(int start, int count)
             {
-                if (runtimeColumns)
-                {
-                    // `columns` chains of `splits` columns, then the rest one at a time on the first chain
-                    _w.Line($"ref {(reduced ? "byte" : "float")} wj = ref wt;");
-                    _w.Line("int j = 0;");
-                    _w.Open($"for (; j + {N(splits)} <= columns; j += {N(splits)})");
-                    for (int p = 0; p < splits; p++)
-                        EmitColumn(p == 0 ? "j" : "j + " + N(p), "wj", p == 0 ? "" : N(p * plan.ColumnStride * bytes), p);
-                    _w.Line($"wj = ref {Unsafe}.Add(ref wj, {N(splits * plan.ColumnStride * bytes)});");
-                    _w.Close();
-                    if (splits > 1)
-                    {
-                        _w.Open("for (; j < columns; j++)");
-                        EmitColumn("j", "wj", "", 0);
-                        _w.Line($"wj = ref {Unsafe}.Add(ref wj, {N(plan.ColumnStride * bytes)});");
-                        _w.Close();
-                    }
-                    return;
-                }
                 if (unrolled)
                 {
                     for (int j = start; j < start + count; j++)
@@ -666,12 +624,11 @@ public sealed partial class LstmGenerator
             bool unrolled = plan.UnrollProjection(inputs);
 
             _w.Line("/// <summary>G[t] = (b_ih + b_hh) + W_ih·x_t for t in [0, n): the input half of every step, as one blocked matrix product.</summary>");
-            _w.Open($"internal static void {KernelNames.Project(_plan, plan, reduced)}(ref float w, ref float bias, {(int8 ? "ref float scale, " : "")}ref float x, int xStride, int n, ref float g" +
-                    (unrolled ? "" : ", int inputs" + (plan.Tiles > 1 ? ", int tileStride" : "")) + ")");
+            _w.Open($"internal static void {KernelNames.Project(_plan, plan, reduced)}(ref float w, ref float bias, {(int8 ? "ref float scale, " : "")}ref float x, int xStride, int n, ref float g)");
             if (reduced) _w.Line($"ref byte wb = ref {Unsafe}.As<float, byte>(ref w);");
             _w.Open($"for (int tile = 0; tile < {N(plan.Tiles)}; tile++)");
             _w.Open($"for (int grp = 0; grp < {N(groups)}; grp++)");
-            _w.Line($"ref {(reduced ? "byte" : "float")} wg = ref {Unsafe}.Add(ref {(reduced ? "wb" : "w")}, {(plan.Tiles == 1 ? "" : unrolled ? $"tile * {N(plan.TileStride * unit)} + " : "tile * tileStride + ")}grp * {N(group * lanes * unit)});");
+            _w.Line($"ref {(reduced ? "byte" : "float")} wg = ref {Unsafe}.Add(ref {(reduced ? "wb" : "w")}, {(plan.Tiles == 1 ? "" : $"tile * {N(plan.TileStride * unit)} + ")}grp * {N(group * lanes * unit)});");
             _w.Line($"int vector = tile * {N(plan.VectorsPerTile * lanes)} + grp * {N(group * lanes)};");
             if (reduced) EmitDecodeLocals();
             _w.Line("int t = 0;");
@@ -725,7 +682,7 @@ public sealed partial class LstmGenerator
             else
             {
                 _w.Line($"ref {(reduced ? "byte" : "float")} wj = ref wg;");
-                _w.Open("for (int j = 0; j < inputs; j++)");
+                _w.Open($"for (int j = 0; j < {N(inputs)}; j++)");
                 Column("j", "wj", "");
                 _w.Line($"wj = ref {Unsafe}.Add(ref wj, {N(plan.ColumnStride * unit)});");
                 _w.Close();

@@ -49,8 +49,9 @@ public sealed class EmitTests(ITestOutputHelper output)
         Assert.Contains("// c_t = f ⊙ c_(t-1) + i ⊙ g", kernels);
         Assert.Contains("namespace LstmGen.Generated\n{\n    using System;", kernels);
         Assert.Contains("internal static class Vector512Kernels", kernels);
-        Assert.Contains("internal static void CellLoop_32(", kernels);   // every layer's step and recurrence: a column loop
-        Assert.Contains("Vector512Kernels.CellLoop_32(", text);
+        Assert.Contains("internal static void Cell_8x32(", kernels);   // layer 0's step; the one-tile recurrence serves both layers
+        Assert.Contains("Vector512Kernels.Cell_8x32(", text);
+        Assert.Contains("internal static void Recur_32(", kernels);
         Assert.Contains("internal static void RecurTrain_32(", kernels);
         Assert.Contains("/// <summary>", text);
         // The kernels are outside the user's class: one file-local host in namespace LstmGen.Generated, whose usings are

@@ -39,11 +39,11 @@ public sealed class StorageDiagnosticTests
         // reduced models keep a float32 pack for the trainer and name their inference kernels apart from the training ones
         Assert.Equal(reduced, emitted.Contains("PackedTrainingLength"));
         string tag = storage switch { "BFloat16" => "Bf16", "Int8" => "Int8", _ => "" };
-        Assert.Contains($"internal static void Recur{tag}_17p5_peep(", emitted);
+        Assert.Contains($"internal static void Recur{tag}_3x17p5_peep(", emitted);
         // a reduced model's inference never reads float32 gate weights
-        Assert.Equal(!reduced, emitted.Contains("internal static void Recur_17p5_peep("));
+        Assert.Equal(!reduced, emitted.Contains("internal static void Recur_3x17p5_peep("));
         Assert.Contains($"Project{tag}_3x17p5(", emitted);
         // the trainer always runs float32 kernels
-        Assert.Contains("internal static void RecurTrain_17p5_peep(", emitted);
+        Assert.Contains("internal static void RecurTrain_3x17p5_peep(", emitted);
     }
 }
