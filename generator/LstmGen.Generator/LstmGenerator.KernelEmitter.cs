@@ -61,8 +61,6 @@ public sealed partial class LstmGenerator
         private bool Int8 => _plan.Int8;
         /// <summary>Bytes per stored gate weight in the inference layout.</summary>
         private int Bpe => WeightStorageValues.Bytes(_plan.Storage);
-        /// <summary>The suffix of the inference kernels that read reduced weights.</summary>
-        private string Q => Reduced ? "Q" : "";
 
         public void Emit()
         {

@@ -25,9 +25,6 @@ internal sealed class KernelSink
     private readonly List<SharedKernel> _kernels = new();
     private readonly HashSet<string> _names = new(StringComparer.Ordinal);
 
-    /// <summary>Whether <paramref name="name"/> still has to be written for <paramref name="width"/>.</summary>
-    public bool Wants(VectorWidth width, string name) => !_names.Contains(width.Name + "." + name);
-
     /// <summary>Writes the kernel with <paramref name="body"/> into a fresh writer unless this model already has it.</summary>
     public void Add(VectorWidth width, string name, Action<SourceWriter> body)
     {
