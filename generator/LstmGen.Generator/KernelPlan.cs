@@ -8,11 +8,12 @@ internal sealed class VectorWidth
     public static readonly VectorWidth[] All =
     {
         // Accumulator budgets: AVX-512 has 32 zmm registers (24 accumulators leave room for the broadcast and
-        // activation temporaries), AVX2 16 ymm; Vector128 (SSE/NEON) and scalar keep to 8 to stay spill-free on x64.
+        // activation temporaries), AVX2 16 ymm; Vector128 (SSE/NEON) keeps to 8 to stay spill-free on x64. The scalar
+        // path runs only with hardware intrinsics switched off and is not a speed path: one unit (four gates) per tile.
         new VectorWidth(16, "Vector512", accumulatorBudget: 24, projectionVectors: 4),
         new VectorWidth(8, "Vector256", accumulatorBudget: 8, projectionVectors: 2),
         new VectorWidth(4, "Vector128", accumulatorBudget: 8, projectionVectors: 2),
-        new VectorWidth(1, "Scalar", accumulatorBudget: 8, projectionVectors: 2),
+        new VectorWidth(1, "Scalar", accumulatorBudget: 4, projectionVectors: 2),
     };
 
     private VectorWidth(int lanes, string name, int accumulatorBudget, int projectionVectors)
@@ -207,10 +208,4 @@ internal static class KernelNames
     /// <summary>h = W_hr·m (proj_size).</summary>
     public static string ProjectOut(ModelPlan m) => $"ProjectOut_{N(m.P)}x{N(m.H)}";
 
-    public static string CellBackward(ModelPlan m) => $"CellBackward_{N(m.H)}{Peep(m)}" + (m.P > 0 ? "_proj" : "");
-    public static string MatTVec(ModelPlan m, int columns) => $"MatTVec_{N(m.H)}x{N(columns)}";
-    public static string OuterAccumulate(ModelPlan m, int columns) => $"OuterAccumulate_{N(m.H)}x{N(columns)}";
-    public static string BiasAccumulate(ModelPlan m) => $"BiasAccumulate_{N(m.H)}";
-    public static string ProjectBack(ModelPlan m) => $"ProjectBack_{N(m.P)}x{N(m.H)}";
-    public static string ProjectOuter(ModelPlan m) => $"ProjectOuter_{N(m.P)}x{N(m.H)}";
 }

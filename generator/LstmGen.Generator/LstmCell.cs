@@ -126,63 +126,16 @@ internal sealed class LstmCell
     }
 
     /// <summary>
-    /// The backward element-wise step of every unit (docs/maths.md §4), from dh = ∂L/∂h_t (from above plus dh_next, or
-    /// dm through a projection) and the kept gates: the pre-activation gradients da (rows <paramref name="gateRow"/>
-    /// apart), dc_next for the step before, and with peepholes their gradients.
+    /// The call of the backward element-wise step for every unit of one layer and step (docs/maths.md §4): the runtime's
+    /// <c>LstmCellGradients.Backward</c>, with the equations above its code. dh is ∂L/∂h_t from above plus dh_next, or
+    /// with a projection dm = W_hrᵀ·dh alone; the kept gates give da (rows <paramref name="gateRow"/> apart), dc_next for
+    /// the step before, and with peepholes their gradients (the caller's <c>peep</c> and <c>dpeep</c>).
     /// </summary>
-    public void EmitBackward(SourceWriter w, VectorWidth width, int hidden, int gateRow, bool projection)
+    public string BackwardCall(string dhAbove, string dhNext, bool projected, string dcNext, string gates, string tanhC, string cPrev,
+                               string cNew, string da, string gateRow)
     {
-        int lanes = width.Lanes;
-        string V = width.Type;
-        string Hq = ModelPlan.N(gateRow);
-        int padded = (hidden + lanes - 1) / lanes * lanes;
-        w.Line($"{V} one = Splat(1f);");
-        w.Open($"for (int u = 0; u < {ModelPlan.N(padded)}; u += {ModelPlan.N(lanes)})");
-        if (projection)
-        {
-            w.Line("// dm = W_hrᵀ · dh (computed by the caller)");
-            w.Line($"{V} dh = Load(ref dm, u);");
-        }
-        else
-        {
-            w.Line("// dh = ∂L/∂h_t from above + dh_next");
-            w.Line($"{V} dh = Load(ref dhAbove, u) + Load(ref dhNext, u);");
-        }
-        w.Line($"{V} i = Load(ref gates, u), f = Load(ref gates, {Hq} + u), g = Load(ref gates, {ModelPlan.N(2 * gateRow)} + u), o = Load(ref gates, {ModelPlan.N(3 * gateRow)} + u);");
-        w.Line($"{V} tc = Load(ref tanhC, u);");
-        w.Line($"{V} cp = Load(ref cPrev, u);");
-        w.Line("// da_o = dh ⊙ tanh(c_t) ⊙ o ⊙ (1 − o)");
-        w.Line($"{V} dao = dh * tc * o * (one - o);");
-        w.Line("// dc = dc_next + dh ⊙ o ⊙ (1 − tanh²(c_t))");
-        w.Line($"{V} dc = MulAdd(dh * o, one - tc * tc, Load(ref dcNext, u));");
-        if (Peepholes)
-        {
-            w.Line("// peephole on the output gate: dc += da_o ⊙ p_o; dp_o += da_o ⊙ c_t");
-            w.Line($"dc = MulAdd(dao, Load(ref peep, {ModelPlan.N(2 * gateRow)} + u), dc);");
-            w.Line($"Store(MulAdd(dao, Load(ref cNew, u), Load(ref dpeep, {ModelPlan.N(2 * gateRow)} + u)), ref dpeep, {ModelPlan.N(2 * gateRow)} + u);");
-        }
-        w.Line("// da_i = dc ⊙ g ⊙ i ⊙ (1 − i)");
-        w.Line($"{V} dai = dc * g * i * (one - i);");
-        w.Line("Store(dai, ref da, u);");
-        w.Line("// da_f = dc ⊙ c_(t-1) ⊙ f ⊙ (1 − f)");
-        w.Line($"{V} daf = dc * cp * f * (one - f);");
-        w.Line($"Store(daf, ref da, {Hq} + u);");
-        w.Line("// da_g = dc ⊙ i ⊙ (1 − g²)");
-        w.Line($"Store(dc * i * (one - g * g), ref da, {ModelPlan.N(2 * gateRow)} + u);");
-        w.Line($"Store(dao, ref da, {ModelPlan.N(3 * gateRow)} + u);");
-        if (Peepholes)
-        {
-            w.Line("// dc_next = dc ⊙ f + da_i ⊙ p_i + da_f ⊙ p_f;  dp_i += da_i ⊙ c_(t-1);  dp_f += da_f ⊙ c_(t-1)");
-            w.Line("Store(MulAdd(daf, Load(ref peep, " + Hq + " + u), MulAdd(dai, Load(ref peep, u), dc * f)), ref dcNext, u);");
-            w.Line("Store(MulAdd(dai, cp, Load(ref dpeep, u)), ref dpeep, u);");
-            w.Line($"Store(MulAdd(daf, cp, Load(ref dpeep, {Hq} + u)), ref dpeep, {Hq} + u);");
-        }
-        else
-        {
-            w.Line("// dc_next = dc ⊙ f");
-            w.Line("Store(dc * f, ref dcNext, u);");
-        }
-        w.Close();
+        string peep = Peepholes ? $"{cNew}, true, ref peep, ref dpeep" : $"{cNew}, false, {da}, {da}";
+        return $"Training.LstmCellGradients.Backward({dhAbove}, {dhNext}, {(projected ? "true" : "false")}, {dcNext}, {gates}, {tanhC}, {cPrev}, {peep}, {da}, {gateRow}, {gateRow});";
     }
 
     /// <summary>"a + b", folded when a is a literal.</summary>

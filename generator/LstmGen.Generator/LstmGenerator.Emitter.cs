@@ -172,6 +172,7 @@ public sealed partial class LstmGenerator
             _w.Line();
             foreach (var width in VectorWidth.All)
                 new KernelEmitter(_plan, _w, width, _sink).Emit();
+            new BackwardEmitter(_plan, _w).EmitBackward();
             _w.Close();
             _w.Close();
             string rest = _w.ToString();

@@ -74,7 +74,6 @@ public sealed partial class LstmGenerator
                         (Batch > 1 ? $"; {N(plan.StreamGroup(Batch))} stream(s) share each weight load in the batched step." : "."));
             }
             _w.Line();
-            EmitHelpers(_w, _v);
             EmitPack();
             if (!_plan.Bidirectional) EmitStep();
             if (_plan.Bidirectional) EmitForwardBidirectional(); else EmitForwardChunk();

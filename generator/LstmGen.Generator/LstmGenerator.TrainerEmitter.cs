@@ -90,58 +90,6 @@ public sealed partial class LstmGenerator
             _w.Line($"private static int TrainLogits(int maxT) => TrainFixed(maxT) + {N(U * LstmCell.Gates * Hq + (Peep ? 2 * U * LstmCell.PeepholeGates * Hq : 0))};");
             _w.Line($"private static int TrainDLogits(int maxT) => TrainLogits(maxT) + maxT * {N(Oq)};");
             _w.Line($"private static int TrainLength(int maxT) => TrainDLogits(maxT) + maxT * {N(Oq)};");
-            _w.Line();
-            EmitRowHelpers();
-        }
-
-        /// <summary>Small row operations the training kernels of every width share (O(H) per step, next to O(H²) products).</summary>
-        private void EmitRowHelpers()
-        {
-            string U_ = Unsafe;
-            _w.Line("/// <summary>Row t of src (srcStride apart) to row n−1−t of dst, count values each.</summary>");
-            _w.Open("private static void ReverseRows(ref float src, int srcStride, ref float dst, int dstStride, int n, int count)");
-            _w.Line("for (int t = 0; t < n; t++)");
-            _w.Line($"    {MemoryMarshal}.CreateReadOnlySpan(ref {U_}.Add(ref src, t * srcStride), count).CopyTo({MemoryMarshal}.CreateSpan(ref {U_}.Add(ref dst, (n - 1 - t) * dstStride), count));");
-            _w.Close();
-            _w.Line();
-            _w.Line("/// <summary>dst[t] += src[n−1−t] for n rows of count values (rows TrainDhStride apart in both).</summary>");
-            _w.Open("private static void AddReversedRows(ref float src, ref float dst, int stride, int n, int count)");
-            _w.Line("for (int t = 0; t < n; t++)");
-            _w.Line($"    AddRow(ref {U_}.Add(ref src, (n - 1 - t) * stride), ref {U_}.Add(ref dst, t * stride), count);");
-            _w.Close();
-            _w.Line();
-            _w.Line("/// <summary>dst += src, count values.</summary>");
-            _w.Open("private static void AddRow(ref float src, ref float dst, int count)");
-            _w.Line($"for (int k = 0; k < count; k++) {U_}.Add(ref dst, k) += {U_}.Add(ref src, k);");
-            _w.Close();
-            _w.Line();
-            _w.Line("/// <summary>dst = a + b, count values.</summary>");
-            _w.Open("private static void SumRow(ref float a, ref float b, ref float dst, int count)");
-            _w.Line($"for (int k = 0; k < count; k++) {U_}.Add(ref dst, k) = {U_}.Add(ref a, k) + {U_}.Add(ref b, k);");
-            _w.Close();
-            _w.Line();
-            _w.Line("/// <summary>dst = a ⊙ b, count values.</summary>");
-            _w.Open("private static void MultiplyRow(ref float a, ref float b, ref float dst, int count)");
-            _w.Line($"for (int k = 0; k < count; k++) {U_}.Add(ref dst, k) = {U_}.Add(ref a, k) * {U_}.Add(ref b, k);");
-            _w.Close();
-            _w.Line();
-            _w.Line("/// <summary>rows[t] ⊙= mask[t] for n rows of count values (rows stride apart, mask rows maskStride apart).</summary>");
-            _w.Open("private static void MultiplyRows(ref float rows, int stride, ref float mask, int maskStride, int n, int count)");
-            _w.Line("for (int t = 0; t < n; t++)");
-            _w.Line($"    MultiplyRow(ref {U_}.Add(ref rows, t * stride), ref {U_}.Add(ref mask, t * maskStride), ref {U_}.Add(ref rows, t * stride), count);");
-            _w.Close();
-            _w.Line();
-            _w.Line($"/// <summary>A layer's output rows ({N(Row)} values): [forward h_t{(D == 2 ? " ; reverse h_t" : "")}], times the dropout mask when <paramref name=\"drop\"/>.</summary>");
-            _w.Open("private static void GatherOutput(ref float forward, ref float reverse, ref float output, ref float mask, bool drop, int n)");
-            _w.Open("for (int t = 0; t < n; t++)");
-            _w.Line($"ref float row = ref {U_}.Add(ref output, t * {N(Row)});");
-            _w.Line($"{MemoryMarshal}.CreateReadOnlySpan(ref {U_}.Add(ref forward, t * TrainHq), {N(Hp)}).CopyTo({MemoryMarshal}.CreateSpan(ref row, {N(Hp)}));");
-            if (D == 2)
-                _w.Line($"{MemoryMarshal}.CreateReadOnlySpan(ref {U_}.Add(ref reverse, (n - 1 - t) * TrainHq), {N(Hp)}).CopyTo({MemoryMarshal}.CreateSpan(ref {U_}.Add(ref row, {N(Hp)}), {N(Hp)}));");
-            _w.Line($"if (drop) MultiplyRow(ref row, ref {U_}.Add(ref mask, t * {N(Row)}), ref row, {N(Row)});");
-            _w.Close();
-            _w.Close();
-            _w.Line();
         }
 
         private void EmitCreate()
@@ -405,7 +353,8 @@ public sealed partial class LstmGenerator
             _w.Line();
             _w.Line("// back-propagation through time, top layer first");
             _w.Line($"ref float gr = ref {MemoryMarshal}.GetReference(gradients);");
-            EmitDispatch("BackwardSequence(ref p, ref gr, ref tb, ref x, steps, maxT);");
+            _w.Line("// BPTT: the same code on every width (it reads the PyTorch-layout weights)");
+            _w.Line($"global::LstmGen.Generated.{_plan.KernelHost}.BackwardSequence(ref p, ref gr, ref tb, ref x, steps, maxT);");
             _w.Line("if (CarryState)");
             _w.Line("{");
             _w.Line($"    for (int unit = 0; unit < {N(U)}; unit++)");

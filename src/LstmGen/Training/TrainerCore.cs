@@ -144,4 +144,63 @@ public static class TrainerCore
             }
         }
     }
+
+    // Row operations of the training passes: O(H) per step, beside O(H²) products, so plain loops.
+
+    /// <summary>Row t of src (srcStride apart) to row n−1−t of dst (dstStride apart), count values each.</summary>
+    public static void ReverseRows(ref float src, int srcStride, ref float dst, int dstStride, int n, int count)
+    {
+        for (int t = 0; t < n; t++)
+            MemoryMarshal.CreateReadOnlySpan(ref Unsafe.Add(ref src, t * srcStride), count).CopyTo(MemoryMarshal.CreateSpan(ref Unsafe.Add(ref dst, (n - 1 - t) * dstStride), count));
+    }
+
+    /// <summary>dst[t] += src[n−1−t] for n rows of count values (rows stride apart in both).</summary>
+    public static void AddReversedRows(ref float src, ref float dst, int stride, int n, int count)
+    {
+        for (int t = 0; t < n; t++)
+            AddRow(ref Unsafe.Add(ref src, (n - 1 - t) * stride), ref Unsafe.Add(ref dst, t * stride), count);
+    }
+
+    /// <summary>dst += src, count values.</summary>
+    public static void AddRow(ref float src, ref float dst, int count)
+    {
+        for (int k = 0; k < count; k++) Unsafe.Add(ref dst, k) += Unsafe.Add(ref src, k);
+    }
+
+    /// <summary>dst = a + b, count values.</summary>
+    public static void SumRow(ref float a, ref float b, ref float dst, int count)
+    {
+        for (int k = 0; k < count; k++) Unsafe.Add(ref dst, k) = Unsafe.Add(ref a, k) + Unsafe.Add(ref b, k);
+    }
+
+    /// <summary>dst = a ⊙ b, count values.</summary>
+    public static void MultiplyRow(ref float a, ref float b, ref float dst, int count)
+    {
+        for (int k = 0; k < count; k++) Unsafe.Add(ref dst, k) = Unsafe.Add(ref a, k) * Unsafe.Add(ref b, k);
+    }
+
+    /// <summary>rows[t] ⊙= mask[t] for n rows of count values (rows stride apart, mask rows maskStride apart).</summary>
+    public static void MultiplyRows(ref float rows, int stride, ref float mask, int maskStride, int n, int count)
+    {
+        for (int t = 0; t < n; t++)
+            MultiplyRow(ref Unsafe.Add(ref rows, t * stride), ref Unsafe.Add(ref mask, t * maskStride), ref Unsafe.Add(ref rows, t * stride), count);
+    }
+
+    /// <summary>
+    /// A layer's output rows (rowLength values, rowLength apart) for n steps: the forward direction's h_t (rows
+    /// hStride apart, hp values) and, when <paramref name="bidirectional"/>, the reverse direction's h_t after it (kept in
+    /// its own reversed step order); times the dropout mask (rows rowLength apart) when <paramref name="drop"/>.
+    /// </summary>
+    public static void GatherOutput(ref float forward, ref float reverse, bool bidirectional, int hStride, int hp, ref float output, int rowLength,
+                                    ref float mask, bool drop, int n)
+    {
+        for (int t = 0; t < n; t++)
+        {
+            ref float row = ref Unsafe.Add(ref output, t * rowLength);
+            MemoryMarshal.CreateReadOnlySpan(ref Unsafe.Add(ref forward, t * hStride), hp).CopyTo(MemoryMarshal.CreateSpan(ref row, hp));
+            if (bidirectional)
+                MemoryMarshal.CreateReadOnlySpan(ref Unsafe.Add(ref reverse, (n - 1 - t) * hStride), hp).CopyTo(MemoryMarshal.CreateSpan(ref Unsafe.Add(ref row, hp), hp));
+            if (drop) MultiplyRow(ref row, ref Unsafe.Add(ref mask, t * rowLength), ref row, rowLength);
+        }
+    }
 }
