@@ -189,7 +189,7 @@ public sealed partial class LstmGenerator
             _w.Line($"/// <summary>One layer with {N(inputs)} inputs over n steps: the hoisted projection, then the recurrence keeping c_t, h_t, the gates and tanh(c_t).</summary>");
             _w.Open($"private static void TrainLayer{N(inputs)}(ref float w, ref float bias, {peepParam}ref float x, int xStride, int n, ref float g, ref float hs, ref float cs, ref float gates, ref float tanhC" +
                     (P > 0 ? ", ref float wr, ref float m" : "") + (RecDrop ? ", ref float hd, ref float rmask" : "") + ")");
-            _w.Line($"{K}.{KernelNames.Project(_plan, plan, reduced: false)}(ref w, ref bias, ref x, xStride, n, ref g);");
+            _w.Line(KernelEmitter.ProjectCall(_plan, plan, reduced: false, "ref w", "ref bias", "", "ref x", "xStride", "ref g"));
             _w.Open("for (int t = 0; t < n; t++)");
             _w.Line("// c_t starts as a copy of c_(t-1), which stays in row t for the backward pass");
             _w.Line($"ref float c = ref {Unsafe}.Add(ref cs, (t + 1) * TrainHq);");

@@ -84,7 +84,7 @@ public sealed partial class LstmGenerator
                     EmitCell(plan, recurrentOnly: false, batch: Batch, reduced: Reduced);
                 EmitCell(plan, recurrentOnly: true, reduced: Reduced);
                 EmitCell(plan, recurrentOnly: true, training: true);
-                EmitProjection(plan, reduced: false); // training, and float32 inference
+                // float32 weights: the runtime's InputProjection (training, and float32 inference)
                 if (Reduced) EmitProjection(plan, reduced: true);
             }
             if (P > 0) EmitProjectOut();
@@ -236,7 +236,7 @@ public sealed partial class LstmGenerator
                 int inputs = plan.Inputs;
                 string source = k == 0 ? "ref x" : Sh(_plan.StateSeqName(k - 1));
                 _w.Line($"// layer {N(k)}: G[t] = b + W_ih·x_t for the chunk, then per step a = G[t] + W_hh·h_(t-1)");
-                _w.Line($"{K}.{KernelNames.Project(_plan, plan, Reduced)}({W(k)}, {B(k)}, {ScaleArg(k)}{source}, {N(inputs)}, n, {Sh("StateG")});");
+                _w.Line(ProjectCall(_plan, plan, Reduced, W(k), B(k), ScaleArg(k), source, N(inputs), Sh("StateG")));
                 _w.Open("for (int t = 0; t < n; t++)");
                 EmitRecurStep(k, Sh("StateG + t * " + N(LstmCell.Gates * plan.PaddedHidden)));
                 _w.Line($"Copy({S("StateHNew")}, {Sh(_plan.StateSeqName(k) + " + t * " + N(Hp))}, {N(Hp)});");
@@ -265,7 +265,7 @@ public sealed partial class LstmGenerator
                 _w.Line($"// layer {N(k)}, forward direction");
                 _w.Open($"for (int t0 = 0; t0 < steps; t0 += ChunkLength)");
                 _w.Line("int n = Math.Min(ChunkLength, steps - t0);");
-                _w.Line($"{K}.{KernelNames.Project(_plan, plan, Reduced)}({W(2 * k)}, {B(2 * k)}, {ScaleArg(2 * k)}ref {Unsafe}.Add(ref {source}, t0 * {stride}), {stride}, n, {Sh("StateG")});");
+                _w.Line(ProjectCall(_plan, plan, Reduced, W(2 * k), B(2 * k), ScaleArg(2 * k), $"ref {Unsafe}.Add(ref {source}, t0 * {stride})", stride, Sh("StateG")));
                 _w.Open("for (int j = 0; j < n; j++)");
                 EmitRecurStep(2 * k, Sh("StateG + j * " + N(LstmCell.Gates * plan.PaddedHidden)));
                 _w.Line($"Copy({S("StateHNew")}, ref {Unsafe}.Add(ref dst{N(k)}, (t0 + j) * {N(row)}), {N(Hp)});");
@@ -275,7 +275,7 @@ public sealed partial class LstmGenerator
                 _w.Open("for (int end = steps; end > 0; )");
                 _w.Line("int n = Math.Min(ChunkLength, end);");
                 _w.Line("int t0 = end - n;");
-                _w.Line($"{K}.{KernelNames.Project(_plan, plan, Reduced)}({W(2 * k + 1)}, {B(2 * k + 1)}, {ScaleArg(2 * k + 1)}ref {Unsafe}.Add(ref {source}, t0 * {stride}), {stride}, n, {Sh("StateG")});");
+                _w.Line(ProjectCall(_plan, plan, Reduced, W(2 * k + 1), B(2 * k + 1), ScaleArg(2 * k + 1), $"ref {Unsafe}.Add(ref {source}, t0 * {stride})", stride, Sh("StateG")));
                 _w.Open("for (int j = n - 1; j >= 0; j--)");
                 EmitRecurStep(2 * k + 1, Sh("StateG + j * " + N(LstmCell.Gates * plan.PaddedHidden)));
                 _w.Line($"Copy({S("StateHNew")}, ref {Unsafe}.Add(ref dst{N(k)}, (t0 + j) * {N(row)} + {N(Hp)}), {N(Hp)});");
@@ -605,6 +605,18 @@ public sealed partial class LstmGenerator
         /// a few gate vectors and a few time steps so each weight load feeds several FMAs. With <paramref name="reduced"/>,
         /// reads the bf16 or int8 weights (int8: groups of four vectors, the four gates of a block, and sums scaled by s_ih).
         /// </summary>
+        /// <summary>
+        /// The call of a layer's hoisted input projection over n steps: the runtime's InputProjection for float32 weights
+        /// (a long blocked product, which does not need constant sizes), an emitted kernel for bf16 and int8 (it decodes).
+        /// </summary>
+        internal static string ProjectCall(ModelPlan model, LayerPlan plan, bool reduced, string w, string bias, string scaleArg, string x, string xStride, string g)
+        {
+            if (reduced)
+                return $"{SharedKernels.ClassName(plan.Width)}.{KernelNames.Project(model, plan, reduced)}({w}, {bias}, {scaleArg}{x}, {xStride}, n, {g});";
+            return $"InputProjection.Project({w}, {bias}, {x}, {xStride}, n, {g}, {N(plan.Width.Lanes)}, {N(plan.Inputs)}, {N(plan.Tiles)}, " +
+                   $"{N(plan.VectorsPerTile)}, {N(plan.TileStride)}, {N(LstmCell.Gates * plan.PaddedHidden)});";
+        }
+
         private void EmitProjection(LayerPlan plan, bool reduced) => Shared(KernelNames.Project(_plan, plan, reduced), () => EmitProjectionBody(plan, reduced));
 
         private void EmitProjectionBody(LayerPlan plan, bool reduced)

@@ -42,7 +42,9 @@ public sealed class StorageDiagnosticTests
         Assert.Contains($"internal static void Recur{tag}_3x17p5_peep(", emitted);
         // a reduced model's inference never reads float32 gate weights
         Assert.Equal(!reduced, emitted.Contains("internal static void Recur_3x17p5_peep("));
-        Assert.Contains($"Project{tag}_3x17p5(", emitted);
+        // bf16 and int8 inference projects with its own decoding kernel; float32 weights use the runtime's InputProjection
+        Assert.Equal(reduced, emitted.Contains($"Project{tag}_3x17p5("));
+        Assert.Contains("InputProjection.Project(", emitted);
         // the trainer always runs float32 kernels
         Assert.Contains("internal static void RecurTrain_3x17p5_peep(", emitted);
     }

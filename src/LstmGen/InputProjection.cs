@@ -1,0 +1,108 @@
+using System;
+using System.ComponentModel;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace LstmGen;
+
+/// <summary>
+/// The hoisted input projection of a layer over a chunk of steps, G[t] = (b_ih + b_hh) + W_ih·x_t for t in [0, n), on the
+/// packed layout of one vector width (docs/maths.md §1, docs/generator.md "Packed layout"): the input half of every step
+/// as one blocked matrix product, so the recurrence that follows reads only W_hh. Generated code calls it from the
+/// sequence <c>Forward</c> and from training; its sizes are arguments, as the loops are long enough not to need constants.
+/// </summary>
+/// <remarks>
+/// Each G element is the bias plus the input columns in order, one fused multiply-add each (where the hardware has
+/// FMA). Blocks of four steps share every weight load. Not meant to be called directly: the arguments are not checked.
+/// </remarks>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public static class InputProjection
+{
+    /// <param name="w">The layer's packed gate weights (its x columns are read).</param>
+    /// <param name="bias">The packed summed bias: one column of every tile, in order.</param>
+    /// <param name="x">Input rows, <paramref name="xStride"/> apart.</param>
+    /// <param name="xStride">Floats from x_t to x_(t+1).</param>
+    /// <param name="n">Steps.</param>
+    /// <param name="g">G rows, <paramref name="gStride"/> apart, in the packed order (tile by tile).</param>
+    /// <param name="lanes">The packing's vector width: 16, 8, 4 or 1.</param>
+    /// <param name="inputs">The layer's input size.</param>
+    /// <param name="tiles">Tiles of the packed layout (TileShape).</param>
+    /// <param name="vectorsPerTile">Vectors per tile and column (blocks per tile × 4 gates).</param>
+    /// <param name="tileStride">Floats from one tile to the next (all columns, x and h).</param>
+    /// <param name="gStride">Floats from G[t] to G[t+1].</param>
+    public static void Project(ref float w, ref float bias, ref float x, int xStride, int n, ref float g,
+        int lanes, int inputs, int tiles, int vectorsPerTile, int tileStride, int gStride)
+    {
+        var shape = new Shape(inputs, tiles, vectorsPerTile, tileStride, gStride);
+        switch (lanes)
+        {
+            case 16: Project<Width512, Vector512<float>>(ref w, ref bias, ref x, xStride, n, ref g, shape); break;
+            case 8: Project<Width256, Vector256<float>>(ref w, ref bias, ref x, xStride, n, ref g, shape); break;
+            case 4: Project<Width128, Vector128<float>>(ref w, ref bias, ref x, xStride, n, ref g, shape); break;
+            case 1: Project<Width1, float>(ref w, ref bias, ref x, xStride, n, ref g, shape); break;
+            default: throw new ArgumentOutOfRangeException(nameof(lanes), lanes, "The packing's vector width is 16, 8, 4 or 1.");
+        }
+    }
+
+    private readonly record struct Shape(int Inputs, int Tiles, int VectorsPerTile, int TileStride, int GStride);
+
+    /// <summary>Two vectors of one tile at a time (so a block of four steps keeps eight accumulators), tile by tile.</summary>
+    private static void Project<TW, TV>(ref float w, ref float bias, ref float x, int xStride, int n, ref float g, Shape s)
+        where TW : struct, IWidth<TV> where TV : struct
+    {
+        int lanes = TW.Lanes, columnStride = s.VectorsPerTile * lanes;
+        for (int tile = 0; tile < s.Tiles; tile++)
+        {
+            for (int pair = 0; pair < s.VectorsPerTile; pair += 2)
+            {
+                ref float wp = ref Unsafe.Add(ref w, tile * s.TileStride + pair * lanes);
+                int vector = (tile * s.VectorsPerTile + pair) * lanes;
+                TV b0 = TW.Load(ref bias, vector), b1 = TW.Load(ref bias, vector + lanes);
+                int t = 0;
+                for (; t + 4 <= n; t += 4)
+                {
+                    ref float xt = ref Unsafe.Add(ref x, t * xStride);
+                    TV a00 = b0, a01 = b1, a10 = b0, a11 = b1, a20 = b0, a21 = b1, a30 = b0, a31 = b1;
+                    ref float wj = ref wp;
+                    for (int j = 0; j < s.Inputs; j++)
+                    {
+                        TV w0 = TW.Load(ref wj, 0), w1 = TW.Load(ref wj, lanes);
+                        TV x0 = TW.Splat(Unsafe.Add(ref xt, j));
+                        a00 = TW.MulAdd(w0, x0, a00);
+                        a01 = TW.MulAdd(w1, x0, a01);
+                        TV x1 = TW.Splat(Unsafe.Add(ref xt, j + xStride));
+                        a10 = TW.MulAdd(w0, x1, a10);
+                        a11 = TW.MulAdd(w1, x1, a11);
+                        TV x2 = TW.Splat(Unsafe.Add(ref xt, j + 2 * xStride));
+                        a20 = TW.MulAdd(w0, x2, a20);
+                        a21 = TW.MulAdd(w1, x2, a21);
+                        TV x3 = TW.Splat(Unsafe.Add(ref xt, j + 3 * xStride));
+                        a30 = TW.MulAdd(w0, x3, a30);
+                        a31 = TW.MulAdd(w1, x3, a31);
+                        wj = ref Unsafe.Add(ref wj, columnStride);
+                    }
+                    int row = t * s.GStride + vector;
+                    TW.Store(a00, ref g, row); TW.Store(a01, ref g, row + lanes);
+                    TW.Store(a10, ref g, row + s.GStride); TW.Store(a11, ref g, row + s.GStride + lanes);
+                    TW.Store(a20, ref g, row + 2 * s.GStride); TW.Store(a21, ref g, row + 2 * s.GStride + lanes);
+                    TW.Store(a30, ref g, row + 3 * s.GStride); TW.Store(a31, ref g, row + 3 * s.GStride + lanes);
+                }
+                for (; t < n; t++)
+                {
+                    ref float xt = ref Unsafe.Add(ref x, t * xStride);
+                    TV a0 = b0, a1 = b1;
+                    ref float wj = ref wp;
+                    for (int j = 0; j < s.Inputs; j++)
+                    {
+                        TV xj = TW.Splat(Unsafe.Add(ref xt, j));
+                        a0 = TW.MulAdd(TW.Load(ref wj, 0), xj, a0);
+                        a1 = TW.MulAdd(TW.Load(ref wj, lanes), xj, a1);
+                        wj = ref Unsafe.Add(ref wj, columnStride);
+                    }
+                    int row = t * s.GStride + vector;
+                    TW.Store(a0, ref g, row); TW.Store(a1, ref g, row + lanes);
+                }
+            }
+        }
+    }
+}
