@@ -34,14 +34,13 @@ public static class InputProjection
         int lanes, int inputs, int tiles, int vectorsPerTile, int tileStride, int gStride)
     {
         var shape = new Shape(inputs, tiles, vectorsPerTile, tileStride, gStride);
-        switch (lanes)
-        {
-            case 16: Project<Width512, Vector512<float>>(ref w, ref bias, ref x, xStride, n, ref g, shape); break;
-            case 8: Project<Width256, Vector256<float>>(ref w, ref bias, ref x, xStride, n, ref g, shape); break;
-            case 4: Project<Width128, Vector128<float>>(ref w, ref bias, ref x, xStride, n, ref g, shape); break;
-            case 1: Project<Width1, float>(ref w, ref bias, ref x, xStride, n, ref g, shape); break;
-            default: throw new ArgumentOutOfRangeException(nameof(lanes), lanes, "The packing's vector width is 16, 8, 4 or 1.");
-        }
+        // The generated code only packs for a width the hardware accelerates (or 1), so the other cases fold away, and a
+        // Native AOT binary keeps only its target's width (tests/tools/kernel-isa.sh checks the instructions).
+        if (lanes == 16 && Vector512.IsHardwareAccelerated) Project<Width512, Vector512<float>>(ref w, ref bias, ref x, xStride, n, ref g, shape);
+        else if (lanes == 8 && Vector256.IsHardwareAccelerated) Project<Width256, Vector256<float>>(ref w, ref bias, ref x, xStride, n, ref g, shape);
+        else if (lanes == 4 && Vector128.IsHardwareAccelerated) Project<Width128, Vector128<float>>(ref w, ref bias, ref x, xStride, n, ref g, shape);
+        else if (lanes == 1) Project<Width1, float>(ref w, ref bias, ref x, xStride, n, ref g, shape);
+        else throw new ArgumentOutOfRangeException(nameof(lanes), lanes, "The packing's vector width must be one the hardware accelerates (16, 8 or 4 floats), or 1.");
     }
 
     private readonly record struct Shape(int Inputs, int Tiles, int VectorsPerTile, int TileStride, int GStride);
