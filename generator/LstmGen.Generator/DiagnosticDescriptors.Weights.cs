@@ -19,12 +19,12 @@ internal static class WeightsDiagnostics
 
     public static readonly DiagnosticDescriptor MissingTensor = new(
         "LSTM022", "Weights file lacks a tensor",
-        "Weights file '{0}' has no tensor '{1}' of shape {2}: export the whole state dict of a model with the attribute's sizes",
+        "Weights file '{0}' has no tensor '{1}' of shape {2}: check the attribute's sizes against the file, or set LstmPrefix or HeadPrefix on [LstmModel] to the module prefix its tensors have",
         Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
 
     public static readonly DiagnosticDescriptor UnexpectedTensor = new(
         "LSTM023", "Weights file has a tensor the model does not",
-        "Weights file '{0}' has a tensor '{1}' that the model does not have: check NumLayers, Bias and OutputSize, or save only the LSTM and its 'fc' head",
+        "Weights file '{0}' has a tensor '{1}' that the model does not have: check NumLayers, Bias and OutputSize, or save only the LSTM and its head",
         Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
 
     public static readonly DiagnosticDescriptor ShapeMismatch = new(
@@ -52,6 +52,11 @@ internal static class WeightsDiagnostics
         "Weights is empty: give the path of a .safetensors file listed in AdditionalFiles, or remove the argument",
         Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
 
+    public static readonly DiagnosticDescriptor AmbiguousPrefix = new(
+        "LSTM029", "Weights file has several module prefixes",
+        "Weights file '{0}' has {1} under several module prefixes ({2}): set {3} on [LstmModel] to the one to compile in",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
     public static DiagnosticDescriptor? ById(string id) => id switch
     {
         "LSTM020" => FileNotFound,
@@ -63,6 +68,7 @@ internal static class WeightsDiagnostics
         "LSTM026" => NonFinite,
         "LSTM027" => TooLarge,
         "LSTM028" => EmptyName,
+        "LSTM029" => AmbiguousPrefix,
         _ => null,
     };
 }

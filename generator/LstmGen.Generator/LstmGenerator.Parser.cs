@@ -68,7 +68,7 @@ public sealed partial class LstmGenerator
             bool bias = true, bidirectional = false, peepholes = false, learnInitial = false;
             int? projSize = null, batchSize = null, storage = null;
             float dropout = 0f, recurrentDropout = 0f;
-            string? weights = null;
+            string? weights = null, lstmPrefix = null, headPrefix = null;
             foreach (var named in attribute.NamedArguments)
             {
                 TypedConstant value = named.Value;
@@ -90,6 +90,8 @@ public sealed partial class LstmGenerator
                     case "LearnInitialState": learnInitial = value.Value as bool? ?? false; break;
                     case "WeightStorage": storage = value.Value as int?; break;
                     case "Weights": weights = value.Value as string; break;     // compiled-in weights, see LstmGenerator.Weights.cs
+                    case "LstmPrefix": lstmPrefix = value.Value as string; break;
+                    case "HeadPrefix": headPrefix = value.Value as string; break;
                 }
             }
 
@@ -168,7 +170,7 @@ public sealed partial class LstmGenerator
             var spec = new LstmModelSpec(ns, symbol.Name, accessibility, hintName,
                 inputSize!.Value, hiddenSize!.Value, numLayers ?? 1, bias, outputSize ?? 0, act, sequenceLength ?? 0,
                 bidirectional, projSize ?? 0, peepholes, dropout, recurrentDropout, batchSize ?? 1, learnInitial, store)
-            { Weights = weights };
+            { Weights = weights, LstmPrefix = lstmPrefix, HeadPrefix = headPrefix };
             return new ParseResult(spec, new EquatableArray<DiagnosticInfo>(warnings.ToImmutable()), weights is null ? null : ArgLocation("Weights"));
         }
 

@@ -1,6 +1,8 @@
 using System;
 using System.Collections.Generic;
 using System.Globalization;
+using System.Linq;
+using LstmGen.Weights;
 using System.Text;
 
 namespace LstmGen.Generator;
@@ -34,12 +36,13 @@ internal static class WeightsFile
     /// Checks <paramref name="file"/> against the model's tensors (PyTorch names and shapes; <c>columns = 0</c> is a
     /// 1-D tensor) and returns the float32 values, little-endian, in the model's order; or a problem.
     /// </summary>
-    public static byte[]? Convert(string fileName, byte[] file, IReadOnlyList<(string Name, int Rows, int Columns)> tensors, out Problem? problem)
+    public static byte[]? Convert(string fileName, byte[] file, IReadOnlyList<(string Name, int Rows, int Columns)> tensors, out Problem? problem,
+        string? lstmPrefix = null, string? headPrefix = null)
     {
         problem = null;
         try
         {
-            return ConvertCore(fileName, file, tensors);
+            return ConvertCore(fileName, file, tensors, lstmPrefix, headPrefix);
         }
         catch (ProblemException p)
         {
@@ -57,7 +60,7 @@ internal static class WeightsFile
     private static ProblemException Malformed(string fileName, string field, string message) =>
         new(new Problem("LSTM021", fileName, field + ": " + message));
 
-    private static byte[] ConvertCore(string fileName, byte[] file, IReadOnlyList<(string Name, int Rows, int Columns)> tensors)
+    private static byte[] ConvertCore(string fileName, byte[] file, IReadOnlyList<(string Name, int Rows, int Columns)> tensors, string? lstmPrefix, string? headPrefix)
     {
         if (file.Length < 8) throw Malformed(fileName, "header length", "the file has " + file.Length + " bytes, fewer than the 8-byte header length");
         ulong length = BitConverter.ToUInt64(file, 0);
@@ -94,16 +97,25 @@ internal static class WeightsFile
         }
         CheckTiling(fileName, entries, dataLength);
 
-        // Which names the model's tensors have in the file: the LSTM prefix is that of the one "...weight_ih_l0".
-        string? prefix = null;
-        foreach (var e in entries)
-            if (e.Name.EndsWith("weight_ih_l0", StringComparison.Ordinal))
-            {
-                string p = e.Name.Substring(0, e.Name.Length - "weight_ih_l0".Length);
-                if (prefix is not null && prefix != p) throw Malformed(fileName, "weight_ih_l0", "LSTM tensors appear under two module prefixes, '" + prefix + "' and '" + p + "'");
-                prefix = p;
-            }
-        prefix ??= "";
+        // Which names the model's tensors have in the file (the rules of src/LstmGen/Weights/TensorPrefixes.cs, as at run time):
+        // the LSTM prefix is that of the one "...weight_ih_l0", the head's that of the one weight/bias pair with its shapes.
+        string? prefix = lstmPrefix;
+        if (prefix is null)
+        {
+            var found = TensorPrefixes.LstmCandidates(entries.Select(e => e.Name));
+            if (found.Count > 1)
+                throw new ProblemException(new Problem("LSTM029", fileName, "'" + TensorPrefixes.LstmAnchor + "'", TensorPrefixes.Describe(found), "LstmPrefix"));
+            prefix = found.Count == 1 ? found[0] : "";
+        }
+        string head = headPrefix ?? TensorPrefixes.ModelHeadPrefix;
+        var headWeight = tensors.FirstOrDefault(t => t.Name == TensorPrefixes.ModelHeadPrefix + "weight");
+        if (headPrefix is null && headWeight.Name is not null)
+        {
+            var found = TensorPrefixes.HeadCandidates(entries.Select(e => new KeyValuePair<string, long[]>(e.Name, e.Shape)), headWeight.Rows, headWeight.Columns);
+            if (found.Count > 1)
+                throw new ProblemException(new Problem("LSTM029", fileName, "the dense head's weight and bias", TensorPrefixes.Describe(found), "HeadPrefix"));
+            if (found.Count == 1) head = found[0];
+        }
         var byName = new Dictionary<string, Entry>(StringComparer.Ordinal);
         foreach (var e in entries) byName[e.Name] = e;
 
@@ -114,7 +126,9 @@ internal static class WeightsFile
         long offset = 0;
         foreach (var (name, rows, columns) in tensors)
         {
-            string fileTensor = name.StartsWith("fc.", StringComparison.Ordinal) ? name : prefix + name;
+            string fileTensor = name.StartsWith(TensorPrefixes.ModelHeadPrefix, StringComparison.Ordinal)
+                ? head + name.Substring(TensorPrefixes.ModelHeadPrefix.Length)
+                : prefix + name;
             if (!byName.TryGetValue(fileTensor, out var e))
                 throw new ProblemException(new Problem("LSTM022", fileName, fileTensor, ShapeText(columns == 0 ? new long[] { rows } : new long[] { rows, columns })));
             used.Add(fileTensor);

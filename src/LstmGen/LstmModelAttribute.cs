@@ -83,9 +83,22 @@ public sealed class LstmModelAttribute : Attribute
     /// Compiled-in weights: a safetensors file (e.g. from <c>safetensors.torch.save_file(model.state_dict(), path)</c>)
     /// listed as an <c>AdditionalFiles</c> item. The generator reads it at build time and <c>new Model()</c> starts from
     /// its values, with no file and no parsing at run time. Missing file, wrong shape, missing or extra tensor and
-    /// unsupported dtype are compile-time errors LSTM020–LSTM028.
+    /// unsupported dtype, and module prefixes that cannot be told apart, are compile-time errors LSTM020–LSTM029.
     /// </summary>
     public string? Weights { get; set; }
+
+    /// <summary>
+    /// With <see cref="Weights"/>: the module prefix of the LSTM tensors in the file (e.g. <c>"rec."</c>), as
+    /// <c>SafetensorsOptions.LstmPrefix</c>. Left out, it is detected: the prefix of the one tensor named <c>…weight_ih_l0</c>.
+    /// </summary>
+    public string? LstmPrefix { get; set; }
+
+    /// <summary>
+    /// With <see cref="Weights"/>: the module prefix of the dense head's tensors in the file (e.g. <c>"lin."</c>), as
+    /// <c>SafetensorsOptions.HeadPrefix</c>. Left out, it is detected: the one prefix P whose P<c>weight</c> and
+    /// P<c>bias</c> have the head's shapes.
+    /// </summary>
+    public string? HeadPrefix { get; set; }
 
     /// <summary>
     /// How the kernels store the gate weight matrices W_ih and W_hh for inference: <see cref="LstmGen.WeightStorage.Float32"/>

@@ -23,7 +23,10 @@ internal sealed record LstmModelSpec(
     int WeightStorage = WeightStorageValues.Float32,
     // Compiled-in weights (LstmGenerator.Weights.cs): the attribute's file name, then the values. No location here (see ParseResult).
     string? Weights = null,
-    EquatableArray<byte> CompiledWeights = default);
+    EquatableArray<byte> CompiledWeights = default,
+    // The weights file's module prefixes (null: detected, see src/LstmGen/Weights/TensorPrefixes.cs).
+    string? LstmPrefix = null,
+    string? HeadPrefix = null);
 
 /// <summary>Values of the OutputActivation enum, kept in step with src/LstmGen/LstmModelAttribute.cs.</summary>
 internal static class OutputActivationValues

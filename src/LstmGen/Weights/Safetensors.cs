@@ -17,8 +17,13 @@ public sealed class SafetensorsOptions
     /// </summary>
     public string? LstmPrefix { get; init; }
 
-    /// <summary>The module prefix of the dense head (<c>fc.weight</c>, <c>fc.bias</c> in the model): default <c>"fc."</c>.</summary>
-    public string HeadPrefix { get; init; } = "fc.";
+    /// <summary>
+    /// The module prefix of the dense head (<c>fc.weight</c>, <c>fc.bias</c> in the model), e.g. <c>"lin."</c> for a
+    /// module with <c>self.lin = nn.Linear(...)</c>. <c>null</c> (the default) detects it: the one prefix P for which the
+    /// file has P<c>weight</c> and P<c>bias</c> with the head's shapes. When no pair or several pairs have those shapes,
+    /// loading fails with an error that names the candidates, and this must say which.
+    /// </summary>
+    public string? HeadPrefix { get; init; }
 
     /// <summary>Ignore tensors the model does not have (other modules of a larger network). Default false: they are an error.</summary>
     public bool AllowExtraTensors { get; init; }
@@ -80,7 +85,8 @@ public static class Safetensors
         int entries = SafetensorsHeader.CountEntries(header);      // the JSON is checked before the prefix is looked for
         var tensors = target.Tensors;
         byte[]? lstmPrefix = options.LstmPrefix is null ? DetectPrefix(header) : Encoding.UTF8.GetBytes(options.LstmPrefix);
-        byte[] headPrefix = Encoding.UTF8.GetBytes(options.HeadPrefix ?? "");
+        string? headPrefixText = options.HeadPrefix ?? DetectHeadPrefix(header, data.Length, tensors, entries);
+        byte[] headPrefix = Encoding.UTF8.GetBytes(headPrefixText ?? TensorPrefixes.ModelHeadPrefix);
         var sink = new LoadSink(tensors.Count, options.AllowExtraTensors);
         for (int k = 0; k < tensors.Count; k++)
         {
@@ -96,7 +102,10 @@ public static class Safetensors
             if (sink.Begin[k] < 0)
             {
                 string fileName = Encoding.UTF8.GetString(sink.Names[k]);
-                string hint = options.LstmPrefix is null ? $" (LSTM prefix detected: '{Encoding.UTF8.GetString(lstmPrefix ?? [])}')" : "";
+                bool head = tensors[k].Name.StartsWith(TensorPrefixes.ModelHeadPrefix, StringComparison.Ordinal);
+                string hint = head
+                    ? options.HeadPrefix is null ? " (no pair of tensors '…weight' and '…bias' with the head's shapes was found: set SafetensorsOptions.HeadPrefix to the head's module prefix)" : ""
+                    : options.LstmPrefix is null ? $" (LSTM prefix detected: '{Encoding.UTF8.GetString(lstmPrefix ?? [])}')" : "";
                 throw new WeightsFormatException(WeightsErrorKind.MissingTensor, fileName,
                     $"The file has no tensor '{fileName}' (the model's '{tensors[k].Name}'){hint}.");
             }
@@ -212,6 +221,41 @@ public static class Safetensors
         catch (JsonException) { }                  // the walk reports malformed JSON with its field
         catch (InvalidOperationException) { }
         return found;
+    }
+
+    /// <summary>
+    /// The head's module prefix (TensorPrefixes.HeadCandidates) when the model has a head and exactly one pair of the
+    /// file's tensors has its shapes; null when there is no head or no such pair (the missing tensor is then reported).
+    /// </summary>
+    private static string? DetectHeadPrefix(ReadOnlySpan<byte> header, long dataLength, IReadOnlyList<ParameterTensor> tensors, int entries)
+    {
+        ParameterTensor? weight = null;
+        foreach (var t in tensors)
+            if (t.Name == TensorPrefixes.ModelHeadPrefix + "weight") weight = t;
+        if (weight is null) return null;
+        var sink = new HeadShapeSink(weight.Rows, weight.Columns);
+        SafetensorsHeader.Walk(header, dataLength, ref sink, entries);
+        var candidates = TensorPrefixes.HeadCandidates(sink.Found, weight.Rows, weight.Columns);
+        if (candidates.Count > 1)
+            throw new WeightsFormatException(WeightsErrorKind.AmbiguousPrefix, candidates[0] + "weight",
+                $"The file has {candidates.Count} pairs of tensors shaped like the dense head ({TensorPrefixes.Describe(candidates)} + weight/bias): set SafetensorsOptions.HeadPrefix to the one to load.");
+        return candidates.Count == 1 ? candidates[0] : null;
+    }
+
+    /// <summary>Collects the entries shaped like the head's weight [rows, columns] or bias [rows] (names only for those).</summary>
+    private readonly struct HeadShapeSink(int rows, int columns) : IHeaderSink
+    {
+        public readonly List<KeyValuePair<string, long[]>> Found = new();
+
+        public void OnTensor(ref Utf8JsonReader nameReader, in HeaderEntry entry)
+        {
+            var shape = entry.Shape;
+            bool weightShaped = shape.Length == 2 && shape[0] == rows && shape[1] == columns;
+            bool biasShaped = shape.Length == 1 && shape[0] == rows;
+            if (weightShaped || biasShaped) Found.Add(new(nameReader.GetString() ?? "", shape.ToArray()));
+        }
+
+        public void OnMetadata(ref Utf8JsonReader key, ref Utf8JsonReader value) { }
     }
 
     /// <summary>Matches entries to the model's tensors by their UTF-8 names, checking dtype and shape.</summary>
