@@ -35,7 +35,7 @@ public enum WeightsErrorKind
     NonFiniteValue,
     /// <summary><c>__metadata__</c> is not an object of string values.</summary>
     InvalidMetadata,
-    /// <summary>The LSTM tensors appear under more than one module prefix; <see cref="SafetensorsOptions.LstmPrefix"/> must say which.</summary>
+    /// <summary>The LSTM tensors, or pairs shaped like the dense head, appear under more than one module prefix; <see cref="SafetensorsOptions.LstmPrefix"/> or <see cref="SafetensorsOptions.HeadPrefix"/> must say which.</summary>
     AmbiguousPrefix,
     /// <summary>A checkpoint's own metadata or optimizer state does not fit (format version, optimizer kind, state size).</summary>
     InvalidCheckpoint,
