@@ -67,6 +67,11 @@ internal static class DiagnosticDescriptors
         "WeightStorage value {0} is not defined: use WeightStorage.Float32, BFloat16 or Int8",
         Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
 
+    public static readonly DiagnosticDescriptor InvalidSkip = new(
+        "LSTM014", "Skip connection not possible",
+        "Skip = {0} is not possible here: {1}",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
     /// <summary>Not reported by the generator: the id of the <c>[Obsolete(error: true)]</c> on a bidirectional model's Step.</summary>
     public const string StepOnBidirectionalId = "LSTM012";
 
@@ -89,6 +94,7 @@ internal static class DiagnosticDescriptors
         "LSTM010" => InvalidDropout,
         "LSTM011" => DropoutOneLayer,
         "LSTM013" => InvalidWeightStorage,
+        "LSTM014" => InvalidSkip,
         _ => WeightsDiagnostics.ById(id) ?? InternalError,
     };
 }

@@ -93,7 +93,7 @@ public sealed partial class LstmGenerator
             if (p.DropoutP > 0 && p.L > 1) _w.Line("//   training: dropout on every layer's output but the last");
             if (p.HasHead)
                 _w.Line(_spec.OutputActivation == OutputActivationValues.None
-                    ? "//   y_t = W_fc·r_t + b_fc   (r_t: the top layer's output)"
+                    ? "//   y_t = W_fc·r_t + b_fc" + (_spec.Skip == 1 ? " + x_t[0]" : _spec.Skip > 1 ? $" + x_t[0 .. {N(_spec.Skip)})" : "") + "   (r_t: the top layer's output" + (_spec.Skip > 0 ? "; the skip connection adds the input" : "") + ")"
                     : $"//   y_t = {OutputActivationValues.Names[_spec.OutputActivation].ToLowerInvariant()}(W_fc·r_t + b_fc)   (r_t: the top layer's output)");
             _w.Line($"// Tensors (PyTorch order; {N(p.ParameterCount)} parameters):");
             foreach (var t in p.Tensors())
@@ -322,13 +322,13 @@ public sealed partial class LstmGenerator
                 _w.Line($"    x.Slice(b * InputSize, InputSize).CopyTo({MemoryMarshal}.CreateSpan(ref {Unsafe}.Add(ref s, b * StreamStride + StateZ0), InputSize));");
                 EmitDispatch("Step(ref w, ref s);");
                 _w.Line("for (int b = 0; b < BatchSize; b++)");
-                _w.Line($"    Head(ref {Unsafe}.Add(ref s, b * StreamStride + StateZ{_plan.UnitCount - 1} + {N(_plan.LayerInputs(_plan.L - 1))}), y.Slice(b * OutputSize, OutputSize));");
+                _w.Line("    " + HeadCall($"ref {Unsafe}.Add(ref s, b * StreamStride + StateZ{_plan.UnitCount - 1} + {N(_plan.LayerInputs(_plan.L - 1))})", $"ref {Unsafe}.Add(ref s, b * StreamStride + StateZ0)", "y.Slice(b * OutputSize, OutputSize)"));
             }
             else
             {
                 _w.Line($"x.CopyTo({MemoryMarshal}.CreateSpan(ref {Unsafe}.Add(ref s, StateZ0), InputSize));");
                 EmitDispatch("Step(ref w, ref s);");
-                _w.Line($"Head(ref {Unsafe}.Add(ref s, StateZ{_plan.UnitCount - 1} + {N(_plan.LayerInputs(_plan.L - 1))}), y);");
+                _w.Line(HeadCall($"ref {Unsafe}.Add(ref s, StateZ{_plan.UnitCount - 1} + {N(_plan.LayerInputs(_plan.L - 1))})", $"ref {Unsafe}.Add(ref s, StateZ0)", "y"));
             }
             _w.Close();
             _w.Line();
@@ -374,7 +374,7 @@ public sealed partial class LstmGenerator
                 _w.Line("ref float seq = ref state.Sequence.Reference;");
                 EmitDispatch("ForwardBidirectional(ref w, ref s, ref shared, ref x0, steps, ref seq);");
                 _w.Line($"ref float top = ref {Unsafe}.Add(ref seq, {(_plan.L - 1) % 2} * steps * {N(_plan.HeadInputs)}); // the last layer's outputs, [forward ; reverse] per step");
-                EmitHeads("top", _plan.HeadInputs, "steps", "0", lastOnly: "else");
+                EmitHeads("top", _plan.HeadInputs, "x0", "steps", "0", lastOnly: "else");
             }
             else
             {
@@ -383,7 +383,7 @@ public sealed partial class LstmGenerator
                 _w.Line($"ref float xc = ref {Unsafe}.Add(ref x0, t0 * InputSize);");
                 EmitDispatch("ForwardChunk(ref w, ref s, ref shared, ref xc, n);");
                 _w.Line($"ref float hs = ref {Unsafe}.Add(ref shared, {_plan.StateSeqName(_plan.L - 1)}); // the last layer's h_t for each step of the chunk");
-                EmitHeads("hs", _plan.Hp, "n", "t0", lastOnly: "else if (t0 + n == steps)");
+                EmitHeads("hs", _plan.Hp, "xc", "n", "t0", lastOnly: "else if (t0 + n == steps)");
                 _w.Close();
             }
             _w.Close();
@@ -394,19 +394,22 @@ public sealed partial class LstmGenerator
         /// The head on <paramref name="count"/> rows of layer output (<paramref name="stride"/> floats apart) starting at
         /// step <paramref name="first"/>: into every row of ys, or, under <paramref name="lastOnly"/>, the last row into ys.
         /// </summary>
-        private void EmitHeads(string rows, int stride, string count, string first, string lastOnly)
+        private void EmitHeads(string rows, int stride, string xRows, string count, string first, string lastOnly)
         {
             string row = first == "0" ? "t" : $"({first} + t)";
             _w.Line("if (everyStep)");
             _w.Line("{");
             _w.Line($"    for (int t = 0; t < {count}; t++)");
-            _w.Line($"        Head(ref {Unsafe}.Add(ref {rows}, t * {N(stride)}), ys.Slice({row} * OutputSize, OutputSize));");
+            _w.Line("        " + HeadCall($"ref {Unsafe}.Add(ref {rows}, t * {N(stride)})", $"ref {Unsafe}.Add(ref {xRows}, t * InputSize)", $"ys.Slice({row} * OutputSize, OutputSize)"));
             _w.Line("}");
             _w.Line(lastOnly);
             _w.Line("{");
-            _w.Line($"    Head(ref {Unsafe}.Add(ref {rows}, ({count} - 1) * {N(stride)}), ys);");
+            _w.Line("    " + HeadCall($"ref {Unsafe}.Add(ref {rows}, ({count} - 1) * {N(stride)})", $"ref {Unsafe}.Add(ref {xRows}, ({count} - 1) * InputSize)", "ys"));
             _w.Line("}");
         }
+
+        /// <summary>The head on one step: its last-layer row h, and with a skip connection its input row x.</summary>
+        private string HeadCall(string h, string x, string y) => _spec.Skip > 0 ? $"Head({h}, {x}, {y});" : $"Head({h}, {y});";
 
         private void EmitDispatch(string call) => EmitDispatch(_w, _plan, call);
 
@@ -430,12 +433,15 @@ public sealed partial class LstmGenerator
             _w.Line(_plan.HasHead
                 ? "/// <summary>y = act(W_fc·h + b_fc): the dense head, on one step's last-layer h.</summary>"
                 : "/// <summary>y = h: without a dense head the output is the last layer's hidden state.</summary>");
-            _w.Open($"private void Head(ref float h, {Span} y)");
+            if (_spec.Skip > 0)
+                _w.Line($"/// <remarks>With the skip connection: y += x[0 .. {N(_spec.Skip)}){(_spec.Skip == 1 ? ", x_0 added to every output" : "")}.</remarks>");
+            _w.Open($"private void Head(ref float h, {(_spec.Skip > 0 ? "ref float x, " : "")}{Span} y)");
             if (_plan.HasHead)
             {
                 _w.Line($"ref float weights = ref {MemoryMarshal}.GetReference(_parameters.Values);");
                 _w.Line("for (int o = 0; o < OutputSize; o++)");
-                _w.Line($"    y[o] = {Math}.Dot(ref {Unsafe}.Add(ref weights, HeadWeightOffset + o * {N(_plan.HeadInputs)}), ref h, {N(_plan.HeadInputs)}) + {Unsafe}.Add(ref weights, HeadBiasOffset + o);");
+                _w.Line($"    y[o] = {Math}.Dot(ref {Unsafe}.Add(ref weights, HeadWeightOffset + o * {N(_plan.HeadInputs)}), ref h, {N(_plan.HeadInputs)}) + {Unsafe}.Add(ref weights, HeadBiasOffset + o)" +
+                        (_spec.Skip == 1 ? " + x" : _spec.Skip > 1 ? $" + {Unsafe}.Add(ref x, o)" : "") + ";");
                 if (_spec.OutputActivation != OutputActivationValues.None)
                     _w.Line($"{Math}.ApplyActivation(global::LstmGen.OutputActivation.{OutputActivationValues.Names[_spec.OutputActivation]}, y);");
             }

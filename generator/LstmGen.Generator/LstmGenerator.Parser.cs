@@ -66,7 +66,7 @@ public sealed partial class LstmGenerator
 
             int? inputSize = null, hiddenSize = null, numLayers = null, outputSize = null, activation = null, sequenceLength = null;
             bool bias = true, bidirectional = false, peepholes = false, learnInitial = false;
-            int? projSize = null, batchSize = null, storage = null;
+            int? projSize = null, batchSize = null, storage = null, skip = null;
             float dropout = 0f, recurrentDropout = 0f;
             string? weights = null, lstmPrefix = null, headPrefix = null;
             foreach (var named in attribute.NamedArguments)
@@ -92,6 +92,7 @@ public sealed partial class LstmGenerator
                     case "Weights": weights = value.Value as string; break;     // compiled-in weights, see LstmGenerator.Weights.cs
                     case "LstmPrefix": lstmPrefix = value.Value as string; break;
                     case "HeadPrefix": headPrefix = value.Value as string; break;
+                    case "Skip": skip = value.Value as int?; break;
                 }
             }
 
@@ -139,6 +140,18 @@ public sealed partial class LstmGenerator
             else if (act != OutputActivationValues.None && (outputSize ?? 0) == 0)
                 diagnostics.Add(new DiagnosticInfo(DiagnosticDescriptors.ActivationWithoutHead.Id, ArgLocation("OutputActivation"), Args(OutputActivationValues.Names[act])));
 
+            if (skip is int k && k != 0)
+            {
+                string? why = k < 0 ? "it must be 0 (none) or the number of input channels added to the output"
+                    : (outputSize ?? 0) == 0 ? "the skip connection adds the input to the dense head's output; give OutputSize"
+                    : act != OutputActivationValues.None ? "the input would be added after OutputActivation has been applied; remove the activation (GuitarML's models have none)"
+                    : k != 1 && k != outputSize ? $"Skip must be 1 (x_t[0] added to every output) or OutputSize ({Str(outputSize ?? 0)}: x_t[j] added to output j), as PyTorch broadcasts x[:, :, 0:skip]"
+                    : inputSize is int i && k > i ? $"only {Str(i)} input channel(s) exist; Skip must be at most InputSize"
+                    : null;
+                if (why is not null)
+                    diagnostics.Add(new DiagnosticInfo(DiagnosticDescriptors.InvalidSkip.Id, ArgLocation("Skip"), Args(Str(k), why)));
+            }
+
             int store = storage ?? WeightStorageValues.Float32;
             if (store < 0 || store >= WeightStorageValues.Names.Length)
                 diagnostics.Add(new DiagnosticInfo(DiagnosticDescriptors.InvalidWeightStorage.Id, ArgLocation("WeightStorage"), Args(Str(store))));
@@ -170,7 +183,7 @@ public sealed partial class LstmGenerator
             var spec = new LstmModelSpec(ns, symbol.Name, accessibility, hintName,
                 inputSize!.Value, hiddenSize!.Value, numLayers ?? 1, bias, outputSize ?? 0, act, sequenceLength ?? 0,
                 bidirectional, projSize ?? 0, peepholes, dropout, recurrentDropout, batchSize ?? 1, learnInitial, store)
-            { Weights = weights, LstmPrefix = lstmPrefix, HeadPrefix = headPrefix };
+            { Weights = weights, LstmPrefix = lstmPrefix, HeadPrefix = headPrefix, Skip = skip ?? 0 };
             return new ParseResult(spec, new EquatableArray<DiagnosticInfo>(warnings.ToImmutable()), weights is null ? null : ArgLocation("Weights"));
         }
 

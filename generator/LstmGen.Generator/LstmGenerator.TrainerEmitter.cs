@@ -324,6 +324,8 @@ public sealed partial class LstmGenerator
             if (HasHead)
             {
                 _w.Line($"global::LstmGen.Training.TrainerCore.HeadForward(ref top, {topStride}, steps, ref p, HeadWeightOffset, HeadBiasOffset, {N(Row)}, OutputSize, ref logits);");
+                if (_spec.Skip > 0)
+                    _w.Line($"global::LstmGen.Training.TrainerCore.AddSkip(ref x, InputSize, steps, ref logits, OutputSize, {N(_spec.Skip)}); // the skip connection: no parameters, so no gradient");
             }
             else
             {

@@ -80,6 +80,15 @@ public sealed class LstmModelAttribute : Attribute
     public bool LearnInitialState { get; set; }
 
     /// <summary>
+    /// A skip connection from the input to the output, as in the guitar-amp models of GuitarML and
+    /// Automated-GuitarAmpModelling (their <c>skip</c>): the first Skip input channels are added to the dense head's
+    /// output, <c>y_t = W_fc·h_t + b_fc + x_t[0 .. Skip)</c>, with PyTorch's broadcasting: Skip = 1 adds x_t[0] to every
+    /// output, Skip = OutputSize adds x_t[j] to output j. 0 (the default) means none. Needs a dense head without an
+    /// output activation, and Skip ≤ InputSize. Applies in Step, Forward and training alike; it has no parameters.
+    /// </summary>
+    public int Skip { get; set; }
+
+    /// <summary>
     /// Compiled-in weights: a safetensors file (e.g. from <c>safetensors.torch.save_file(model.state_dict(), path)</c>)
     /// listed as an <c>AdditionalFiles</c> item. The generator reads it at build time and <c>new Model()</c> starts from
     /// its values, with no file and no parsing at run time. Missing file, wrong shape, missing or extra tensor and

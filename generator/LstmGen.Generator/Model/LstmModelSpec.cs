@@ -26,7 +26,9 @@ internal sealed record LstmModelSpec(
     EquatableArray<byte> CompiledWeights = default,
     // The weights file's module prefixes (null: detected, see src/LstmGen/Weights/TensorPrefixes.cs).
     string? LstmPrefix = null,
-    string? HeadPrefix = null);
+    string? HeadPrefix = null,
+    // The skip connection: the first Skip input channels are added to the head's output (0: none).
+    int Skip = 0);
 
 /// <summary>Values of the OutputActivation enum, kept in step with src/LstmGen/LstmModelAttribute.cs.</summary>
 internal static class OutputActivationValues

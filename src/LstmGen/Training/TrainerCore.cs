@@ -145,6 +145,17 @@ public static class TrainerCore
         }
     }
 
+    /// <summary>
+    /// The skip connection (<c>[LstmModel(Skip = …)]</c>): z_t += x_t[0 .. skip) for t &lt; <paramref name="steps"/>, with
+    /// PyTorch's broadcasting (skip = 1 adds x_t[0] to every output; skip = outputs adds x_t[j] to output j).
+    /// </summary>
+    public static void AddSkip(ref float x, int inputs, int steps, ref float logits, int outputs, int skip)
+    {
+        for (int t = 0; t < steps; t++)
+            for (int o = 0; o < outputs; o++)
+                Unsafe.Add(ref logits, t * outputs + o) += Unsafe.Add(ref x, t * inputs + (skip == 1 ? 0 : o));
+    }
+
     // Row operations of the training passes: O(H) per step, beside O(H²) products, so plain loops.
 
     /// <summary>Row t of src (srcStride apart) to row n−1−t of dst (dstStride apart), count values each.</summary>
