@@ -250,7 +250,7 @@ public sealed partial class LstmGenerator
             foreach (var (name, rows, cols) in tensors)
                 _w.Line($"    (\"{name}\", {N(rows)}, {N(cols)}),");
             _w.Line("};");
-            _w.Line("return new global::LstmGen.LstmParameters(tensors);");
+            _w.Line("return new global::LstmGen.LstmParameters(tensors)" + (_spec.Skip > 0 ? $" {{ Skip = {N(_spec.Skip)} }}" : "") + ";");
             _w.Close();
             _w.Line();
         }

@@ -39,6 +39,12 @@ public sealed class LstmParameters
         _values = new float[offset];
     }
 
+    /// <summary>
+    /// The model's skip connection (its <c>[LstmModel(Skip = …)]</c>; 0 for none). It has no parameters; loaders of
+    /// formats that record it (GuitarML's JSON) check it against the file.
+    /// </summary>
+    public int Skip { get; init; }
+
     /// <summary>Total number of parameters (<c>sum(p.numel() for p in model.parameters())</c>).</summary>
     public int Count => _values.Length;
 

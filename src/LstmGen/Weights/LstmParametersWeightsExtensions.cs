@@ -15,6 +15,14 @@ public static class LstmParametersWeightsExtensions
     public static void LoadSafetensors(this LstmParameters parameters, string path, SafetensorsOptions? options = null) =>
         Safetensors.Load(path, parameters, options);
 
+    /// <summary>
+    /// Loads a GuitarML / Automated-GuitarAmpModelling JSON model file (<c>model_data</c> + <c>state_dict</c>), checking
+    /// its sizes and skip connection against the model; see <see cref="GuitarMLJson"/>.
+    /// </summary>
+    /// <returns>What the file says about its model.</returns>
+    /// <exception cref="WeightsFormatException">The file is malformed or describes another model.</exception>
+    public static GuitarMLModelInfo LoadGuitarMLJson(this LstmParameters parameters, string path) => GuitarMLJson.Load(path, parameters);
+
     /// <summary>Saves the parameters as safetensors (PyTorch names), atomically.</summary>
     public static void SaveSafetensors(this LstmParameters parameters, string path, SafetensorsSaveOptions? options = null) =>
         Safetensors.Save(path, parameters, options);

@@ -39,6 +39,8 @@ public enum WeightsErrorKind
     AmbiguousPrefix,
     /// <summary>A checkpoint's own metadata or optimizer state does not fit (format version, optimizer kind, state size).</summary>
     InvalidCheckpoint,
+    /// <summary>The file describes another model than the one it is loaded into: another cell type or architecture, other sizes, or another skip connection.</summary>
+    ModelMismatch,
 }
 
 /// <summary>
