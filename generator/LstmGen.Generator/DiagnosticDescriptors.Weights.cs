@@ -2,7 +2,7 @@ using Microsoft.CodeAnalysis;
 
 namespace LstmGen.Generator;
 
-/// <summary>Diagnostics of compiled-in weights (<c>[LstmModel(Weights = "file.safetensors")]</c>), LSTM020–LSTM029.</summary>
+/// <summary>Diagnostics of compiled-in weights (<c>[LstmModel(Weights = "file.safetensors")]</c>), LSTM020–LSTM030.</summary>
 internal static class WeightsDiagnostics
 {
     private const string Category = "LstmGen";
@@ -14,7 +14,7 @@ internal static class WeightsDiagnostics
 
     public static readonly DiagnosticDescriptor Malformed = new(
         "LSTM021", "Weights file is not valid safetensors",
-        "Weights file '{0}' cannot be compiled in: {1}. Save it with safetensors.torch.save_file(model.state_dict(), path).",
+        "Weights file '{0}' cannot be compiled in: {1}",
         Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
 
     public static readonly DiagnosticDescriptor MissingTensor = new(
@@ -57,6 +57,11 @@ internal static class WeightsDiagnostics
         "Weights file '{0}' has {1} under several module prefixes ({2}): set {3} on [LstmModel] to the one to compile in",
         Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
 
+    public static readonly DiagnosticDescriptor ModelMismatch = new(
+        "LSTM030", "Weights file describes another model",
+        "Weights file '{0}' holds {1}, but the attribute declares {2}: {3}",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
     public static DiagnosticDescriptor? ById(string id) => id switch
     {
         "LSTM020" => FileNotFound,
@@ -69,6 +74,7 @@ internal static class WeightsDiagnostics
         "LSTM027" => TooLarge,
         "LSTM028" => EmptyName,
         "LSTM029" => AmbiguousPrefix,
+        "LSTM030" => ModelMismatch,
         _ => null,
     };
 }

@@ -61,7 +61,7 @@ public sealed partial class LstmGenerator
                 return Fail("LSTM021", spec.Weights, "the file cannot be read (" + e.Message + ")");
             }
             cancellationToken.ThrowIfCancellationRequested();
-            byte[]? values = WeightsFile.Convert(spec.Weights, bytes, tensors, out var problem, spec.LstmPrefix, spec.HeadPrefix);
+            byte[]? values = WeightsFile.Convert(spec.Weights, bytes, tensors, out var problem, spec.LstmPrefix, spec.HeadPrefix, spec.Skip);
             if (values is null) return Fail(problem!.Id, problem.Arguments);
             return new WeightsResult(spec.HintName, spec with { CompiledWeights = new EquatableArray<byte>(ImmutableArray.Create(values)) }, EquatableArray<DiagnosticInfo>.Empty);
         }

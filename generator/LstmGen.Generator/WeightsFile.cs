@@ -37,11 +37,13 @@ internal static class WeightsFile
     /// 1-D tensor) and returns the float32 values, little-endian, in the model's order; or a problem.
     /// </summary>
     public static byte[]? Convert(string fileName, byte[] file, IReadOnlyList<(string Name, int Rows, int Columns)> tensors, out Problem? problem,
-        string? lstmPrefix = null, string? headPrefix = null)
+        string? lstmPrefix = null, string? headPrefix = null, int skip = 0)
     {
         problem = null;
         try
         {
+            if (fileName.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
+                return ConvertGuitarMLJson(fileName, file, tensors, skip);
             return ConvertCore(fileName, file, tensors, lstmPrefix, headPrefix);
         }
         catch (ProblemException p)
@@ -58,7 +60,112 @@ internal static class WeightsFile
     }
 
     private static ProblemException Malformed(string fileName, string field, string message) =>
-        new(new Problem("LSTM021", fileName, field + ": " + message));
+        new(new Problem("LSTM021", fileName, field + ": " + message + ". Save it with safetensors.torch.save_file(model.state_dict(), path)"));
+
+    /// <summary>
+    /// A GuitarML / Automated-GuitarAmpModelling JSON file (CoreAudioML's SimpleRNN.save_model: model_data and a state
+    /// dict of nested lists under rec. and lin.), by the rules of the run-time reader (src/LstmGen/Weights/GuitarMLJson.cs):
+    /// its unit type, sizes and skip connection must be the attribute's; a head without bias (bias_fl false) gets 0.
+    /// </summary>
+    private static byte[] ConvertGuitarMLJson(string fileName, byte[] file, IReadOnlyList<(string Name, int Rows, int Columns)> tensors, int skip)
+    {
+        ProblemException Bad(string what) => new(new Problem("LSTM021", fileName, what));
+        string text;
+        try { text = new UTF8Encoding(false, true).GetString(file); }
+        catch (DecoderFallbackException) { throw Bad("the file is not valid UTF-8"); }
+        object? root;
+        try { root = new Json(text).ReadDocument(); }
+        catch (FormatException e) { throw Bad("invalid JSON (" + e.Message + "; a NaN or Infinity written by Python is not JSON)"); }
+        var data = Field(root, "model_data") as List<KeyValuePair<string, object?>>
+            ?? throw Bad("no \"model_data\" object: it is not an Automated-GuitarAmpModelling / GuitarML model file");
+        string model = Field(data, "model") as string ?? "SimpleRNN", unit = Field(data, "unit_type") as string ?? "LSTM";
+        int Int(string name, int? fallback)
+        {
+            object? v = Field(data, name);
+            if (v is null && fallback is int f) return f;
+            if (v is Json.Number n && int.TryParse(n.Text, NumberStyles.None, CultureInfo.InvariantCulture, out int i)) return i;
+            throw Bad("model_data." + name + " must be a whole number ≥ 0");
+        }
+        int inputs = Int("input_size", null), hidden = Int("hidden_size", null), layers = Int("num_layers", 1), outputs = Int("output_size", null), fileSkip = Int("skip", 0);
+        bool headBias = Field(data, "bias_fl") is not false && !(Field(data, "bias_fl") is Json.Number z && z.Text == "0");
+
+        // the attribute's model, read from its tensors
+        int modelLayers = 0;
+        while (tensors.Any(t => t.Name == "weight_ih_l" + modelLayers.ToString(CultureInfo.InvariantCulture))) modelLayers++;
+        var ih = tensors.FirstOrDefault(t => t.Name == "weight_ih_l0");
+        var head = tensors.FirstOrDefault(t => t.Name == "fc.weight");
+        int modelOutputs = head.Name is null ? 0 : head.Rows;
+        bool plain = modelLayers > 0 && tensors.Count == 4 * modelLayers + (head.Name is null ? 0 : 2);
+        string declare = "[LstmModel(InputSize = " + inputs + ", HiddenSize = " + hidden + ", NumLayers = " + layers + ", OutputSize = " + outputs + (fileSkip > 0 ? ", Skip = " + fileSkip : "") + ")]";
+        string fileModel = model + " " + unit + "(" + inputs + ", " + hidden + ", " + layers + ") → Linear(" + outputs + ")" + (fileSkip > 0 ? " with skip " + fileSkip : "");
+        if (model != "SimpleRNN" || unit != "LSTM")
+            throw new ProblemException(new Problem("LSTM030", fileName, fileModel, "an LSTM", "only SimpleRNN files with unit_type LSTM are read (GRU is planned)"));
+        if (!plain || ih.Columns != inputs || ih.Rows != 4 * hidden || modelLayers != layers || modelOutputs != outputs)
+            throw new ProblemException(new Problem("LSTM030", fileName, fileModel,
+                plain ? "LSTM(" + ih.Columns + ", " + ih.Rows / 4 + ", " + modelLayers + ") → " + (modelOutputs > 0 ? "Linear(" + modelOutputs + ")" : "no head") : "a model with other tensors (bias-free, bidirectional, projection, peepholes or learned initial state)",
+                "declare " + declare));
+        if (fileSkip != skip)
+            throw new ProblemException(new Problem("LSTM030", fileName, fileModel, skip > 0 ? "Skip = " + skip : "no skip connection",
+                fileSkip > 0 ? "add Skip = " + fileSkip + " to [LstmModel]" : "remove Skip from [LstmModel]"));
+
+        var dict = Field(root, "state_dict") as List<KeyValuePair<string, object?>>
+            ?? throw Bad("no \"state_dict\" object (saved with save_state off): the file has the model's shape but not its weights");
+        long total = 0;
+        foreach (var t in tensors) total += (long)t.Rows * Math.Max(1, t.Columns);
+        var output = new byte[total * 4];
+        long offset = 0;
+        var used = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var (name, rows, columns) in tensors)
+        {
+            string fileTensor = name.StartsWith("fc.", StringComparison.Ordinal) ? "lin." + name.Substring(3) : "rec." + name;
+            long count = rows * (long)Math.Max(1, columns);
+            string shape = ShapeText(columns == 0 ? new long[] { rows } : new long[] { rows, columns });
+            object? value = null;
+            foreach (var p in dict) if (p.Key == fileTensor) { value = p.Value; break; }
+            if (value is null)
+            {
+                if (fileTensor == "lin.bias" && !headBias) { offset += count; continue; }   // bias_fl false: zeros
+                throw new ProblemException(new Problem("LSTM022", fileName, fileTensor, shape));
+            }
+            used.Add(fileTensor);
+            var flat = new List<object?>();
+            bool fits = value is List<object?> outer && outer.Count == rows;
+            if (fits)
+                foreach (var row in (List<object?>)value)
+                {
+                    if (columns == 0) { flat.Add(row); continue; }
+                    if (row is List<object?> r && r.Count == columns) flat.AddRange(r);
+                    else { fits = false; break; }
+                }
+            if (!fits)
+            {
+                string found = value is List<object?> l ? "[" + l.Count + (l.Count > 0 && l[0] is List<object?> first ? ", " + first.Count : "") + "]" : "(not a list)";
+                throw new ProblemException(new Problem("LSTM024", fileName, fileTensor, found, shape));
+            }
+            for (int k = 0; k < flat.Count; k++)
+            {
+                if (flat[k] is not Json.Number n || !double.TryParse(n.Text, NumberStyles.Float, CultureInfo.InvariantCulture, out double d))
+                    throw Bad("tensor '" + fileTensor + "' holds something other than a number at flat index " + k.ToString(CultureInfo.InvariantCulture));
+                float f = (float)d;
+                if (float.IsNaN(f) || float.IsInfinity(f))
+                    throw new ProblemException(new Problem("LSTM026", fileName, fileTensor, k.ToString(CultureInfo.InvariantCulture)));
+                byte[] bytes = BitConverter.GetBytes(f);
+                if (!BitConverter.IsLittleEndian) Array.Reverse(bytes);
+                Array.Copy(bytes, 0, output, (offset + k) * 4, 4);
+            }
+            offset += count;
+        }
+        foreach (var p in dict)
+            if (!used.Contains(p.Key)) throw new ProblemException(new Problem("LSTM023", fileName, p.Key));
+        return output;
+    }
+
+    private static object? Field(object? obj, string name)
+    {
+        if (obj is List<KeyValuePair<string, object?>> properties)
+            foreach (var p in properties) if (p.Key == name) return p.Value;
+        return null;
+    }
 
     private static byte[] ConvertCore(string fileName, byte[] file, IReadOnlyList<(string Name, int Rows, int Columns)> tensors, string? lstmPrefix, string? headPrefix)
     {

@@ -89,10 +89,10 @@ public sealed class LstmModelAttribute : Attribute
     public int Skip { get; set; }
 
     /// <summary>
-    /// Compiled-in weights: a safetensors file (e.g. from <c>safetensors.torch.save_file(model.state_dict(), path)</c>)
-    /// listed as an <c>AdditionalFiles</c> item. The generator reads it at build time and <c>new Model()</c> starts from
+    /// Compiled-in weights: a safetensors file (e.g. from <c>safetensors.torch.save_file(model.state_dict(), path)</c>),
+    /// or a GuitarML / Automated-GuitarAmpModelling <c>.json</c> model file, listed as an <c>AdditionalFiles</c> item. The generator reads it at build time and <c>new Model()</c> starts from
     /// its values, with no file and no parsing at run time. Missing file, wrong shape, missing or extra tensor and
-    /// unsupported dtype, and module prefixes that cannot be told apart, are compile-time errors LSTM020–LSTM029.
+    /// unsupported dtype, and module prefixes that cannot be told apart, are compile-time errors LSTM020–LSTM030.
     /// </summary>
     public string? Weights { get; set; }
 

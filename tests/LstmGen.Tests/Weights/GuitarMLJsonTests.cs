@@ -159,3 +159,77 @@ public sealed class GuitarMLJsonTests
         Assert.Contains("String where a number is expected", e.Message);
     }
 }
+
+/// <summary>The same files compiled in (<c>Weights = "amp.json"</c>): the generator reads them by the run-time reader's rules.</summary>
+public sealed class GuitarMLJsonCompiledTests : IDisposable
+{
+    private readonly string _folder = Directory.CreateTempSubdirectory("lstmgen-json-").FullName;
+
+    public void Dispose() => Directory.Delete(_folder, recursive: true);
+
+    private string Write(string json)
+    {
+        string path = Path.Combine(_folder, "amp.json");
+        File.WriteAllText(path, json);
+        return path;
+    }
+
+    private static string Source(string attribute) => $"using LstmGen; [LstmModel({attribute}, Weights = \"amp.json\")] public partial class Amp {{ }}";
+
+    private static string Json(LstmParameters p, int inputs, int hidden, int layers, int outputs, int skip, bool headBias = true, string unit = "LSTM")
+    {
+        var b = new StringBuilder($"{{\"model_data\": {{\"model\": \"SimpleRNN\", \"input_size\": {inputs}, \"skip\": {skip}, \"output_size\": {outputs}, \"unit_type\": \"{unit}\", \"num_layers\": {layers}, \"hidden_size\": {hidden}, \"bias_fl\": {(headBias ? "true" : "false")}}}, \"state_dict\": {{");
+        b.Append(string.Join(", ", p.Tensors.Where(t => headBias || t.Name != "fc.bias").Select(t =>
+        {
+            var v = t.Values.ToArray();
+            string Num(float x) => ((double)x).ToString("R", CultureInfo.InvariantCulture);
+            string name = t.Name.StartsWith("fc.", StringComparison.Ordinal) ? "lin." + t.Name.Substring(3) : "rec." + t.Name;
+            string list = t.Rank == 1 ? "[" + string.Join(", ", v.Select(Num)) + "]"
+                : "[" + string.Join(", ", Enumerable.Range(0, t.Rows).Select(r => "[" + string.Join(", ", v.Skip(r * t.Columns).Take(t.Columns).Select(Num)) + "]")) + "]";
+            return $"\"{name}\": {list}";
+        })));
+        return b.Append("}}").ToString();
+    }
+
+    [Fact]
+    public void AnAmpModelCompilesInWithTheRunTimeReadersValues()
+    {
+        var source = new Amp_1_20(seed: 12);
+        string json = Json(source.Parameters, 1, 20, 1, 1, 1);
+        var (diagnostics, output, run) = LstmGen.Tests.Generator.GeneratorHarness.Run(Source("InputSize = 1, HiddenSize = 20, OutputSize = 1, Skip = 1"), Write(json));
+        Assert.Empty(diagnostics);
+        Assert.Empty(output.GetDiagnostics().Where(d => d.Severity >= Microsoft.CodeAnalysis.DiagnosticSeverity.Warning));
+        // the first compiled-in float is weight_ih_l0[0], little-endian, as the run-time reader reads it
+        var loaded = new Amp_1_20(seed: 1);
+        GuitarMLJson.Load(Encoding.UTF8.GetBytes(json), loaded.Parameters);
+        string generated = LstmGen.Tests.Generator.GeneratorHarness.ModelSource(run).SourceText.ToString();
+        int open = generated.IndexOf('{', generated.IndexOf("CompiledWeights => new byte[]", StringComparison.Ordinal));
+        int close = generated.IndexOf('}', open);
+        byte[] compiled = generated.Substring(open + 1, close - open - 1).Split(new[] { ',', ' ', '\n', '\r' }, StringSplitOptions.RemoveEmptyEntries)
+            .Select(t => byte.Parse(t, CultureInfo.InvariantCulture)).ToArray();
+        byte[] expected = loaded.Parameters.Values.ToArray().SelectMany(BitConverter.GetBytes).ToArray();   // little-endian here
+        Assert.Equal(expected, compiled);
+    }
+
+    [Theory]
+    [InlineData("InputSize = 1, HiddenSize = 20, OutputSize = 1", "add Skip = 1 to [LstmModel]")]
+    [InlineData("InputSize = 2, HiddenSize = 20, OutputSize = 1, Skip = 1", "declare [LstmModel(InputSize = 1, HiddenSize = 20, NumLayers = 1, OutputSize = 1, Skip = 1)]")]
+    public void AnotherModelIsLstm030WithWhatToDeclare(string attribute, string advice)
+    {
+        string path = Write(Json(new Amp_1_20(seed: 3).Parameters, 1, 20, 1, 1, 1));
+        var (diagnostics, _, _) = LstmGen.Tests.Generator.GeneratorHarness.Run(Source(attribute), path);
+        var d = Assert.Single(diagnostics);
+        Assert.Equal("LSTM030", d.Id);
+        Assert.Contains(advice, d.GetMessage());
+    }
+
+    [Fact]
+    public void MalformedJsonIsLstm021()
+    {
+        string path = Write("{\"model_data\": {\"model\": \"SimpleRNN\", NaN}");
+        var (diagnostics, _, _) = LstmGen.Tests.Generator.GeneratorHarness.Run(Source("InputSize = 1, HiddenSize = 20, OutputSize = 1, Skip = 1"), path);
+        var d = Assert.Single(diagnostics);
+        Assert.Equal("LSTM021", d.Id);
+        Assert.Contains("invalid JSON", d.GetMessage());
+    }
+}
