@@ -104,6 +104,9 @@ public static class GuitarMLJson
 
     private static JsonDocument Parse(ReadOnlySpan<byte> json)
     {
+        // JsonDocument checks UTF-8 only when a string is read, which would surface as InvalidOperationException later
+        if (!System.Text.Unicode.Utf8.IsValid(json))
+            throw new WeightsFormatException(WeightsErrorKind.InvalidHeader, "json", "The file is not valid UTF-8 text.");
         try
         {
             // JsonDocument takes a ReadOnlyMemory; copying costs one allocation of the file's size at load time.

@@ -23,4 +23,14 @@ public sealed class FuzzSliceTests(ITestOutputHelper output)
         Assert.True(outcome.Loaded > 0, "no mutated file loaded: the mutations are too destructive to test the accepting paths");
         Assert.True(outcome.Rejected.Count >= 8, "fewer than 8 kinds of rejection seen: " + outcome.Summary());
     }
+
+    [Fact]
+    public void MutatedGuitarMLJsonOnlyEverThrowsWeightsFormatException()
+    {
+        var outcome = JsonFuzzHarness.Run(5_000, seed: 20261130);
+        output.WriteLine(outcome.Summary());
+        Assert.True(outcome.Failures.Count == 0, outcome.Summary());
+        Assert.True(outcome.Loaded > 0, "no mutated file loaded: " + outcome.Summary());
+        Assert.True(outcome.Rejected.Count >= 5, "fewer than 5 kinds of rejection seen: " + outcome.Summary());
+    }
 }
