@@ -20,11 +20,11 @@ namespace LstmGen.Tests.Weights;
 public sealed class GuitarMLJsonTests
 {
     /// <summary>The JSON text of <paramref name="source"/>'s tensors as SimpleRNN.save_model writes them.</summary>
-    private static string Json(LstmParameters source, int inputs, int hidden, int layers, int outputs, int skip,
-        bool headBias = true, string unit = "LSTM", Func<string, string?>? rename = null, string? modelData = null)
+    internal static string Json(LstmParameters source, int inputs, int hidden, int layers, int outputs, int skip,
+        bool headBias = true, string unit = "LSTM", Func<string, string?>? rename = null)
     {
         var b = new StringBuilder();
-        b.Append("{\"model_data\": ").Append(modelData ?? $"{{\"model\": \"SimpleRNN\", \"input_size\": {inputs}, \"skip\": {skip}, \"output_size\": {outputs}, \"unit_type\": \"{unit}\", \"num_layers\": {layers}, \"hidden_size\": {hidden}, \"bias_fl\": {(headBias ? "true" : "false")}}}");
+        b.Append("{\"model_data\": ").Append($"{{\"model\": \"SimpleRNN\", \"input_size\": {inputs}, \"skip\": {skip}, \"output_size\": {outputs}, \"unit_type\": \"{unit}\", \"num_layers\": {layers}, \"hidden_size\": {hidden}, \"bias_fl\": {(headBias ? "true" : "false")}}}");
         b.Append(", \"state_dict\": {");
         bool first = true;
         foreach (var t in source.Tensors)
@@ -176,20 +176,8 @@ public sealed class GuitarMLJsonCompiledTests : IDisposable
 
     private static string Source(string attribute) => $"using LstmGen; [LstmModel({attribute}, Weights = \"amp.json\")] public partial class Amp {{ }}";
 
-    private static string Json(LstmParameters p, int inputs, int hidden, int layers, int outputs, int skip, bool headBias = true, string unit = "LSTM")
-    {
-        var b = new StringBuilder($"{{\"model_data\": {{\"model\": \"SimpleRNN\", \"input_size\": {inputs}, \"skip\": {skip}, \"output_size\": {outputs}, \"unit_type\": \"{unit}\", \"num_layers\": {layers}, \"hidden_size\": {hidden}, \"bias_fl\": {(headBias ? "true" : "false")}}}, \"state_dict\": {{");
-        b.Append(string.Join(", ", p.Tensors.Where(t => headBias || t.Name != "fc.bias").Select(t =>
-        {
-            var v = t.Values.ToArray();
-            string Num(float x) => ((double)x).ToString("R", CultureInfo.InvariantCulture);
-            string name = t.Name.StartsWith("fc.", StringComparison.Ordinal) ? "lin." + t.Name.Substring(3) : "rec." + t.Name;
-            string list = t.Rank == 1 ? "[" + string.Join(", ", v.Select(Num)) + "]"
-                : "[" + string.Join(", ", Enumerable.Range(0, t.Rows).Select(r => "[" + string.Join(", ", v.Skip(r * t.Columns).Take(t.Columns).Select(Num)) + "]")) + "]";
-            return $"\"{name}\": {list}";
-        })));
-        return b.Append("}}").ToString();
-    }
+    private static string Json(LstmParameters p, int inputs, int hidden, int layers, int outputs, int skip) =>
+        GuitarMLJsonTests.Json(p, inputs, hidden, layers, outputs, skip);
 
     [Fact]
     public void AnAmpModelCompilesInWithTheRunTimeReadersValues()
