@@ -166,6 +166,7 @@ public static class FuzzHarness
         list.Add(new("stacked F32", Safetensors.ToBytes(stacked), Parameters(3, 5, 2, 2, true, 0)));
         list.Add(new("stacked F16 lstm.", Safetensors.ToBytes(stacked, new SafetensorsSaveOptions { LstmPrefix = "lstm.", DType = SafetensorsDType.F16, Metadata = new Dictionary<string, string> { ["format"] = "pt" } }), Parameters(3, 5, 2, 2, true, 0)));
         list.Add(new("stacked BF16 model.rnn.", Safetensors.ToBytes(stacked, new SafetensorsSaveOptions { LstmPrefix = "model.rnn.", HeadPrefix = "fc.", DType = SafetensorsDType.BF16 }), Parameters(3, 5, 2, 2, true, 0)));
+        list.Add(new("stacked F32 rec./lin. (GuitarML's names: both prefixes detected)", Safetensors.ToBytes(stacked, new SafetensorsSaveOptions { LstmPrefix = "rec.", HeadPrefix = "lin." }), Parameters(3, 5, 2, 2, true, 0)));
         list.Add(new("small F32", Safetensors.ToBytes(small), Parameters(1, 1, 1, 0, true, 0)));
         list.Add(new("no-bias F32 lstm.", Safetensors.ToBytes(noBias, new SafetensorsSaveOptions { LstmPrefix = "lstm." }), Parameters(2, 3, 1, 1, false, 0)));
         return list;

@@ -117,7 +117,7 @@ public static class Checkpoint
         }
 
         // Parameters last but one: this checks every tensor before writing any.
-        Safetensors.Load(file.Span, parameters, new SafetensorsOptions { LstmPrefix = "", AllowExtraTensors = true });
+        Safetensors.Load(file.Span, parameters, new SafetensorsOptions { LstmPrefix = "", HeadPrefix = "fc.", AllowExtraTensors = true });
         optimizer?.Restore(steps, state ?? []);
         return new CheckpointInfo(version, steps, kind, meta);
     }

@@ -252,7 +252,15 @@ public static class Safetensors
             var shape = entry.Shape;
             bool weightShaped = shape.Length == 2 && shape[0] == rows && shape[1] == columns;
             bool biasShaped = shape.Length == 1 && shape[0] == rows;
-            if (weightShaped || biasShaped) Found.Add(new(nameReader.GetString() ?? "", shape.ToArray()));
+            if (weightShaped || biasShaped) Found.Add(new(Name(ref nameReader), shape.ToArray()));
+        }
+
+        /// <summary>The entry's name; invalid UTF-8 (which Utf8JsonReader leaves to GetString to find) becomes U+FFFD.</summary>
+        private static string Name(ref Utf8JsonReader reader)
+        {
+            if (!reader.ValueIsEscaped) return Encoding.UTF8.GetString(reader.ValueSpan);
+            try { return reader.GetString() ?? ""; }
+            catch (InvalidOperationException) { return "\uFFFD"; }    // never a head candidate: not a '…weight' or '…bias'
         }
 
         public void OnMetadata(ref Utf8JsonReader key, ref Utf8JsonReader value) { }
