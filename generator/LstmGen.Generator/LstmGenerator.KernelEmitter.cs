@@ -75,17 +75,17 @@ public sealed partial class LstmGenerator
             }
             _w.Line();
             EmitPack();
-            if (!_plan.Bidirectional) EmitStep();
+            if (!_plan.Bidirectional && Reduced) EmitReducedStep();
+            else if (!_plan.Bidirectional) EmitStep();
             if (_plan.Bidirectional) EmitForwardBidirectional(); else EmitForwardChunk();
             foreach (int k in LayerIndexByShape())
             {
                 var plan = Plan(k);
-                if (!_plan.Bidirectional)
-                    EmitCell(plan, recurrentOnly: false, batch: Batch, reduced: Reduced);
+                if (!_plan.Bidirectional && !Reduced)
+                    EmitCell(plan, recurrentOnly: false, batch: Batch);
                 EmitCell(plan, recurrentOnly: true, reduced: Reduced);
                 EmitCell(plan, recurrentOnly: true, training: true);
-                // float32 weights: the runtime's InputProjection (training, and float32 inference)
-                if (Reduced) EmitProjection(plan, reduced: true);
+                // the input projections are the runtime's InputProjection (every storage)
             }
             if (P > 0) EmitProjectOut();
             new BackwardEmitter(_plan, _w, _v, _sink).Emit();
@@ -210,6 +210,33 @@ public sealed partial class LstmGenerator
                     _w.Line($"Copy({S(sb + hSlot)}, {S(sb + "StateZ" + N(k + 1))}, {N(Hp)}); // h_t is layer {N(k + 1)}'s input");
                 if (Batch > 1) _w.Close();
             }
+            _w.Close();
+            _w.Line();
+        }
+
+        /// <summary>
+        /// The step of a bf16 or int8 model: per layer, one step of the input projection into the G row, then the
+        /// recurrence exactly as the sequence <c>Forward</c> runs it (so the two give the same bits). These models are for
+        /// the shapes whose weights no longer fit the fast caches, where a step is bound by the bytes of weights it reads and
+        /// a fused cell kernel would gain nothing over the two passes; it would double the emitted kernels.
+        /// </summary>
+        private void EmitReducedStep()
+        {
+            _w.Line("/// <summary>One time step of every layer" + (Batch > 1 ? " for every stream (stream b's block starts at b·StreamStride)" : "") + "; the input is already in z_0's x slot.</summary>");
+            _w.Open("internal static void Step(ref float w, ref float sh)");
+            if (Batch > 1) _w.Open($"for (int b = 0; b < {N(Batch)}; b++)");
+            _w.Line($"ref float s = ref {(Batch > 1 ? $"{Unsafe}.Add(ref sh, b * StreamStride)" : "sh")};");
+            for (int k = 0; k < L; k++)
+            {
+                var plan = Plan(k);
+                string hSlot = "StateZ" + N(k) + " + " + N(plan.Inputs);
+                _w.Line($"// layer {N(k)}: G = b + W_ih·x, then a = G + W_hh·h_(t-1), c_t and h_t");
+                _w.Line(ProjectCall(_plan, plan, Reduced, W(k), B(k), ScaleArg(k), S("StateZ" + N(k)), N(plan.Inputs), Sh("StateG"), steps: "1"));
+                EmitRecurStep(k, Sh("StateG"));
+                if (k + 1 < L)
+                    _w.Line($"Copy({S(hSlot)}, {S("StateZ" + N(k + 1))}, {N(Hp)}); // h_t is layer {N(k + 1)}'s input");
+            }
+            if (Batch > 1) _w.Close();
             _w.Close();
             _w.Line();
         }
@@ -601,116 +628,14 @@ public sealed partial class LstmGenerator
         }
 
         /// <summary>
-        /// Emits the hoisted input projection: G[t] = b + W_ih·x_t for the n steps of a chunk, register-blocked over
-        /// a few gate vectors and a few time steps so each weight load feeds several FMAs. With <paramref name="reduced"/>,
-        /// reads the bf16 or int8 weights (int8: groups of four vectors, the four gates of a block, and sums scaled by s_ih).
+        /// The call of a layer's hoisted input projection over n steps: the runtime's InputProjection, for every weight
+        /// storage (a long blocked product, which does not need constant sizes; bf16 and int8 weights are widened on load).
         /// </summary>
-        /// <summary>
-        /// The call of a layer's hoisted input projection over n steps: the runtime's InputProjection for float32 weights
-        /// (a long blocked product, which does not need constant sizes), an emitted kernel for bf16 and int8 (it decodes).
-        /// </summary>
-        internal static string ProjectCall(ModelPlan model, LayerPlan plan, bool reduced, string w, string bias, string scaleArg, string x, string xStride, string g)
+        internal static string ProjectCall(ModelPlan model, LayerPlan plan, bool reduced, string w, string bias, string scaleArg, string x, string xStride, string g, string steps = "n")
         {
-            if (reduced)
-                return $"{SharedKernels.ClassName(plan.Width)}.{KernelNames.Project(model, plan, reduced)}({w}, {bias}, {scaleArg}{x}, {xStride}, n, {g});";
-            return $"InputProjection.Project({w}, {bias}, {x}, {xStride}, n, {g}, {N(plan.Width.Lanes)}, {N(plan.Inputs)}, {N(plan.Tiles)}, " +
+            string method = !reduced ? "Project" : model.Int8 ? "ProjectInt8" : "ProjectBFloat16";
+            return $"InputProjection.{method}({w}, {bias}, {scaleArg}{x}, {xStride}, {steps}, {g}, {N(plan.Width.Lanes)}, {N(plan.Inputs)}, {N(plan.Tiles)}, " +
                    $"{N(plan.VectorsPerTile)}, {N(plan.TileStride)}, {N(LstmCell.Gates * plan.PaddedHidden)});";
-        }
-
-        private void EmitProjection(LayerPlan plan, bool reduced) => Shared(KernelNames.Project(_plan, plan, reduced), () => EmitProjectionBody(plan, reduced));
-
-        private void EmitProjectionBody(LayerPlan plan, bool reduced)
-        {
-            int lanes = _v.Lanes;
-            bool int8 = reduced && Int8;
-            int group = System.Math.Min(int8 ? 4 : _v.ProjectionVectors, plan.VectorsPerTile);
-            // int8 needs whole groups of four vectors; on the 16-register widths that leaves room for two time steps
-            int timeBlock = group > _v.ProjectionVectors ? 2 : 4;
-            int groups = plan.VectorsPerTile / group;
-            int inputs = plan.Inputs;
-            int gStride = LstmCell.Gates * plan.PaddedHidden;
-            int unit = reduced ? Bpe : 1;
-            bool unrolled = plan.UnrollProjection(inputs);
-
-            _w.Line("/// <summary>G[t] = (b_ih + b_hh) + W_ih·x_t for t in [0, n): the input half of every step, as one blocked matrix product.</summary>");
-            _w.Open($"internal static void {KernelNames.Project(_plan, plan, reduced)}(ref float w, ref float bias, {(int8 ? "ref float scale, " : "")}ref float x, int xStride, int n, ref float g)");
-            if (reduced) _w.Line($"ref byte wb = ref {Unsafe}.As<float, byte>(ref w);");
-            _w.Open($"for (int tile = 0; tile < {N(plan.Tiles)}; tile++)");
-            _w.Open($"for (int grp = 0; grp < {N(groups)}; grp++)");
-            _w.Line($"ref {(reduced ? "byte" : "float")} wg = ref {Unsafe}.Add(ref {(reduced ? "wb" : "w")}, {(plan.Tiles == 1 ? "" : $"tile * {N(plan.TileStride * unit)} + ")}grp * {N(group * lanes * unit)});");
-            _w.Line($"int vector = tile * {N(plan.VectorsPerTile * lanes)} + grp * {N(group * lanes)};");
-            if (reduced) EmitDecodeLocals();
-            _w.Line("int t = 0;");
-            EmitProjectionBlock(plan, timeBlock, group, inputs, gStride, unrolled, "for (; t + " + N(timeBlock) + " <= n; t += " + N(timeBlock) + ")", reduced);
-            EmitProjectionBlock(plan, 1, group, inputs, gStride, unrolled, "for (; t < n; t++)", reduced);
-            _w.Close();
-            _w.Close();
-            _w.Close();
-            _w.Line();
-        }
-
-        private void EmitProjectionBlock(LayerPlan plan, int steps, int group, int inputs, int gStride, bool unrolled, string loopHeader, bool reduced)
-        {
-            int lanes = _v.Lanes;
-            bool int8 = reduced && Int8;
-            int unit = reduced ? Bpe : 1;
-            _w.Open(loopHeader);
-            _w.Line($"ref float xt = ref {Unsafe}.Add(ref x, t * xStride);");
-            for (int s = 0; s < steps; s++)
-                for (int v = 0; v < group; v++)
-                    _w.Line($"{_v.Type} a{N(s)}_{N(v)} = {(int8 ? _v.Zero : _v.Load("bias", Add("vector", v * lanes)))};");
-            void Column(string j, string wRef, string wOff)
-            {
-                if (reduced)
-                {
-                    _w.Line($"{_v.Type} {string.Join(", ", Enumerable.Range(0, group).Select(v => "w" + N(v)))};");
-                    EmitDecode(wRef, wOff, group, v => "w" + N(v));
-                }
-                else
-                {
-                    for (int v = 0; v < group; v++)
-                        _w.Line($"{_v.Type} w{N(v)} = {_v.Load(wRef, Add(wOff, v * lanes))};");
-                }
-                for (int s = 0; s < steps; s++)
-                {
-                    string xIndex = s == 0 ? j : s == 1 ? $"{j} + xStride" : $"{j} + {N(s)} * xStride";
-                    _w.Line($"{_v.Type} x{N(s)} = {_v.Broadcast(VectorWidth.At("xt", xIndex))};");
-                    for (int v = 0; v < group; v++)
-                        _w.Line($"a{N(s)}_{N(v)} = {_v.MulAdd($"w{N(v)}", $"x{N(s)}", $"a{N(s)}_{N(v)}")};");
-                }
-            }
-            if (unrolled)
-            {
-                for (int j = 0; j < inputs; j++)
-                {
-                    _w.Open("");
-                    Column(N(j), "wg", N(j * plan.ColumnStride * unit));
-                    _w.Close();
-                }
-            }
-            else
-            {
-                _w.Line($"ref {(reduced ? "byte" : "float")} wj = ref wg;");
-                _w.Open($"for (int j = 0; j < {N(inputs)}; j++)");
-                Column("j", "wj", "");
-                _w.Line($"wj = ref {Unsafe}.Add(ref wj, {N(plan.ColumnStride * unit)});");
-                _w.Close();
-            }
-            if (int8)
-            {
-                _w.Line("// G = s_ih·2^-24 · Σ + bias");
-                for (int v = 0; v < group; v++)
-                {
-                    _w.Line($"{_v.Type} ks{N(v)} = {_v.Load("scale", Add("vector", v * lanes))};");
-                    _w.Line($"{_v.Type} kb{N(v)} = {_v.Load("bias", Add("vector", v * lanes))};");
-                    for (int s = 0; s < steps; s++)
-                        _w.Line($"a{N(s)}_{N(v)} = {_v.MulAdd($"a{N(s)}_{N(v)}", "ks" + N(v), "kb" + N(v))};");
-                }
-            }
-            for (int s = 0; s < steps; s++)
-                for (int v = 0; v < group; v++)
-                    _w.Line(_v.Store($"a{N(s)}_{N(v)}", "g", $"(t + {N(s)}) * {N(gStride)} + vector + {N(v * lanes)}"));
-            _w.Close();
         }
     }
 }

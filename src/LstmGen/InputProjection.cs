@@ -43,6 +43,39 @@ public static class InputProjection
         else throw new ArgumentOutOfRangeException(nameof(lanes), lanes, "The packing's vector width must be one the hardware accelerates (16, 8 or 4 floats), or 1.");
     }
 
+    /// <summary>
+    /// As <see cref="Project"/>, on a layer packed with bfloat16 weights (<see cref="LstmPacking.PackLayerBFloat16"/>):
+    /// each weight is widened to float32 on load, then summed exactly as there.
+    /// </summary>
+    public static void ProjectBFloat16(ref float w, ref float bias, ref float x, int xStride, int n, ref float g,
+        int lanes, int inputs, int tiles, int vectorsPerTile, int tileStride, int gStride)
+    {
+        var shape = new Shape(inputs, tiles, vectorsPerTile, tileStride, gStride);
+        ref byte wb = ref Unsafe.As<float, byte>(ref w);
+        if (lanes == 16 && Vector512.IsHardwareAccelerated) ProjectBFloat16<Width512, Vector512<float>>(ref wb, ref bias, ref x, xStride, n, ref g, shape);
+        else if (lanes == 8 && Vector256.IsHardwareAccelerated) ProjectBFloat16<Width256, Vector256<float>>(ref wb, ref bias, ref x, xStride, n, ref g, shape);
+        else if (lanes == 4 && Vector128.IsHardwareAccelerated) ProjectBFloat16<Width128, Vector128<float>>(ref wb, ref bias, ref x, xStride, n, ref g, shape);
+        else if (lanes == 1) ProjectBFloat16<Width1, float>(ref wb, ref bias, ref x, xStride, n, ref g, shape);
+        else throw new ArgumentOutOfRangeException(nameof(lanes), lanes, "The packing's vector width must be one the hardware accelerates (16, 8 or 4 floats), or 1.");
+    }
+
+    /// <summary>
+    /// As <see cref="Project"/>, on a layer packed with int8 weights (<see cref="LstmPacking.PackLayerInt8"/>): per row,
+    /// G = s_ih·2⁻²⁴·Σ_j (q_j·2²⁴)·x_j + bias, the sum taken in float32 from zero over the columns in order.
+    /// <c>scale</c> holds the packed W_ih row scales (times 2⁻²⁴), laid out like the bias.
+    /// </summary>
+    public static void ProjectInt8(ref float w, ref float bias, ref float scale, ref float x, int xStride, int n, ref float g,
+        int lanes, int inputs, int tiles, int vectorsPerTile, int tileStride, int gStride)
+    {
+        var shape = new Shape(inputs, tiles, vectorsPerTile, tileStride, gStride);
+        ref byte wb = ref Unsafe.As<float, byte>(ref w);
+        if (lanes == 16 && Vector512.IsHardwareAccelerated) ProjectInt8<Width512, Vector512<float>>(ref wb, ref bias, ref scale, ref x, xStride, n, ref g, shape);
+        else if (lanes == 8 && Vector256.IsHardwareAccelerated) ProjectInt8<Width256, Vector256<float>>(ref wb, ref bias, ref scale, ref x, xStride, n, ref g, shape);
+        else if (lanes == 4 && Vector128.IsHardwareAccelerated) ProjectInt8<Width128, Vector128<float>>(ref wb, ref bias, ref scale, ref x, xStride, n, ref g, shape);
+        else if (lanes == 1) ProjectInt8<Width1, float>(ref wb, ref bias, ref scale, ref x, xStride, n, ref g, shape);
+        else throw new ArgumentOutOfRangeException(nameof(lanes), lanes, "The packing's vector width must be one the hardware accelerates (16, 8 or 4 floats), or 1.");
+    }
+
     private readonly record struct Shape(int Inputs, int Tiles, int VectorsPerTile, int TileStride, int GStride);
 
     /// <summary>Two vectors of one tile at a time (so a block of four steps keeps eight accumulators), tile by tile.</summary>
@@ -103,5 +136,144 @@ public static class InputProjection
                 }
             }
         }
+    }
+    /// <summary>One bfloat16 pair (two vectors) of one tile at a time, blocks of four steps: eight accumulators, as for float32.</summary>
+    /// <remarks>The vectors of a tile come in fours (the four gates of a block), so two pairs never run past a tile.</remarks>
+    private static void ProjectBFloat16<TW, TV>(ref byte w, ref float bias, ref float x, int xStride, int n, ref float g, Shape s)
+        where TW : struct, IWidth<TV> where TV : struct
+    {
+        int lanes = TW.Lanes, columnBytes = s.VectorsPerTile * lanes * 2;
+        for (int tile = 0; tile < s.Tiles; tile++)
+        {
+            for (int pair = 0; pair < s.VectorsPerTile; pair += 2)
+            {
+                ref byte wp = ref Unsafe.Add(ref w, (tile * s.TileStride + pair * lanes) * 2);
+                int vector = (tile * s.VectorsPerTile + pair) * lanes;
+                TV b0 = TW.Load(ref bias, vector), b1 = TW.Load(ref bias, vector + lanes);
+                int t = 0;
+                for (; t + 4 <= n; t += 4)
+                {
+                    ref float xt = ref Unsafe.Add(ref x, t * xStride);
+                    TV a00 = b0, a01 = b1, a10 = b0, a11 = b1, a20 = b0, a21 = b1, a30 = b0, a31 = b1;
+                    for (int j = 0; j < s.Inputs; j++)
+                    {
+                        TW.WidenBFloat16(ref wp, j * columnBytes, out TV w0, out TV w1);
+                        TV x0 = TW.Splat(Unsafe.Add(ref xt, j));
+                        a00 = TW.MulAdd(w0, x0, a00);
+                        a01 = TW.MulAdd(w1, x0, a01);
+                        TV x1 = TW.Splat(Unsafe.Add(ref xt, j + xStride));
+                        a10 = TW.MulAdd(w0, x1, a10);
+                        a11 = TW.MulAdd(w1, x1, a11);
+                        TV x2 = TW.Splat(Unsafe.Add(ref xt, j + 2 * xStride));
+                        a20 = TW.MulAdd(w0, x2, a20);
+                        a21 = TW.MulAdd(w1, x2, a21);
+                        TV x3 = TW.Splat(Unsafe.Add(ref xt, j + 3 * xStride));
+                        a30 = TW.MulAdd(w0, x3, a30);
+                        a31 = TW.MulAdd(w1, x3, a31);
+                    }
+                    int row = t * s.GStride + vector;
+                    TW.Store(a00, ref g, row); TW.Store(a01, ref g, row + lanes);
+                    TW.Store(a10, ref g, row + s.GStride); TW.Store(a11, ref g, row + s.GStride + lanes);
+                    TW.Store(a20, ref g, row + 2 * s.GStride); TW.Store(a21, ref g, row + 2 * s.GStride + lanes);
+                    TW.Store(a30, ref g, row + 3 * s.GStride); TW.Store(a31, ref g, row + 3 * s.GStride + lanes);
+                }
+            }
+            // The steps left over (a bf16 model's Step is one): two pairs at a time, four independent sums, each
+            // summed in the same order as above.
+            for (int t = n & ~3; t < n; t++)
+            {
+                ref float xt = ref Unsafe.Add(ref x, t * xStride);
+                for (int four = 0; four < s.VectorsPerTile; four += 4)
+                {
+                    ref byte wp = ref Unsafe.Add(ref w, (tile * s.TileStride + four * lanes) * 2);
+                    int vector = (tile * s.VectorsPerTile + four) * lanes;
+                    TV a0 = TW.Load(ref bias, vector), a1 = TW.Load(ref bias, vector + lanes);
+                    TV a2 = TW.Load(ref bias, vector + 2 * lanes), a3 = TW.Load(ref bias, vector + 3 * lanes);
+                    for (int j = 0; j < s.Inputs; j++)
+                    {
+                        TW.WidenBFloat16(ref wp, j * columnBytes, out TV w0, out TV w1);
+                        TW.WidenBFloat16(ref wp, j * columnBytes + 4 * lanes, out TV w2, out TV w3);
+                        TV xj = TW.Splat(Unsafe.Add(ref xt, j));
+                        a0 = TW.MulAdd(w0, xj, a0);
+                        a1 = TW.MulAdd(w1, xj, a1);
+                        a2 = TW.MulAdd(w2, xj, a2);
+                        a3 = TW.MulAdd(w3, xj, a3);
+                    }
+                    ref float gt = ref Unsafe.Add(ref g, t * s.GStride + vector);
+                    TW.Store(a0, ref gt, 0); TW.Store(a1, ref gt, lanes); TW.Store(a2, ref gt, 2 * lanes); TW.Store(a3, ref gt, 3 * lanes);
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// One int8 four (the four gates of a block) of one tile at a time: blocks of four steps with AVX-512's 32 registers
+    /// (sixteen accumulators), of two steps on the other widths, so one widening feeds eight or sixteen FMAs.
+    /// </summary>
+    private static void ProjectInt8<TW, TV>(ref byte w, ref float bias, ref float scale, ref float x, int xStride, int n, ref float g, Shape s)
+        where TW : struct, IWidth<TV> where TV : struct
+    {
+        int lanes = TW.Lanes, columnBytes = s.VectorsPerTile * lanes, block = TW.Lanes == 16 ? 4 : 2;
+        for (int tile = 0; tile < s.Tiles; tile++)
+        {
+            for (int four = 0; four < s.VectorsPerTile; four += 4)
+            {
+                ref byte wp = ref Unsafe.Add(ref w, tile * s.TileStride + four * lanes);
+                int vector = (tile * s.VectorsPerTile + four) * lanes;
+                int t = 0;
+                for (; t + block <= n; t += block)
+                {
+                    ref float xt = ref Unsafe.Add(ref x, t * xStride);
+                    TV a00 = TW.Zero, a01 = TW.Zero, a02 = TW.Zero, a03 = TW.Zero, a10 = TW.Zero, a11 = TW.Zero, a12 = TW.Zero, a13 = TW.Zero;
+                    TV a20 = TW.Zero, a21 = TW.Zero, a22 = TW.Zero, a23 = TW.Zero, a30 = TW.Zero, a31 = TW.Zero, a32 = TW.Zero, a33 = TW.Zero;
+                    for (int j = 0; j < s.Inputs; j++)
+                    {
+                        TW.WidenInt8(ref wp, j * columnBytes, out TV w0, out TV w1, out TV w2, out TV w3);
+                        TV x0 = TW.Splat(Unsafe.Add(ref xt, j));
+                        a00 = TW.MulAdd(w0, x0, a00); a01 = TW.MulAdd(w1, x0, a01); a02 = TW.MulAdd(w2, x0, a02); a03 = TW.MulAdd(w3, x0, a03);
+                        TV x1 = TW.Splat(Unsafe.Add(ref xt, j + xStride));
+                        a10 = TW.MulAdd(w0, x1, a10); a11 = TW.MulAdd(w1, x1, a11); a12 = TW.MulAdd(w2, x1, a12); a13 = TW.MulAdd(w3, x1, a13);
+                        if (TW.Lanes == 16)
+                        {
+                            TV x2 = TW.Splat(Unsafe.Add(ref xt, j + 2 * xStride));
+                            a20 = TW.MulAdd(w0, x2, a20); a21 = TW.MulAdd(w1, x2, a21); a22 = TW.MulAdd(w2, x2, a22); a23 = TW.MulAdd(w3, x2, a23);
+                            TV x3 = TW.Splat(Unsafe.Add(ref xt, j + 3 * xStride));
+                            a30 = TW.MulAdd(w0, x3, a30); a31 = TW.MulAdd(w1, x3, a31); a32 = TW.MulAdd(w2, x3, a32); a33 = TW.MulAdd(w3, x3, a33);
+                        }
+                    }
+                    ref float gt = ref Unsafe.Add(ref g, t * s.GStride + vector);
+                    StoreScaled<TW, TV>(ref gt, ref bias, ref scale, vector, lanes, a00, a01, a02, a03);
+                    StoreScaled<TW, TV>(ref Unsafe.Add(ref gt, s.GStride), ref bias, ref scale, vector, lanes, a10, a11, a12, a13);
+                    if (TW.Lanes == 16)
+                    {
+                        StoreScaled<TW, TV>(ref Unsafe.Add(ref gt, 2 * s.GStride), ref bias, ref scale, vector, lanes, a20, a21, a22, a23);
+                        StoreScaled<TW, TV>(ref Unsafe.Add(ref gt, 3 * s.GStride), ref bias, ref scale, vector, lanes, a30, a31, a32, a33);
+                    }
+                }
+                for (; t < n; t++)
+                {
+                    ref float xt = ref Unsafe.Add(ref x, t * xStride);
+                    TV a0 = TW.Zero, a1 = TW.Zero, a2 = TW.Zero, a3 = TW.Zero;
+                    for (int j = 0; j < s.Inputs; j++)
+                    {
+                        TW.WidenInt8(ref wp, j * columnBytes, out TV w0, out TV w1, out TV w2, out TV w3);
+                        TV xj = TW.Splat(Unsafe.Add(ref xt, j));
+                        a0 = TW.MulAdd(w0, xj, a0); a1 = TW.MulAdd(w1, xj, a1); a2 = TW.MulAdd(w2, xj, a2); a3 = TW.MulAdd(w3, xj, a3);
+                    }
+                    StoreScaled<TW, TV>(ref Unsafe.Add(ref g, t * s.GStride + vector), ref bias, ref scale, vector, lanes, a0, a1, a2, a3);
+                }
+            }
+        }
+    }
+
+    /// <summary>G = Σ·(s_ih·2⁻²⁴) + bias for four vectors.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreScaled<TW, TV>(ref float g, ref float bias, ref float scale, int vector, int lanes, TV a0, TV a1, TV a2, TV a3)
+        where TW : struct, IWidth<TV> where TV : struct
+    {
+        TW.Store(TW.MulAdd(a0, TW.Load(ref scale, vector), TW.Load(ref bias, vector)), ref g, 0);
+        TW.Store(TW.MulAdd(a1, TW.Load(ref scale, vector + lanes), TW.Load(ref bias, vector + lanes)), ref g, lanes);
+        TW.Store(TW.MulAdd(a2, TW.Load(ref scale, vector + 2 * lanes), TW.Load(ref bias, vector + 2 * lanes)), ref g, 2 * lanes);
+        TW.Store(TW.MulAdd(a3, TW.Load(ref scale, vector + 3 * lanes), TW.Load(ref bias, vector + 3 * lanes)), ref g, 3 * lanes);
     }
 }

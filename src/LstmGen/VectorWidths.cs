@@ -1,3 +1,4 @@
+using System;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
@@ -20,6 +21,19 @@ internal interface IWidth<TV> where TV : struct
     static abstract TV Multiply(TV a, TV b);
     /// <summary>a·b + c, fused where the hardware has FMA (as <see cref="LstmMath.MulAdd(float, float, float)"/>).</summary>
     static abstract TV MulAdd(TV a, TV b, TV c);
+
+    /// <summary>
+    /// Widens one bfloat16 pair of packed vectors (see <see cref="LstmPacking.PackLayerBFloat16"/>): 32-bit lane k holds
+    /// the even vector's lane k in its low half and the odd vector's in its high half; a bfloat16 is the top half of a
+    /// float32, so the low half shifted up and the high half masked are the two float vectors.
+    /// </summary>
+    static abstract void WidenBFloat16(ref byte source, int byteOffset, out TV even, out TV odd);
+
+    /// <summary>
+    /// Widens one int8 four of packed vectors (see <see cref="LstmPacking.PackLayerInt8"/>): byte g of 32-bit lane k holds
+    /// vector g's lane k; shifted into the top of the lane and converted it is q·2²⁴ (the scales carry the 2⁻²⁴).
+    /// </summary>
+    static abstract void WidenInt8(ref byte source, int byteOffset, out TV v0, out TV v1, out TV v2, out TV v3);
 }
 
 internal readonly struct Width512 : IWidth<Vector512<float>>
@@ -33,6 +47,24 @@ internal readonly struct Width512 : IWidth<Vector512<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Subtract(Vector512<float> a, Vector512<float> b) => a - b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Multiply(Vector512<float> a, Vector512<float> b) => a * b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> MulAdd(Vector512<float> a, Vector512<float> b, Vector512<float> c) => LstmMath.MulAdd(a, b, c);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void WidenBFloat16(ref byte source, int byteOffset, out Vector512<float> even, out Vector512<float> odd)
+    {
+        Vector512<uint> bits = Vector512.AsUInt32(Vector512.LoadUnsafe(ref source, (nuint)byteOffset));
+        even = Vector512.AsSingle(bits << 16);
+        odd = Vector512.AsSingle(bits & Vector512.Create(0xFFFF0000u));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void WidenInt8(ref byte source, int byteOffset, out Vector512<float> v0, out Vector512<float> v1, out Vector512<float> v2, out Vector512<float> v3)
+    {
+        Vector512<int> bits = Vector512.AsInt32(Vector512.LoadUnsafe(ref source, (nuint)byteOffset)), top8 = Vector512.Create(unchecked((int)0xFF000000));
+        v0 = Vector512.ConvertToSingle(bits << 24);
+        v1 = Vector512.ConvertToSingle((bits << 16) & top8);
+        v2 = Vector512.ConvertToSingle((bits << 8) & top8);
+        v3 = Vector512.ConvertToSingle(bits & top8);
+    }
 }
 
 internal readonly struct Width256 : IWidth<Vector256<float>>
@@ -46,6 +78,24 @@ internal readonly struct Width256 : IWidth<Vector256<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Subtract(Vector256<float> a, Vector256<float> b) => a - b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Multiply(Vector256<float> a, Vector256<float> b) => a * b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> MulAdd(Vector256<float> a, Vector256<float> b, Vector256<float> c) => LstmMath.MulAdd(a, b, c);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void WidenBFloat16(ref byte source, int byteOffset, out Vector256<float> even, out Vector256<float> odd)
+    {
+        Vector256<uint> bits = Vector256.AsUInt32(Vector256.LoadUnsafe(ref source, (nuint)byteOffset));
+        even = Vector256.AsSingle(bits << 16);
+        odd = Vector256.AsSingle(bits & Vector256.Create(0xFFFF0000u));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void WidenInt8(ref byte source, int byteOffset, out Vector256<float> v0, out Vector256<float> v1, out Vector256<float> v2, out Vector256<float> v3)
+    {
+        Vector256<int> bits = Vector256.AsInt32(Vector256.LoadUnsafe(ref source, (nuint)byteOffset)), top8 = Vector256.Create(unchecked((int)0xFF000000));
+        v0 = Vector256.ConvertToSingle(bits << 24);
+        v1 = Vector256.ConvertToSingle((bits << 16) & top8);
+        v2 = Vector256.ConvertToSingle((bits << 8) & top8);
+        v3 = Vector256.ConvertToSingle(bits & top8);
+    }
 }
 
 internal readonly struct Width128 : IWidth<Vector128<float>>
@@ -59,6 +109,24 @@ internal readonly struct Width128 : IWidth<Vector128<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Subtract(Vector128<float> a, Vector128<float> b) => a - b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Multiply(Vector128<float> a, Vector128<float> b) => a * b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> MulAdd(Vector128<float> a, Vector128<float> b, Vector128<float> c) => LstmMath.MulAdd(a, b, c);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void WidenBFloat16(ref byte source, int byteOffset, out Vector128<float> even, out Vector128<float> odd)
+    {
+        Vector128<uint> bits = Vector128.AsUInt32(Vector128.LoadUnsafe(ref source, (nuint)byteOffset));
+        even = Vector128.AsSingle(bits << 16);
+        odd = Vector128.AsSingle(bits & Vector128.Create(0xFFFF0000u));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void WidenInt8(ref byte source, int byteOffset, out Vector128<float> v0, out Vector128<float> v1, out Vector128<float> v2, out Vector128<float> v3)
+    {
+        Vector128<int> bits = Vector128.AsInt32(Vector128.LoadUnsafe(ref source, (nuint)byteOffset)), top8 = Vector128.Create(unchecked((int)0xFF000000));
+        v0 = Vector128.ConvertToSingle(bits << 24);
+        v1 = Vector128.ConvertToSingle((bits << 16) & top8);
+        v2 = Vector128.ConvertToSingle((bits << 8) & top8);
+        v3 = Vector128.ConvertToSingle(bits & top8);
+    }
 }
 
 /// <summary>Plain floats: the path for builds without hardware intrinsics, and the columns past the last whole vector.</summary>
@@ -73,4 +141,23 @@ internal readonly struct Width1 : IWidth<float>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Subtract(float a, float b) => a - b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Multiply(float a, float b) => a * b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float MulAdd(float a, float b, float c) => LstmMath.MulAdd(a, b, c);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void WidenBFloat16(ref byte source, int byteOffset, out float even, out float odd)
+    {
+        uint bits = Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref source, byteOffset));
+        even = BitConverter.UInt32BitsToSingle(bits << 16);
+        odd = BitConverter.UInt32BitsToSingle(bits & 0xFFFF0000u);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void WidenInt8(ref byte source, int byteOffset, out float v0, out float v1, out float v2, out float v3)
+    {
+        const int Top8 = unchecked((int)0xFF000000);
+        int bits = Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref source, byteOffset));
+        v0 = bits << 24;
+        v1 = (bits << 16) & Top8;
+        v2 = (bits << 8) & Top8;
+        v3 = bits & Top8;
+    }
 }

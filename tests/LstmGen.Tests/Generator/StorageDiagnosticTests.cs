@@ -42,8 +42,10 @@ public sealed class StorageDiagnosticTests
         Assert.Contains($"internal static void Recur{tag}_3x17p5_peep(", emitted);
         // a reduced model's inference never reads float32 gate weights
         Assert.Equal(!reduced, emitted.Contains("internal static void Recur_3x17p5_peep("));
-        // bf16 and int8 inference projects with its own decoding kernel; float32 weights use the runtime's InputProjection
-        Assert.Equal(reduced, emitted.Contains($"Project{tag}_3x17p5("));
+        // every storage projects with the runtime's InputProjection: bf16 and int8 inference with its widening variant
+        string widening = storage switch { "BFloat16" => "InputProjection.ProjectBFloat16(", "Int8" => "InputProjection.ProjectInt8(", _ => "" };
+        if (reduced) Assert.Contains(widening, emitted);
+        Assert.DoesNotContain($"internal static void Project{tag}_", emitted);
         Assert.Contains("InputProjection.Project(", emitted);
         // the trainer always runs float32 kernels
         Assert.Contains("internal static void RecurTrain_3x17p5_peep(", emitted);
