@@ -10,24 +10,22 @@ internal sealed class VectorWidth
         // Accumulator budgets: AVX-512 has 32 zmm registers (24 accumulators leave room for the broadcast and
         // activation temporaries), AVX2 16 ymm; Vector128 (SSE/NEON) keeps to 8 to stay spill-free on x64. The scalar
         // path runs only with hardware intrinsics switched off and is not a speed path: one unit (four gates) per tile.
-        new VectorWidth(16, "Vector512", accumulatorBudget: 24, projectionVectors: 4),
-        new VectorWidth(8, "Vector256", accumulatorBudget: 8, projectionVectors: 2),
-        new VectorWidth(4, "Vector128", accumulatorBudget: 8, projectionVectors: 2),
-        new VectorWidth(1, "Scalar", accumulatorBudget: 4, projectionVectors: 2),
+        new VectorWidth(16, "Vector512", accumulatorBudget: 24),
+        new VectorWidth(8, "Vector256", accumulatorBudget: 8),
+        new VectorWidth(4, "Vector128", accumulatorBudget: 8),
+        new VectorWidth(1, "Scalar", accumulatorBudget: 4),
     };
 
-    private VectorWidth(int lanes, string name, int accumulatorBudget, int projectionVectors)
+    private VectorWidth(int lanes, string name, int accumulatorBudget)
     {
         Lanes = lanes;
         Name = name;
         AccumulatorBudget = accumulatorBudget;
-        ProjectionVectors = projectionVectors;
     }
 
     public int Lanes { get; }
     public string Name { get; }
     public int AccumulatorBudget { get; }
-    public int ProjectionVectors { get; }
     public bool IsScalar => Lanes == 1;
 
     public string ClassName => "Kernels" + Name;
@@ -88,8 +86,6 @@ internal sealed class LayerPlan
     /// </summary>
     public const int MaxUnrolledFmas = 192;
 
-    /// <summary>Unroll the input-projection's column loop up to this many inputs.</summary>
-    public const int MaxUnrolledProjectionColumns = 4;
 
     /// <param name="inputs">Columns of x (the layer's input size).</param>
     /// <param name="recurrent">Columns of h_(t-1): the hidden size, or the projection size with proj_size.</param>
@@ -148,9 +144,6 @@ internal sealed class LayerPlan
     /// </summary>
     public bool UnrollColumns(int columns) => !Width.IsScalar && columns * VectorsPerTile <= MaxUnrolledFmas;
 
-    /// <summary>Whether the input projection's column loop over <paramref name="inputs"/> inputs is unrolled (never on the scalar path).</summary>
-    public bool UnrollProjection(int inputs) => !Width.IsScalar && inputs <= MaxUnrolledProjectionColumns;
-
     /// <summary>
     /// The sizes a kernel over this tiling depends on, for its name: inputs × units ("6x32"), then "p5" when h has
     /// another size than the units (a projection), and "k1" when the tile holds fewer blocks than the register budget
@@ -188,9 +181,9 @@ internal static class KernelNames
     private static string Storage(ModelPlan m, bool reduced) => reduced ? (m.Int8 ? "Int8" : "Bf16") : "";
     private static string Peep(ModelPlan m) => m.Peep ? "_peep" : "";
 
-    /// <summary>One step of one layer: bias + W·[x; h], then the cell update (batched: all streams, StreamStride apart).</summary>
-    public static string Cell(ModelPlan m, LayerPlan p, int batch, bool reduced) =>
-        $"Cell{Storage(m, reduced)}_{p.Key}{Peep(m)}" + (batch > 1 ? $"_b{N(batch)}s{N(m.StreamStride)}" : "");
+    /// <summary>One step of one layer: bias + W·[x; h], then the cell update (batched: all streams, StreamStride apart). Float32 weights only.</summary>
+    public static string Cell(ModelPlan m, LayerPlan p, int batch) =>
+        $"Cell_{p.Key}{Peep(m)}" + (batch > 1 ? $"_b{N(batch)}s{N(m.StreamStride)}" : "");
 
     /// <summary>
     /// One step of the recurrence from a hoisted G row (training: also keeps the gates). The caller passes the weights
@@ -201,9 +194,6 @@ internal static class KernelNames
     /// </summary>
     public static string Recur(ModelPlan m, LayerPlan p, bool training, bool reduced) =>
         $"{(training ? "RecurTrain" : "Recur")}{Storage(m, reduced)}_{(p.Tiles == 1 ? p.RecurrentKey : p.Key)}{Peep(m)}";
-
-    /// <summary>The hoisted input projection G[t] = b + W_ih·x_t of a chunk (its loops have constant trip counts).</summary>
-    public static string Project(ModelPlan m, LayerPlan p, bool reduced) => $"Project{Storage(m, reduced)}_{p.Key}";
 
     /// <summary>h = W_hr·m (proj_size).</summary>
     public static string ProjectOut(ModelPlan m) => $"ProjectOut_{N(m.P)}x{N(m.H)}";

@@ -370,7 +370,7 @@ public sealed partial class LstmGenerator
         /// </summary>
         private void EmitCell(LayerPlan plan, bool recurrentOnly, bool training = false, int batch = 1, bool reduced = false)
         {
-            string name = recurrentOnly ? KernelNames.Recur(_plan, plan, training, reduced) : KernelNames.Cell(_plan, plan, batch, reduced);
+            string name = recurrentOnly ? KernelNames.Recur(_plan, plan, training, reduced) : KernelNames.Cell(_plan, plan, batch);
             Shared(name, () => EmitCellBody(name, plan, recurrentOnly, training, batch, reduced));
         }
 
@@ -379,9 +379,13 @@ public sealed partial class LstmGenerator
         {
             if (recurrentOnly)
                 return $"{K}.{KernelNames.Recur(_plan, plan, training: false, Reduced)}({weights}, {init}, {ScaleArg(unit)}{PeepArg(unit)}{z}, {c}, {hOut});";
-            return $"{K}.{KernelNames.Cell(_plan, plan, Batch, Reduced)}({weights}, {init}, {ScaleArg(unit)}{PeepArg(unit)}{z}, {c}, {hOut});";
+            return $"{K}.{KernelNames.Cell(_plan, plan, Batch)}({weights}, {init}, {ScaleArg(unit)}{PeepArg(unit)}{z}, {c}, {hOut});";
         }
 
+        /// <remarks>
+        /// bf16 and int8 weights (<paramref name="reduced"/>) come only in the recurrence of one stream: those models run
+        /// their Step as one step of the input projection plus this recurrence (EmitReducedStep).
+        /// </remarks>
         private void EmitCellBody(string name, LayerPlan plan, bool recurrentOnly, bool training, int batch, bool reduced)
         {
             int first = recurrentOnly ? plan.Inputs : 0;
@@ -406,7 +410,7 @@ public sealed partial class LstmGenerator
                 : "/// <summary>One step of one layer: a = (b_ih + b_hh) + W·[x; h_(t-1)], then the cell update.</summary>");
             if (reduced)
                 _w.Line(int8
-                    ? "/// <remarks>Int8 weights: each 32-bit load holds the four gates of a block, converted to float in registers; the sums run in float32 and are scaled per row at the end (x columns by s_ih/s_hh first).</remarks>"
+                    ? "/// <remarks>Int8 weights: each 32-bit load holds the four gates of a block, converted to float in registers; the sums run in float32 and are scaled per row (s_hh) at the end.</remarks>"
                     : "/// <remarks>bf16 weights: each 32-bit load holds two gate vectors, widened to float32 in registers by a shift and a mask.</remarks>");
             _w.Open($"internal static void {name}(ref float w, ref float init, {(int8 ? "ref float scale, " : "")}{(Peep ? "ref float peep, " : "")}ref float z, ref float c, ref float hOut{(training ? ", ref float gates, ref float tanhC" : "")})");
             bool tileLoop = plan.Tiles > 1;
@@ -423,7 +427,7 @@ public sealed partial class LstmGenerator
             _w.Line(reduced ? $"ref byte wt = ref {Unsafe}.Add(ref wb, {tileW});" : $"ref float wt = ref {Unsafe}.Add(ref w, {tileW});");
             _w.Line($"ref float it = ref {Unsafe}.Add(ref init, {(tileLoop ? "tile * " + N(vectors * lanes) : "0")});");
             if (int8)
-                _w.Line($"ref float st = ref {Unsafe}.Add(ref scale, {(tileLoop ? "tile * " + N(vectors * lanes) : "0")}); // s_ih·2^-24, s_hh·2^-24, s_ih/s_hh per row");
+                _w.Line($"ref float st = ref {Unsafe}.Add(ref scale, {(tileLoop ? "tile * " + N(vectors * lanes) : "0")}); // per row: s_ih·2^-24, then s_hh·2^-24");
             string zr = "z", cr = "c", hr = "hOut";
             if (groupLoop)
             {
@@ -461,8 +465,6 @@ public sealed partial class LstmGenerator
                         _w.Line($"{Acc(partial, 0, v)} = {_v.MulAdd("wv" + N(v), "zj", Acc(partial, 0, v))};"));
                     return;
                 }
-                if (reduced)
-                    EmitDecode(weightRef, weightOffset, vectors, v => "wv" + N(v));
                 if (streams == 1)
                 {
                     _w.Line($"zj = {_v.Broadcast(VectorWidth.At(zr, columnOffsetInZ))};");
@@ -470,9 +472,8 @@ public sealed partial class LstmGenerator
                         _w.Line($"{Acc(partial, 0, v)} = {_v.MulAdd(reduced ? "wv" + N(v) : _v.Load(weightRef, Add(weightOffset, v * lanes)), "zj", Acc(partial, 0, v))};");
                     return;
                 }
-                if (!reduced)
-                    for (int v = 0; v < vectors; v++)
-                        _w.Line($"wv{N(v)} = {_v.Load(weightRef, Add(weightOffset, v * lanes))};");
+                for (int v = 0; v < vectors; v++)
+                    _w.Line($"wv{N(v)} = {_v.Load(weightRef, Add(weightOffset, v * lanes))};");
                 for (int st = 0; st < streams; st++)
                 {
                     _w.Line($"zj = {_v.Broadcast(VectorWidth.At(zr, st == 0 ? columnOffsetInZ : $"{N(st * stride)} + {columnOffsetInZ}"))};");
@@ -509,24 +510,7 @@ public sealed partial class LstmGenerator
                 _w.Line($"{_v.Type} {string.Join(", ", Enumerable.Range(0, vectors).Select(v => "wv" + N(v)))};");
             if (reduced)
                 EmitDecodeLocals();
-            if (int8 && !recurrentOnly)
-            {
-                // W_ih and W_hh rows have their own scales: sum the x columns, bring them to W_hh's scale, then add the h columns
-                EmitRange(0, plan.Inputs);
-                _w.Line("// x columns done: a ← a·(s_ih/s_hh), so one multiply by s_hh scales both halves at the end");
-                for (int v = 0; v < vectors; v++)
-                {
-                    _w.Line($"{_v.Type} kr{N(v)} = {_v.Load("st", N(8 * plan.PaddedHidden + v * lanes))};");
-                    for (int st = 0; st < streams; st++)
-                        for (int p = 0; p < splits; p++)
-                            _w.Line($"{Acc(p, st, v)} *= kr{N(v)};");
-                }
-                EmitRange(plan.Inputs, plan.Recurrent);
-            }
-            else
-            {
-                EmitRange(0, columns);
-            }
+            EmitRange(0, columns);
             if (splits > 1)
             {
                 _w.Line("// sum the partial chains");

@@ -52,10 +52,10 @@ public static class InputProjection
     {
         var shape = new Shape(inputs, tiles, vectorsPerTile, tileStride, gStride);
         ref byte wb = ref Unsafe.As<float, byte>(ref w);
-        if (lanes == 16 && Vector512.IsHardwareAccelerated) ProjectBFloat16<Width512, Vector512<float>>(ref wb, ref bias, ref x, xStride, n, ref g, shape);
-        else if (lanes == 8 && Vector256.IsHardwareAccelerated) ProjectBFloat16<Width256, Vector256<float>>(ref wb, ref bias, ref x, xStride, n, ref g, shape);
-        else if (lanes == 4 && Vector128.IsHardwareAccelerated) ProjectBFloat16<Width128, Vector128<float>>(ref wb, ref bias, ref x, xStride, n, ref g, shape);
-        else if (lanes == 1) ProjectBFloat16<Width1, float>(ref wb, ref bias, ref x, xStride, n, ref g, shape);
+        if (lanes == 16 && Vector512.IsHardwareAccelerated) ProjectReduced<BFloat16Weights, Width512, Vector512<float>>(ref wb, ref bias, ref bias, ref x, xStride, n, ref g, shape);
+        else if (lanes == 8 && Vector256.IsHardwareAccelerated) ProjectReduced<BFloat16Weights, Width256, Vector256<float>>(ref wb, ref bias, ref bias, ref x, xStride, n, ref g, shape);
+        else if (lanes == 4 && Vector128.IsHardwareAccelerated) ProjectReduced<BFloat16Weights, Width128, Vector128<float>>(ref wb, ref bias, ref bias, ref x, xStride, n, ref g, shape);
+        else if (lanes == 1) ProjectReduced<BFloat16Weights, Width1, float>(ref wb, ref bias, ref bias, ref x, xStride, n, ref g, shape);
         else throw new ArgumentOutOfRangeException(nameof(lanes), lanes, "The packing's vector width must be one the hardware accelerates (16, 8 or 4 floats), or 1.");
     }
 
@@ -69,10 +69,10 @@ public static class InputProjection
     {
         var shape = new Shape(inputs, tiles, vectorsPerTile, tileStride, gStride);
         ref byte wb = ref Unsafe.As<float, byte>(ref w);
-        if (lanes == 16 && Vector512.IsHardwareAccelerated) ProjectInt8<Width512, Vector512<float>>(ref wb, ref bias, ref scale, ref x, xStride, n, ref g, shape);
-        else if (lanes == 8 && Vector256.IsHardwareAccelerated) ProjectInt8<Width256, Vector256<float>>(ref wb, ref bias, ref scale, ref x, xStride, n, ref g, shape);
-        else if (lanes == 4 && Vector128.IsHardwareAccelerated) ProjectInt8<Width128, Vector128<float>>(ref wb, ref bias, ref scale, ref x, xStride, n, ref g, shape);
-        else if (lanes == 1) ProjectInt8<Width1, float>(ref wb, ref bias, ref scale, ref x, xStride, n, ref g, shape);
+        if (lanes == 16 && Vector512.IsHardwareAccelerated) ProjectReduced<Int8Weights, Width512, Vector512<float>>(ref wb, ref bias, ref scale, ref x, xStride, n, ref g, shape);
+        else if (lanes == 8 && Vector256.IsHardwareAccelerated) ProjectReduced<Int8Weights, Width256, Vector256<float>>(ref wb, ref bias, ref scale, ref x, xStride, n, ref g, shape);
+        else if (lanes == 4 && Vector128.IsHardwareAccelerated) ProjectReduced<Int8Weights, Width128, Vector128<float>>(ref wb, ref bias, ref scale, ref x, xStride, n, ref g, shape);
+        else if (lanes == 1) ProjectReduced<Int8Weights, Width1, float>(ref wb, ref bias, ref scale, ref x, xStride, n, ref g, shape);
         else throw new ArgumentOutOfRangeException(nameof(lanes), lanes, "The packing's vector width must be one the hardware accelerates (16, 8 or 4 floats), or 1.");
     }
 
@@ -137,98 +137,32 @@ public static class InputProjection
             }
         }
     }
-    /// <summary>One bfloat16 pair (two vectors) of one tile at a time, blocks of four steps: eight accumulators, as for float32.</summary>
-    /// <remarks>The vectors of a tile come in fours (the four gates of a block), so two pairs never run past a tile.</remarks>
-    private static void ProjectBFloat16<TW, TV>(ref byte w, ref float bias, ref float x, int xStride, int n, ref float g, Shape s)
-        where TW : struct, IWidth<TV> where TV : struct
-    {
-        int lanes = TW.Lanes, columnBytes = s.VectorsPerTile * lanes * 2;
-        for (int tile = 0; tile < s.Tiles; tile++)
-        {
-            for (int pair = 0; pair < s.VectorsPerTile; pair += 2)
-            {
-                ref byte wp = ref Unsafe.Add(ref w, (tile * s.TileStride + pair * lanes) * 2);
-                int vector = (tile * s.VectorsPerTile + pair) * lanes;
-                TV b0 = TW.Load(ref bias, vector), b1 = TW.Load(ref bias, vector + lanes);
-                int t = 0;
-                for (; t + 4 <= n; t += 4)
-                {
-                    ref float xt = ref Unsafe.Add(ref x, t * xStride);
-                    TV a00 = b0, a01 = b1, a10 = b0, a11 = b1, a20 = b0, a21 = b1, a30 = b0, a31 = b1;
-                    for (int j = 0; j < s.Inputs; j++)
-                    {
-                        TW.WidenBFloat16(ref wp, j * columnBytes, out TV w0, out TV w1);
-                        TV x0 = TW.Splat(Unsafe.Add(ref xt, j));
-                        a00 = TW.MulAdd(w0, x0, a00);
-                        a01 = TW.MulAdd(w1, x0, a01);
-                        TV x1 = TW.Splat(Unsafe.Add(ref xt, j + xStride));
-                        a10 = TW.MulAdd(w0, x1, a10);
-                        a11 = TW.MulAdd(w1, x1, a11);
-                        TV x2 = TW.Splat(Unsafe.Add(ref xt, j + 2 * xStride));
-                        a20 = TW.MulAdd(w0, x2, a20);
-                        a21 = TW.MulAdd(w1, x2, a21);
-                        TV x3 = TW.Splat(Unsafe.Add(ref xt, j + 3 * xStride));
-                        a30 = TW.MulAdd(w0, x3, a30);
-                        a31 = TW.MulAdd(w1, x3, a31);
-                    }
-                    int row = t * s.GStride + vector;
-                    TW.Store(a00, ref g, row); TW.Store(a01, ref g, row + lanes);
-                    TW.Store(a10, ref g, row + s.GStride); TW.Store(a11, ref g, row + s.GStride + lanes);
-                    TW.Store(a20, ref g, row + 2 * s.GStride); TW.Store(a21, ref g, row + 2 * s.GStride + lanes);
-                    TW.Store(a30, ref g, row + 3 * s.GStride); TW.Store(a31, ref g, row + 3 * s.GStride + lanes);
-                }
-            }
-            // The steps left over (a bf16 model's Step is one): two pairs at a time, four independent sums, each
-            // summed in the same order as above.
-            for (int t = n & ~3; t < n; t++)
-            {
-                ref float xt = ref Unsafe.Add(ref x, t * xStride);
-                for (int four = 0; four < s.VectorsPerTile; four += 4)
-                {
-                    ref byte wp = ref Unsafe.Add(ref w, (tile * s.TileStride + four * lanes) * 2);
-                    int vector = (tile * s.VectorsPerTile + four) * lanes;
-                    TV a0 = TW.Load(ref bias, vector), a1 = TW.Load(ref bias, vector + lanes);
-                    TV a2 = TW.Load(ref bias, vector + 2 * lanes), a3 = TW.Load(ref bias, vector + 3 * lanes);
-                    for (int j = 0; j < s.Inputs; j++)
-                    {
-                        TW.WidenBFloat16(ref wp, j * columnBytes, out TV w0, out TV w1);
-                        TW.WidenBFloat16(ref wp, j * columnBytes + 4 * lanes, out TV w2, out TV w3);
-                        TV xj = TW.Splat(Unsafe.Add(ref xt, j));
-                        a0 = TW.MulAdd(w0, xj, a0);
-                        a1 = TW.MulAdd(w1, xj, a1);
-                        a2 = TW.MulAdd(w2, xj, a2);
-                        a3 = TW.MulAdd(w3, xj, a3);
-                    }
-                    ref float gt = ref Unsafe.Add(ref g, t * s.GStride + vector);
-                    TW.Store(a0, ref gt, 0); TW.Store(a1, ref gt, lanes); TW.Store(a2, ref gt, 2 * lanes); TW.Store(a3, ref gt, 3 * lanes);
-                }
-            }
-        }
-    }
 
     /// <summary>
-    /// One int8 four (the four gates of a block) of one tile at a time: blocks of four steps with AVX-512's 32 registers
-    /// (sixteen accumulators), of two steps on the other widths, so one widening feeds eight or sixteen FMAs.
+    /// Groups of four vectors of one tile (two bf16 pairs, or one int8 four), each widening feeding every step of a
+    /// block: four steps with AVX-512's 32 registers (sixteen accumulators), two on the other widths (eight). The
+    /// steps left over (a reduced model's Step is one) take eight vectors at a time where the tile has them, so eight
+    /// independent sums hide the FMA latency. Every G element is summed in the same order on every path.
     /// </summary>
-    private static void ProjectInt8<TW, TV>(ref byte w, ref float bias, ref float scale, ref float x, int xStride, int n, ref float g, Shape s)
-        where TW : struct, IWidth<TV> where TV : struct
+    private static void ProjectReduced<TS, TW, TV>(ref byte w, ref float bias, ref float scale, ref float x, int xStride, int n, ref float g, Shape s)
+        where TS : struct, IWeightStorage where TW : struct, IWidth<TV> where TV : struct
     {
-        int lanes = TW.Lanes, columnBytes = s.VectorsPerTile * lanes, block = TW.Lanes == 16 ? 4 : 2;
+        int lanes = TW.Lanes, columnBytes = s.VectorsPerTile * lanes * TS.Bytes, block = TW.Lanes == 16 ? 4 : 2, blocked = n - n % block;
         for (int tile = 0; tile < s.Tiles; tile++)
         {
             for (int four = 0; four < s.VectorsPerTile; four += 4)
             {
-                ref byte wp = ref Unsafe.Add(ref w, tile * s.TileStride + four * lanes);
+                ref byte wp = ref Unsafe.Add(ref w, (tile * s.TileStride + four * lanes) * TS.Bytes);
                 int vector = (tile * s.VectorsPerTile + four) * lanes;
-                int t = 0;
-                for (; t + block <= n; t += block)
+                for (int t = 0; t < blocked; t += block)
                 {
                     ref float xt = ref Unsafe.Add(ref x, t * xStride);
-                    TV a00 = TW.Zero, a01 = TW.Zero, a02 = TW.Zero, a03 = TW.Zero, a10 = TW.Zero, a11 = TW.Zero, a12 = TW.Zero, a13 = TW.Zero;
-                    TV a20 = TW.Zero, a21 = TW.Zero, a22 = TW.Zero, a23 = TW.Zero, a30 = TW.Zero, a31 = TW.Zero, a32 = TW.Zero, a33 = TW.Zero;
+                    TV a00 = Start<TS, TW, TV>(ref bias, vector), a01 = Start<TS, TW, TV>(ref bias, vector + lanes);
+                    TV a02 = Start<TS, TW, TV>(ref bias, vector + 2 * lanes), a03 = Start<TS, TW, TV>(ref bias, vector + 3 * lanes);
+                    TV a10 = a00, a11 = a01, a12 = a02, a13 = a03, a20 = a00, a21 = a01, a22 = a02, a23 = a03, a30 = a00, a31 = a01, a32 = a02, a33 = a03;
                     for (int j = 0; j < s.Inputs; j++)
                     {
-                        TW.WidenInt8(ref wp, j * columnBytes, out TV w0, out TV w1, out TV w2, out TV w3);
+                        TS.Widen4<TW, TV>(ref wp, j * columnBytes, out TV w0, out TV w1, out TV w2, out TV w3);
                         TV x0 = TW.Splat(Unsafe.Add(ref xt, j));
                         a00 = TW.MulAdd(w0, x0, a00); a01 = TW.MulAdd(w1, x0, a01); a02 = TW.MulAdd(w2, x0, a02); a03 = TW.MulAdd(w3, x0, a03);
                         TV x1 = TW.Splat(Unsafe.Add(ref xt, j + xStride));
@@ -242,38 +176,114 @@ public static class InputProjection
                         }
                     }
                     ref float gt = ref Unsafe.Add(ref g, t * s.GStride + vector);
-                    StoreScaled<TW, TV>(ref gt, ref bias, ref scale, vector, lanes, a00, a01, a02, a03);
-                    StoreScaled<TW, TV>(ref Unsafe.Add(ref gt, s.GStride), ref bias, ref scale, vector, lanes, a10, a11, a12, a13);
+                    Finish<TS, TW, TV>(ref gt, ref bias, ref scale, vector, a00, a01, a02, a03);
+                    Finish<TS, TW, TV>(ref Unsafe.Add(ref gt, s.GStride), ref bias, ref scale, vector, a10, a11, a12, a13);
                     if (TW.Lanes == 16)
                     {
-                        StoreScaled<TW, TV>(ref Unsafe.Add(ref gt, 2 * s.GStride), ref bias, ref scale, vector, lanes, a20, a21, a22, a23);
-                        StoreScaled<TW, TV>(ref Unsafe.Add(ref gt, 3 * s.GStride), ref bias, ref scale, vector, lanes, a30, a31, a32, a33);
+                        Finish<TS, TW, TV>(ref Unsafe.Add(ref gt, 2 * s.GStride), ref bias, ref scale, vector, a20, a21, a22, a23);
+                        Finish<TS, TW, TV>(ref Unsafe.Add(ref gt, 3 * s.GStride), ref bias, ref scale, vector, a30, a31, a32, a33);
                     }
                 }
-                for (; t < n; t++)
+            }
+            for (int t = blocked; t < n; t++)
+            {
+                ref float xt = ref Unsafe.Add(ref x, t * xStride);
+                int v = 0;
+                for (; v + 8 <= s.VectorsPerTile; v += 8)
                 {
-                    ref float xt = ref Unsafe.Add(ref x, t * xStride);
-                    TV a0 = TW.Zero, a1 = TW.Zero, a2 = TW.Zero, a3 = TW.Zero;
+                    ref byte wp = ref Unsafe.Add(ref w, (tile * s.TileStride + v * lanes) * TS.Bytes);
+                    int vector = (tile * s.VectorsPerTile + v) * lanes;
+                    TV a0 = Start<TS, TW, TV>(ref bias, vector), a1 = Start<TS, TW, TV>(ref bias, vector + lanes);
+                    TV a2 = Start<TS, TW, TV>(ref bias, vector + 2 * lanes), a3 = Start<TS, TW, TV>(ref bias, vector + 3 * lanes);
+                    TV a4 = Start<TS, TW, TV>(ref bias, vector + 4 * lanes), a5 = Start<TS, TW, TV>(ref bias, vector + 5 * lanes);
+                    TV a6 = Start<TS, TW, TV>(ref bias, vector + 6 * lanes), a7 = Start<TS, TW, TV>(ref bias, vector + 7 * lanes);
                     for (int j = 0; j < s.Inputs; j++)
                     {
-                        TW.WidenInt8(ref wp, j * columnBytes, out TV w0, out TV w1, out TV w2, out TV w3);
+                        TS.Widen4<TW, TV>(ref wp, j * columnBytes, out TV w0, out TV w1, out TV w2, out TV w3);
+                        TV xj = TW.Splat(Unsafe.Add(ref xt, j));
+                        a0 = TW.MulAdd(w0, xj, a0); a1 = TW.MulAdd(w1, xj, a1); a2 = TW.MulAdd(w2, xj, a2); a3 = TW.MulAdd(w3, xj, a3);
+                        TS.Widen4<TW, TV>(ref wp, j * columnBytes + 4 * lanes * TS.Bytes, out w0, out w1, out w2, out w3);
+                        a4 = TW.MulAdd(w0, xj, a4); a5 = TW.MulAdd(w1, xj, a5); a6 = TW.MulAdd(w2, xj, a6); a7 = TW.MulAdd(w3, xj, a7);
+                    }
+                    ref float gt = ref Unsafe.Add(ref g, t * s.GStride + vector);
+                    Finish<TS, TW, TV>(ref gt, ref bias, ref scale, vector, a0, a1, a2, a3);
+                    Finish<TS, TW, TV>(ref Unsafe.Add(ref gt, 4 * lanes), ref bias, ref scale, vector + 4 * lanes, a4, a5, a6, a7);
+                }
+                if (v < s.VectorsPerTile)
+                {
+                    // four vectors left (a tile's vectors come in fours: the gates of a block)
+                    ref byte wp = ref Unsafe.Add(ref w, (tile * s.TileStride + v * lanes) * TS.Bytes);
+                    int vector = (tile * s.VectorsPerTile + v) * lanes;
+                    TV a0 = Start<TS, TW, TV>(ref bias, vector), a1 = Start<TS, TW, TV>(ref bias, vector + lanes);
+                    TV a2 = Start<TS, TW, TV>(ref bias, vector + 2 * lanes), a3 = Start<TS, TW, TV>(ref bias, vector + 3 * lanes);
+                    for (int j = 0; j < s.Inputs; j++)
+                    {
+                        TS.Widen4<TW, TV>(ref wp, j * columnBytes, out TV w0, out TV w1, out TV w2, out TV w3);
                         TV xj = TW.Splat(Unsafe.Add(ref xt, j));
                         a0 = TW.MulAdd(w0, xj, a0); a1 = TW.MulAdd(w1, xj, a1); a2 = TW.MulAdd(w2, xj, a2); a3 = TW.MulAdd(w3, xj, a3);
                     }
-                    StoreScaled<TW, TV>(ref Unsafe.Add(ref g, t * s.GStride + vector), ref bias, ref scale, vector, lanes, a0, a1, a2, a3);
+                    Finish<TS, TW, TV>(ref Unsafe.Add(ref g, t * s.GStride + vector), ref bias, ref scale, vector, a0, a1, a2, a3);
                 }
             }
         }
     }
 
-    /// <summary>G = Σ·(s_ih·2⁻²⁴) + bias for four vectors.</summary>
+    /// <summary>A sum's start: the bias for bf16; zero for int8, whose sum is scaled before the bias is added.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StoreScaled<TW, TV>(ref float g, ref float bias, ref float scale, int vector, int lanes, TV a0, TV a1, TV a2, TV a3)
+    private static TV Start<TS, TW, TV>(ref float bias, int index)
+        where TS : struct, IWeightStorage where TW : struct, IWidth<TV> where TV : struct
+        => TS.Scaled ? TW.Zero : TW.Load(ref bias, index);
+
+    /// <summary>Stores four vectors of G; int8 sums first become Σ·(s_ih·2⁻²⁴) + bias.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Finish<TS, TW, TV>(ref float g, ref float bias, ref float scale, int vector, TV a0, TV a1, TV a2, TV a3)
+        where TS : struct, IWeightStorage where TW : struct, IWidth<TV> where TV : struct
+    {
+        int lanes = TW.Lanes;
+        if (TS.Scaled)
+        {
+            a0 = TW.MulAdd(a0, TW.Load(ref scale, vector), TW.Load(ref bias, vector));
+            a1 = TW.MulAdd(a1, TW.Load(ref scale, vector + lanes), TW.Load(ref bias, vector + lanes));
+            a2 = TW.MulAdd(a2, TW.Load(ref scale, vector + 2 * lanes), TW.Load(ref bias, vector + 2 * lanes));
+            a3 = TW.MulAdd(a3, TW.Load(ref scale, vector + 3 * lanes), TW.Load(ref bias, vector + 3 * lanes));
+        }
+        TW.Store(a0, ref g, 0);
+        TW.Store(a1, ref g, lanes);
+        TW.Store(a2, ref g, 2 * lanes);
+        TW.Store(a3, ref g, 3 * lanes);
+    }
+}
+
+/// <summary>How a reduced packing stores its gate weights, for code written once for both (see <see cref="LstmPacking"/>).</summary>
+internal interface IWeightStorage
+{
+    static abstract int Bytes { get; }
+    /// <summary>Whether sums start from zero and are scaled per row before the bias is added (int8).</summary>
+    static abstract bool Scaled { get; }
+    /// <summary>Widens the four packed vectors starting at byte <paramref name="offset"/> (the four gates of a block).</summary>
+    static abstract void Widen4<TW, TV>(ref byte source, int offset, out TV w0, out TV w1, out TV w2, out TV w3)
+        where TW : struct, IWidth<TV> where TV : struct;
+}
+
+internal readonly struct BFloat16Weights : IWeightStorage
+{
+    public static int Bytes => 2;
+    public static bool Scaled => false;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Widen4<TW, TV>(ref byte source, int offset, out TV w0, out TV w1, out TV w2, out TV w3)
         where TW : struct, IWidth<TV> where TV : struct
     {
-        TW.Store(TW.MulAdd(a0, TW.Load(ref scale, vector), TW.Load(ref bias, vector)), ref g, 0);
-        TW.Store(TW.MulAdd(a1, TW.Load(ref scale, vector + lanes), TW.Load(ref bias, vector + lanes)), ref g, lanes);
-        TW.Store(TW.MulAdd(a2, TW.Load(ref scale, vector + 2 * lanes), TW.Load(ref bias, vector + 2 * lanes)), ref g, 2 * lanes);
-        TW.Store(TW.MulAdd(a3, TW.Load(ref scale, vector + 3 * lanes), TW.Load(ref bias, vector + 3 * lanes)), ref g, 3 * lanes);
+        TW.WidenBFloat16(ref source, offset, out w0, out w1);
+        TW.WidenBFloat16(ref source, offset + 4 * TW.Lanes, out w2, out w3);
     }
+}
+
+internal readonly struct Int8Weights : IWeightStorage
+{
+    public static int Bytes => 1;
+    public static bool Scaled => true;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Widen4<TW, TV>(ref byte source, int offset, out TV w0, out TV w1, out TV w2, out TV w3)
+        where TW : struct, IWidth<TV> where TV : struct
+        => TW.WidenInt8(ref source, offset, out w0, out w1, out w2, out w3);
 }
