@@ -140,9 +140,8 @@ public static class InputProjection
 
     /// <summary>
     /// Groups of four vectors of one tile (two bf16 pairs, or one int8 four), each widening feeding every step of a
-    /// block: four steps with AVX-512's 32 registers (sixteen accumulators), two on the other widths (eight). The
-    /// steps left over (a reduced model's Step is one) take eight vectors at a time where the tile has them, so eight
-    /// independent sums hide the FMA latency. Every G element is summed in the same order on every path.
+    /// block: four steps with AVX-512's 32 registers (sixteen accumulators), two on the other widths (eight); then the
+    /// steps left over. Every G element is the start value plus the columns in order, on every path.
     /// </summary>
     private static void ProjectReduced<TS, TW, TV>(ref byte w, ref float bias, ref float scale, ref float x, int xStride, int n, ref float g, Shape s)
         where TS : struct, IWeightStorage where TW : struct, IWidth<TV> where TV : struct
@@ -185,48 +184,56 @@ public static class InputProjection
                     }
                 }
             }
-            for (int t = blocked; t < n; t++)
+        }
+        // The steps left over (a reduced model's Step is one): two fours at a time, taken across tile boundaries (the G
+        // row is the tiles' vectors in order), so eight independent sums hide the FMA latency whatever the tiling.
+        int fours = s.Tiles * s.VectorsPerTile / 4, foursPerTile = s.VectorsPerTile / 4;
+        for (int t = blocked; t < n; t++)
+        {
+            ref float xt = ref Unsafe.Add(ref x, t * xStride);
+            ref float gt = ref Unsafe.Add(ref g, t * s.GStride);
+            int q = 0;
+            for (; q + 2 <= fours; q += 2)
             {
-                ref float xt = ref Unsafe.Add(ref x, t * xStride);
-                int v = 0;
-                for (; v + 8 <= s.VectorsPerTile; v += 8)
+                ref byte wp = ref Unsafe.Add(ref w, FourOffset(q, foursPerTile, s.TileStride, lanes) * TS.Bytes);
+                ref byte wq = ref Unsafe.Add(ref w, FourOffset(q + 1, foursPerTile, s.TileStride, lanes) * TS.Bytes);
+                int vector = q * 4 * lanes;
+                TV a0 = Start<TS, TW, TV>(ref bias, vector), a1 = Start<TS, TW, TV>(ref bias, vector + lanes);
+                TV a2 = Start<TS, TW, TV>(ref bias, vector + 2 * lanes), a3 = Start<TS, TW, TV>(ref bias, vector + 3 * lanes);
+                TV a4 = Start<TS, TW, TV>(ref bias, vector + 4 * lanes), a5 = Start<TS, TW, TV>(ref bias, vector + 5 * lanes);
+                TV a6 = Start<TS, TW, TV>(ref bias, vector + 6 * lanes), a7 = Start<TS, TW, TV>(ref bias, vector + 7 * lanes);
+                for (int j = 0; j < s.Inputs; j++)
                 {
-                    ref byte wp = ref Unsafe.Add(ref w, (tile * s.TileStride + v * lanes) * TS.Bytes);
-                    int vector = (tile * s.VectorsPerTile + v) * lanes;
-                    TV a0 = Start<TS, TW, TV>(ref bias, vector), a1 = Start<TS, TW, TV>(ref bias, vector + lanes);
-                    TV a2 = Start<TS, TW, TV>(ref bias, vector + 2 * lanes), a3 = Start<TS, TW, TV>(ref bias, vector + 3 * lanes);
-                    TV a4 = Start<TS, TW, TV>(ref bias, vector + 4 * lanes), a5 = Start<TS, TW, TV>(ref bias, vector + 5 * lanes);
-                    TV a6 = Start<TS, TW, TV>(ref bias, vector + 6 * lanes), a7 = Start<TS, TW, TV>(ref bias, vector + 7 * lanes);
-                    for (int j = 0; j < s.Inputs; j++)
-                    {
-                        TS.Widen4<TW, TV>(ref wp, j * columnBytes, out TV w0, out TV w1, out TV w2, out TV w3);
-                        TV xj = TW.Splat(Unsafe.Add(ref xt, j));
-                        a0 = TW.MulAdd(w0, xj, a0); a1 = TW.MulAdd(w1, xj, a1); a2 = TW.MulAdd(w2, xj, a2); a3 = TW.MulAdd(w3, xj, a3);
-                        TS.Widen4<TW, TV>(ref wp, j * columnBytes + 4 * lanes * TS.Bytes, out w0, out w1, out w2, out w3);
-                        a4 = TW.MulAdd(w0, xj, a4); a5 = TW.MulAdd(w1, xj, a5); a6 = TW.MulAdd(w2, xj, a6); a7 = TW.MulAdd(w3, xj, a7);
-                    }
-                    ref float gt = ref Unsafe.Add(ref g, t * s.GStride + vector);
-                    Finish<TS, TW, TV>(ref gt, ref bias, ref scale, vector, a0, a1, a2, a3);
-                    Finish<TS, TW, TV>(ref Unsafe.Add(ref gt, 4 * lanes), ref bias, ref scale, vector + 4 * lanes, a4, a5, a6, a7);
+                    TS.Widen4<TW, TV>(ref wp, j * columnBytes, out TV w0, out TV w1, out TV w2, out TV w3);
+                    TV xj = TW.Splat(Unsafe.Add(ref xt, j));
+                    a0 = TW.MulAdd(w0, xj, a0); a1 = TW.MulAdd(w1, xj, a1); a2 = TW.MulAdd(w2, xj, a2); a3 = TW.MulAdd(w3, xj, a3);
+                    TS.Widen4<TW, TV>(ref wq, j * columnBytes, out w0, out w1, out w2, out w3);
+                    a4 = TW.MulAdd(w0, xj, a4); a5 = TW.MulAdd(w1, xj, a5); a6 = TW.MulAdd(w2, xj, a6); a7 = TW.MulAdd(w3, xj, a7);
                 }
-                if (v < s.VectorsPerTile)
+                Finish<TS, TW, TV>(ref Unsafe.Add(ref gt, vector), ref bias, ref scale, vector, a0, a1, a2, a3);
+                Finish<TS, TW, TV>(ref Unsafe.Add(ref gt, vector + 4 * lanes), ref bias, ref scale, vector + 4 * lanes, a4, a5, a6, a7);
+            }
+            if (q < fours)
+            {
+                ref byte wp = ref Unsafe.Add(ref w, FourOffset(q, foursPerTile, s.TileStride, lanes) * TS.Bytes);
+                int vector = q * 4 * lanes;
+                TV a0 = Start<TS, TW, TV>(ref bias, vector), a1 = Start<TS, TW, TV>(ref bias, vector + lanes);
+                TV a2 = Start<TS, TW, TV>(ref bias, vector + 2 * lanes), a3 = Start<TS, TW, TV>(ref bias, vector + 3 * lanes);
+                for (int j = 0; j < s.Inputs; j++)
                 {
-                    // four vectors left (a tile's vectors come in fours: the gates of a block)
-                    ref byte wp = ref Unsafe.Add(ref w, (tile * s.TileStride + v * lanes) * TS.Bytes);
-                    int vector = (tile * s.VectorsPerTile + v) * lanes;
-                    TV a0 = Start<TS, TW, TV>(ref bias, vector), a1 = Start<TS, TW, TV>(ref bias, vector + lanes);
-                    TV a2 = Start<TS, TW, TV>(ref bias, vector + 2 * lanes), a3 = Start<TS, TW, TV>(ref bias, vector + 3 * lanes);
-                    for (int j = 0; j < s.Inputs; j++)
-                    {
-                        TS.Widen4<TW, TV>(ref wp, j * columnBytes, out TV w0, out TV w1, out TV w2, out TV w3);
-                        TV xj = TW.Splat(Unsafe.Add(ref xt, j));
-                        a0 = TW.MulAdd(w0, xj, a0); a1 = TW.MulAdd(w1, xj, a1); a2 = TW.MulAdd(w2, xj, a2); a3 = TW.MulAdd(w3, xj, a3);
-                    }
-                    Finish<TS, TW, TV>(ref Unsafe.Add(ref g, t * s.GStride + vector), ref bias, ref scale, vector, a0, a1, a2, a3);
+                    TS.Widen4<TW, TV>(ref wp, j * columnBytes, out TV w0, out TV w1, out TV w2, out TV w3);
+                    TV xj = TW.Splat(Unsafe.Add(ref xt, j));
+                    a0 = TW.MulAdd(w0, xj, a0); a1 = TW.MulAdd(w1, xj, a1); a2 = TW.MulAdd(w2, xj, a2); a3 = TW.MulAdd(w3, xj, a3);
                 }
+                Finish<TS, TW, TV>(ref Unsafe.Add(ref gt, vector), ref bias, ref scale, vector, a0, a1, a2, a3);
             }
         }
     }
+
+    /// <summary>Where four <paramref name="four"/> (vectors 4q … 4q+3 of the G row) starts in the packed weights, in elements.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int FourOffset(int four, int foursPerTile, int tileStride, int lanes) =>
+        four / foursPerTile * tileStride + four % foursPerTile * 4 * lanes;
 
     /// <summary>A sum's start: the bias for bf16; zero for int8, whose sum is scaled before the bias is added.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
