@@ -8,9 +8,19 @@ using LstmGen.Weights;
 
 namespace LstmGen.Fuzz;
 
+/// <summary>The JSON model formats the harness fuzzes.</summary>
+public enum JsonFormat
+{
+    /// <summary>GuitarML / Automated-GuitarAmpModelling (<see cref="GuitarMLJson"/>).</summary>
+    GuitarML,
+    /// <summary>Neural Amp Modeler's LSTM <c>.nam</c> files (<see cref="NamFile"/>).</summary>
+    Nam,
+}
+
 /// <summary>
-/// Property-based mutation fuzzing of <see cref="GuitarMLJson.Load(ReadOnlySpan{byte}, LstmParameters)"/>: valid
-/// GuitarML files (with and without skip, head bias, two layers) are mutated by 1 to 4 random operators (bit flips, byte
+/// Property-based mutation fuzzing of <see cref="GuitarMLJson.Load(ReadOnlySpan{byte}, LstmParameters)"/> and
+/// <see cref="NamFile.Load(ReadOnlySpan{byte}, LstmParameters)"/>: valid files (GuitarML: with and without skip, head
+/// bias, two layers; .nam: one and two layers with their learned initial state) are mutated by 1 to 4 random operators (bit flips, byte
 /// changes, truncation, splices of two files, and JSON-aware edits: a number, a literal, a bracket or a field name put
 /// in place of a token) and loaded. The property: the load succeeds or throws <see cref="WeightsFormatException"/>
 /// with a field and a message; nothing else is thrown; no iteration takes 2 s; a load allocates at most
@@ -30,9 +40,9 @@ public static class JsonFuzzHarness
 
     private sealed record Seed(string Name, byte[] File, LstmParameters Target);
 
-    public static FuzzOutcome Run(long count, ulong seed, Action<string>? progress = null)
+    public static FuzzOutcome Run(long count, ulong seed, Action<string>? progress = null, JsonFormat format = JsonFormat.GuitarML)
     {
-        var seeds = Seeds();
+        var seeds = format == JsonFormat.Nam ? NamSeeds() : Seeds();
         var random = new Random(unchecked((int)seed ^ (int)(seed >> 32)));
         var outcome = new FuzzOutcome { AllocationFactor = AllocationFactor };
         var clock = Stopwatch.StartNew();
@@ -54,7 +64,8 @@ public static class JsonFuzzHarness
             Exception? error = null;
             try
             {
-                GuitarMLJson.Load(file, s.Target);
+                if (format == JsonFormat.Nam) NamFile.Load(file, s.Target);
+                else GuitarMLJson.Load(file, s.Target);
                 outcome.Loaded++;
             }
             catch (Exception e) { error = e; }
@@ -95,7 +106,27 @@ public static class JsonFuzzHarness
         new("1 -> 2 -> 2 skip 2", Json(Parameters(2, 2, 1, 2, 0, 3), 2, 2, 1, 2, skip: 2, headBias: true), Parameters(2, 2, 1, 2, 2, 0)),
     };
 
-    private static LstmParameters Parameters(int i, int h, int layers, int o, int skip, int seed)
+    // ---- seeds: .nam files as Neural Amp Modeler exports an LSTM ----
+
+    private static List<Seed> NamSeeds() => new()
+    {
+        new("nam 1 -> 3", Nam(1, 3, 1, 4), Parameters(1, 3, 1, 1, 0, 0, initial: true)),
+        new("nam 1 -> 2 x 2", Nam(1, 2, 2, 5), Parameters(1, 2, 2, 1, 0, 0, initial: true)),
+        new("nam 2 -> 2", Nam(2, 2, 1, 6), Parameters(2, 2, 1, 1, 0, 0, initial: true)),
+    };
+
+    private static byte[] Nam(int inputs, int hidden, int layers, int seed)
+    {
+        int count = hidden + 1;
+        for (int k = 0; k < layers; k++) count += 4 * hidden * ((k == 0 ? inputs : hidden) + hidden) + 6 * hidden;
+        var values = new float[count];
+        new LstmRandom((ulong)seed).FillUniform(values, 1f);
+        return Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture,
+            $"{{\"version\": \"0.5.4\", \"metadata\": {{\"name\": \"fuzz\"}}, \"architecture\": \"LSTM\", \"config\": {{\"input_size\": {inputs}, \"hidden_size\": {hidden}, \"num_layers\": {layers}}}, ") +
+            "\"weights\": [" + string.Join(", ", values.Select(x => ((double)x).ToString("R", CultureInfo.InvariantCulture))) + "], \"sample_rate\": 48000}");
+    }
+
+    private static LstmParameters Parameters(int i, int h, int layers, int o, int skip, int seed, bool initial = false)
     {
         var tensors = new List<(string, int, int)>();
         for (int k = 0; k < layers; k++)
@@ -104,6 +135,11 @@ public static class JsonFuzzHarness
             tensors.Add(($"weight_hh_l{k}", 4 * h, h));
             tensors.Add(($"bias_ih_l{k}", 4 * h, 0));
             tensors.Add(($"bias_hh_l{k}", 4 * h, 0));
+            if (initial)
+            {
+                tensors.Add(($"initial_h_l{k}", h, 0));
+                tensors.Add(($"initial_c_l{k}", h, 0));
+            }
         }
         tensors.Add(("fc.weight", o, h));
         tensors.Add(("fc.bias", o, 0));
@@ -134,6 +170,7 @@ public static class JsonFuzzHarness
         "0", "-1", "20", "1e300", "-1e-300", "1e999", "NaN", "Infinity", "4294967296", "2.5", "\"20\"", "null", "true", "false",
         "[", "]", "{", "}", "[]", "{}", "[[]]", ",", ":", "\"GRU\"", "\"RecNet\"", "\"rec.weight_ih_l0\"", "\"lin.bias\"",
         "\"model_data\"", "\"state_dict\"", "\"skip\"", "\"bias_fl\"", "[[1.0, 2.0]]", "\"\\ud800\"",
+        "\"LSTM\"", "\"WaveNet\"", "\"architecture\"", "\"config\"", "\"weights\"", "\"hidden_size\"", "\"num_layers\"", "\"sample_rate\"",
     };
 
     private static (byte[], string) Mutate(byte[] file, byte[] other, Random random)

@@ -23,6 +23,15 @@ public static class LstmParametersWeightsExtensions
     /// <exception cref="WeightsFormatException">The file is malformed or describes another model.</exception>
     public static GuitarMLModelInfo LoadGuitarMLJson(this LstmParameters parameters, string path) => GuitarMLJson.Load(path, parameters);
 
+    /// <summary>
+    /// Loads a Neural Amp Modeler <c>.nam</c> file of an LSTM model (its flat <c>weights</c> list: per layer [W_ih | W_hh],
+    /// the summed bias and the learned initial h and c, then the head), checking its sizes against the model; see
+    /// <see cref="NamFile"/>. The model is declared with <c>OutputSize = 1, LearnInitialState = true</c>.
+    /// </summary>
+    /// <returns>What the file says about its model (sizes, sample rate).</returns>
+    /// <exception cref="WeightsFormatException">The file is malformed, is not an LSTM model, or describes another model.</exception>
+    public static NamModelInfo LoadNam(this LstmParameters parameters, string path) => NamFile.Load(path, parameters);
+
     /// <summary>Saves the parameters as safetensors (PyTorch names), atomically.</summary>
     public static void SaveSafetensors(this LstmParameters parameters, string path, SafetensorsSaveOptions? options = null) =>
         Safetensors.Save(path, parameters, options);

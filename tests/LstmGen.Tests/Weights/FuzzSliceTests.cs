@@ -33,4 +33,14 @@ public sealed class FuzzSliceTests(ITestOutputHelper output)
         Assert.True(outcome.Loaded > 0, "no mutated file loaded: " + outcome.Summary());
         Assert.True(outcome.Rejected.Count >= 5, "fewer than 5 kinds of rejection seen: " + outcome.Summary());
     }
+
+    [Fact]
+    public void MutatedNamFilesOnlyEverThrowWeightsFormatException()
+    {
+        var outcome = JsonFuzzHarness.Run(5_000, seed: 20261130, format: JsonFormat.Nam);
+        output.WriteLine(outcome.Summary());
+        Assert.True(outcome.Failures.Count == 0, outcome.Summary());
+        Assert.True(outcome.Loaded > 0, "no mutated file loaded: " + outcome.Summary());
+        Assert.True(outcome.Rejected.Count >= 4, "fewer than 4 kinds of rejection seen: " + outcome.Summary());
+    }
 }
