@@ -160,7 +160,7 @@ public sealed partial class LstmGenerator
                 // float32: PackLayer(...); bf16: PackLayerBFloat16(..., bytes, bias); int8: PackLayerInt8(..., bytes, bias, scales)
                 string packer = reduced ? "PackLayer" + WeightStorageValues.Names[_plan.Storage] : "PackLayer";
                 string destination = !reduced ? $"{weights}, {bias}" : $"MemoryMarshal.AsBytes({weights}), {bias}" +
-                    (Int8 ? $", packed.Slice({N(_plan.PackedScaleOffset(_v, u, true))}, {N(3 * plan.BiasLength)})" : "");
+                    (Int8 ? $", packed.Slice({N(_plan.PackedScaleOffset(_v, u, true))}, {N(ModelPlan.Int8ScaleRuns * plan.BiasLength)})" : "");
                 _w.Line($"LstmPacking.{packer}({T("weight_ih")}, {T("weight_hh")}, {bih}, {bhh}, {shape},");
                 _w.Line($"    {destination});");
                 if (Peep)

@@ -164,7 +164,9 @@ internal sealed class ModelPlan
 
     /// <summary>Floats the packed gate weights of a plan take: 4-byte floats, or bf16/int8 bytes counted in floats.</summary>
     internal int PackedWeightFloats(LayerPlan plan, bool reduced) => reduced ? plan.WeightLength * WeightStorageValues.Bytes(Storage) / 4 : plan.WeightLength;
-    internal int PackedScaleLength(VectorWidth width, int unit, bool reduced) => reduced && Int8 ? Align16(3 * Tiling(unit / D, width).BiasLength) : 0;
+    /// <summary>Runs of per-row int8 scales, each laid out like the bias: s_ih·2⁻²⁴, then s_hh·2⁻²⁴ (LstmPacking.PackLayerInt8).</summary>
+    internal const int Int8ScaleRuns = 2;
+    internal int PackedScaleLength(VectorWidth width, int unit, bool reduced) => reduced && Int8 ? Align16(Int8ScaleRuns * Tiling(unit / D, width).BiasLength) : 0;
 
     private int PackedUnitLength(VectorWidth width, int unit, bool reduced)
     {

@@ -38,8 +38,8 @@ public static partial class LstmPacking
     /// s = max|row| / 127 and q = round(w / s) (nearest even), so w ≈ s·q. Inside a column the vectors are stored in
     /// fours (i, f, g, o of one block): byte g of 32-bit lane k holds gate g's lane k, so a kernel turns one 32-bit
     /// load into four float vectors with shifts, masks and a conversion. <c>weights</c> receives 1 byte per packed weight;
-    /// <c>scales</c> receives 3·4·RoundUp(H, width) floats laid out like the bias: the W_ih scales·2⁻²⁴, the W_hh
-    /// scales·2⁻²⁴, then s_ih / s_hh. (The kernels convert a byte shifted into the top of a 32-bit lane, q·2²⁴, so the
+    /// <c>scales</c> receives 2·4·RoundUp(H, width) floats laid out like the bias: the W_ih scales·2⁻²⁴, then the W_hh
+    /// scales·2⁻²⁴. (The kernels convert a byte shifted into the top of a 32-bit lane, q·2²⁴, so the
     /// 2⁻²⁴ is folded in.)
     /// </summary>
     public static void PackLayerInt8(
@@ -48,7 +48,7 @@ public static partial class LstmPacking
     {
         var shape = new ReducedShape(weightIh, weightHh, inputSize, recurrentSize, hiddenSize, width, blocksPerTile, weights.Length, 1, bias.Length);
         int hp = RoundUp(hiddenSize, width);
-        if (scales.Length < 12 * hp)
+        if (scales.Length < 8 * hp)
             throw new ArgumentException("The destination is too small for the layer's scales.", nameof(scales));
         const float TwoToMinus24 = 1f / 16777216f;
         ref sbyte target = ref Unsafe.As<byte, sbyte>(ref MemoryMarshal.GetReference(weights));
@@ -64,7 +64,6 @@ public static partial class LstmPacking
                         for (int j = 0; j < shape.Columns; j++) Unsafe.Add(ref target, first + j * shape.ColumnStride) = 0;
                         scales[scaleIndex] = 0f;
                         scales[4 * hp + scaleIndex] = 0f;
-                        scales[8 * hp + scaleIndex] = 1f;
                         continue;
                     }
                     float sx = RowScale(weightIh.Slice(row * inputSize, inputSize), scale);
@@ -77,7 +76,6 @@ public static partial class LstmPacking
                     }
                     scales[scaleIndex] = sx * TwoToMinus24;
                     scales[4 * hp + scaleIndex] = sh * TwoToMinus24;
-                    scales[8 * hp + scaleIndex] = sx / sh;
                 }
         PackBias(biasIh, biasHh, hiddenSize, width, bias);
     }
