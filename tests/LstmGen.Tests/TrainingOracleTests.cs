@@ -78,16 +78,30 @@ public sealed class TrainingOracleTests(ITestOutputHelper output)
         var trainer = model.CreateTrainer(optimizer, Loss.MeanSquaredError, maxT: steps);
         var (expected, losses) = TorchTrainingOracle.Train(c.I, c.H, c.L, c.Bias, c.O, c.OracleActivation, OracleLoss.MeanSquaredError,
             start, xs, steps, 1, targets, false, kind, lr, momentum, decay, 0f, 5);
-        double worst = 0;
+        // Adam divides each gradient by its own magnitude plus eps = 1e-8. For a parameter whose gradient is itself at the
+        // level of eps (here down to 1e-9), the first steps scale a gradient's float32 rounding (about 1e-11 absolute) by
+        // lr/eps = 1e6: those few parameters are compared at 1e-4, every other one at 1e-5.
+        var probe = model.CreateTrainer(new Sgd(lr), Loss.MeanSquaredError, maxT: steps);
+        probe.ComputeGradients(xs, targets);
+        float[] g0 = probe.Gradients.Values.ToArray();
+        bool adam = kind is OracleOptimizer.Adam or OracleOptimizer.AdamW;
+        double worst = 0, worstNearZero = 0;
         for (int k = 0; k < 5; k++)
         {
             float loss = trainer.Step(xs, targets);
             Assert.True(Math.Abs(loss - losses[k]) <= 1e-5 * Math.Max(1, losses[k]), $"step {k + 1}: loss {loss} vs {losses[k]}");
             var p = model.Parameters.Values;
-            for (int j = 0; j < p.Length; j++) worst = Math.Max(worst, Math.Abs(p[j] - expected[k][j]));
+            for (int j = 0; j < p.Length; j++)
+            {
+                double d = Math.Abs(p[j] - expected[k][j]);
+                if (adam && Math.Abs(g0[j]) < 1e-7) worstNearZero = Math.Max(worstNearZero, d);
+                else worst = Math.Max(worst, d);
+            }
         }
-        output.WriteLine($"{kind} lr={lr} momentum={momentum} decay={decay}: max |w - w_torch| over 5 steps {worst:E2}");
+        output.WriteLine($"{kind} lr={lr} momentum={momentum} decay={decay}: max |w - w_torch| over 5 steps {worst:E2}" +
+                         (adam ? $"; for the {g0.Count(v => Math.Abs(v) < 1e-7)} parameters with |g| < 1e-7: {worstNearZero:E2}" : ""));
         Assert.True(worst <= 1e-5, $"parameters differ from torch.optim by {worst:E3}");
+        Assert.True(worstNearZero <= 1e-4, $"parameters with gradients near Adam's eps differ from torch.optim by {worstNearZero:E3}");
     }
 
     [Fact]
