@@ -44,6 +44,8 @@ internal static class WeightsFile
         {
             if (fileName.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
                 return ConvertGuitarMLJson(fileName, file, tensors, skip);
+            if (fileName.EndsWith(".nam", StringComparison.OrdinalIgnoreCase))
+                return ConvertNam(fileName, file, tensors, skip);
             return ConvertCore(fileName, file, tensors, lstmPrefix, headPrefix);
         }
         catch (ProblemException p)
@@ -157,6 +159,93 @@ internal static class WeightsFile
         }
         foreach (var p in dict)
             if (!used.Contains(p.Key)) throw new ProblemException(new Problem("LSTM023", fileName, p.Key));
+        return output;
+    }
+
+    /// <summary>
+    /// A Neural Amp Modeler .nam file of an LSTM model (architecture "LSTM", config {num_layers, input_size, hidden_size},
+    /// one flat weights list: per layer [W_ih | W_hh] row by row, the summed bias, the initial h and c; then the head),
+    /// by the rules of the run-time reader (src/LstmGen/Weights/NamFile.cs): the attribute must have the file's sizes, one
+    /// output, LearnInitialState and no skip; the bias goes to bias_ih and bias_hh stays 0.
+    /// </summary>
+    private static byte[] ConvertNam(string fileName, byte[] file, IReadOnlyList<(string Name, int Rows, int Columns)> tensors, int skip)
+    {
+        ProblemException Bad(string what) => new(new Problem("LSTM021", fileName, what));
+        string text;
+        try { text = new UTF8Encoding(false, true).GetString(file); }
+        catch (DecoderFallbackException) { throw Bad("the file is not valid UTF-8"); }
+        object? root;
+        try { root = new Json(text).ReadDocument(); }
+        catch (FormatException e) { throw Bad("invalid JSON (" + e.Message + ")"); }
+        string architecture = Field(root, "architecture") as string
+            ?? throw Bad("no \"architecture\" string: it is not a Neural Amp Modeler (.nam) model file");
+        var config = Field(root, "config") as List<KeyValuePair<string, object?>>;
+        if (architecture != "LSTM")
+            throw new ProblemException(new Problem("LSTM030", fileName, "a " + architecture, "an LSTM", "LstmGen reads the LSTM models of Neural Amp Modeler"));
+        if (config is null) throw Bad("no \"config\" object");
+        int Int(string name, int? fallback)
+        {
+            object? v = Field(config, name);
+            if (v is null && fallback is int f) return f;
+            if (v is Json.Number n && int.TryParse(n.Text, NumberStyles.None, CultureInfo.InvariantCulture, out int i) && i >= 1) return i;
+            throw Bad("config." + name + " must be a whole number ≥ 1");
+        }
+        int inputs = Int("input_size", 1), hidden = Int("hidden_size", null), layers = Int("num_layers", null);
+
+        int modelLayers = 0;
+        while (tensors.Any(t => t.Name == "weight_ih_l" + modelLayers.ToString(CultureInfo.InvariantCulture))) modelLayers++;
+        var ih = tensors.FirstOrDefault(t => t.Name == "weight_ih_l0");
+        var head = tensors.FirstOrDefault(t => t.Name == "fc.weight");
+        bool initial = tensors.Any(t => t.Name == "initial_h_l0"), biased = tensors.Any(t => t.Name == "bias_ih_l0");
+        bool plain = modelLayers > 0 && biased && tensors.Count == (initial ? 6 : 4) * modelLayers + (head.Name is null ? 0 : 2);
+        string declare = "declare [LstmModel(InputSize = " + inputs + ", HiddenSize = " + hidden + ", NumLayers = " + layers + ", OutputSize = 1, LearnInitialState = true)]";
+        string fileModel = "LSTM(" + inputs + ", " + hidden + ", " + layers + ") → one output, from a learned initial state";
+        if (!plain || ih.Columns != inputs || ih.Rows != 4 * hidden || modelLayers != layers || head.Name is null || head.Rows != 1 || !initial)
+            throw new ProblemException(new Problem("LSTM030", fileName, fileModel,
+                plain ? "LSTM(" + ih.Columns + ", " + ih.Rows / 4 + ", " + modelLayers + ") → " + (head.Name is null ? "no head" : head.Rows + " output(s)") + (initial ? "" : " without LearnInitialState")
+                      : "a model with other tensors (bias-free, bidirectional, projection or peepholes)",
+                declare));
+        if (skip != 0)
+            throw new ProblemException(new Problem("LSTM030", fileName, fileModel, "Skip = " + skip, "remove Skip from [LstmModel]"));
+
+        var weights = Field(root, "weights") as List<object?> ?? throw Bad("no \"weights\" list");
+        long expected = hidden + 1L;
+        for (int k = 0; k < layers; k++) expected += 4L * hidden * ((k == 0 ? inputs : hidden) + hidden) + 6L * hidden;
+        if (weights.Count != expected)
+            throw new ProblemException(new Problem("LSTM024", fileName, "weights", "[" + weights.Count + "]", "[" + expected + "]"));
+
+        long total = 0;
+        var offsets = new Dictionary<string, long>(StringComparer.Ordinal);
+        foreach (var t in tensors) { offsets[t.Name] = total; total += (long)t.Rows * Math.Max(1, t.Columns); }
+        var output = new byte[total * 4];
+        int at = 0;
+        void Put(string tensor, long index)
+        {
+            if (weights[at] is not Json.Number n || !double.TryParse(n.Text, NumberStyles.Float, CultureInfo.InvariantCulture, out double d))
+                throw Bad("weights holds something other than a number at index " + at.ToString(CultureInfo.InvariantCulture));
+            float f = (float)d;
+            if (float.IsNaN(f) || float.IsInfinity(f))
+                throw new ProblemException(new Problem("LSTM026", fileName, "weights", at.ToString(CultureInfo.InvariantCulture)));
+            byte[] bytes = BitConverter.GetBytes(f);
+            if (!BitConverter.IsLittleEndian) Array.Reverse(bytes);
+            Array.Copy(bytes, 0, output, (offsets[tensor] + index) * 4, 4);
+            at++;
+        }
+        for (int k = 0; k < layers; k++)
+        {
+            string l = k.ToString(CultureInfo.InvariantCulture);
+            int columns = k == 0 ? inputs : hidden;
+            for (int row = 0; row < 4 * hidden; row++)
+            {
+                for (int j = 0; j < columns; j++) Put("weight_ih_l" + l, (long)row * columns + j);
+                for (int j = 0; j < hidden; j++) Put("weight_hh_l" + l, (long)row * hidden + j);
+            }
+            for (int i = 0; i < 4 * hidden; i++) Put("bias_ih_l" + l, i);   // bias_hh stays 0: the file has the sum
+            for (int i = 0; i < hidden; i++) Put("initial_h_l" + l, i);
+            for (int i = 0; i < hidden; i++) Put("initial_c_l" + l, i);
+        }
+        for (int i = 0; i < hidden; i++) Put("fc.weight", i);
+        Put("fc.bias", 0);
         return output;
     }
 

@@ -51,11 +51,11 @@ public static class LstmMath
     public static float Tanh(float x)
     {
         x = Math.Clamp(x, -Clamp, Clamp); // NaN passes through Math.Clamp
-        // Estrin's scheme: P = (1 + p1·u) + u²·((p2 + p3·u) + u²·(p4 + p5·u)), Q = ((1 + q1·u) + u²·(q2 + q3·u)) + u⁴·q4:
+        // Estrin's scheme: P = (1 + p1·u) + u²·((p2 + p3·u) + u²·(p4 + p5·u)), Q = (1 + q1·u) + u²·((q2 + q3·u) + u²·q4):
         // both four dependent steps from x (Horner would take six), which keeps the recurrent step's critical path short.
-        float u = x * x, u2 = u * u, u4 = u2 * u2;
+        float u = x * x, u2 = u * u;
         float p = MulAdd(u2, MulAdd(u2, MulAdd(P5, u, P4), MulAdd(P3, u, P2)), MulAdd(P1, u, 1f));
-        float q = MulAdd(u4, Q4, MulAdd(u2, MulAdd(Q3, u, Q2), MulAdd(Q1, u, 1f)));
+        float q = MulAdd(u2, MulAdd(u2, Q4, MulAdd(Q3, u, Q2)), MulAdd(Q1, u, 1f));
         return x * p / q;
     }
 
@@ -73,9 +73,9 @@ public static class LstmMath
     public static Vector128<float> Tanh(Vector128<float> x)
     {
         x = Vector128.Clamp(x, Vector128.Create(-Clamp), Vector128.Create(Clamp));
-        Vector128<float> u = x * x, u2 = u * u, u4 = u2 * u2;
+        Vector128<float> u = x * x, u2 = u * u;
         Vector128<float> p = MulAdd(u2, MulAdd(u2, MulAdd(Vector128.Create(P5), u, Vector128.Create(P4)), MulAdd(Vector128.Create(P3), u, Vector128.Create(P2))), MulAdd(Vector128.Create(P1), u, Vector128<float>.One));
-        Vector128<float> q = MulAdd(u4, Vector128.Create(Q4), MulAdd(u2, MulAdd(Vector128.Create(Q3), u, Vector128.Create(Q2)), MulAdd(Vector128.Create(Q1), u, Vector128<float>.One)));
+        Vector128<float> q = MulAdd(u2, MulAdd(u2, Vector128.Create(Q4), MulAdd(Vector128.Create(Q3), u, Vector128.Create(Q2))), MulAdd(Vector128.Create(Q1), u, Vector128<float>.One));
         return x * p / q;
     }
 
@@ -84,9 +84,9 @@ public static class LstmMath
     public static Vector256<float> Tanh(Vector256<float> x)
     {
         x = Vector256.Clamp(x, Vector256.Create(-Clamp), Vector256.Create(Clamp));
-        Vector256<float> u = x * x, u2 = u * u, u4 = u2 * u2;
+        Vector256<float> u = x * x, u2 = u * u;
         Vector256<float> p = MulAdd(u2, MulAdd(u2, MulAdd(Vector256.Create(P5), u, Vector256.Create(P4)), MulAdd(Vector256.Create(P3), u, Vector256.Create(P2))), MulAdd(Vector256.Create(P1), u, Vector256<float>.One));
-        Vector256<float> q = MulAdd(u4, Vector256.Create(Q4), MulAdd(u2, MulAdd(Vector256.Create(Q3), u, Vector256.Create(Q2)), MulAdd(Vector256.Create(Q1), u, Vector256<float>.One)));
+        Vector256<float> q = MulAdd(u2, MulAdd(u2, Vector256.Create(Q4), MulAdd(Vector256.Create(Q3), u, Vector256.Create(Q2))), MulAdd(Vector256.Create(Q1), u, Vector256<float>.One));
         return x * p / q;
     }
 
@@ -95,9 +95,9 @@ public static class LstmMath
     public static Vector512<float> Tanh(Vector512<float> x)
     {
         x = Vector512.Clamp(x, Vector512.Create(-Clamp), Vector512.Create(Clamp));
-        Vector512<float> u = x * x, u2 = u * u, u4 = u2 * u2;
+        Vector512<float> u = x * x, u2 = u * u;
         Vector512<float> p = MulAdd(u2, MulAdd(u2, MulAdd(Vector512.Create(P5), u, Vector512.Create(P4)), MulAdd(Vector512.Create(P3), u, Vector512.Create(P2))), MulAdd(Vector512.Create(P1), u, Vector512<float>.One));
-        Vector512<float> q = MulAdd(u4, Vector512.Create(Q4), MulAdd(u2, MulAdd(Vector512.Create(Q3), u, Vector512.Create(Q2)), MulAdd(Vector512.Create(Q1), u, Vector512<float>.One)));
+        Vector512<float> q = MulAdd(u2, MulAdd(u2, Vector512.Create(Q4), MulAdd(Vector512.Create(Q3), u, Vector512.Create(Q2))), MulAdd(Vector512.Create(Q1), u, Vector512<float>.One));
         return x * p / q;
     }
 

@@ -213,3 +213,71 @@ public sealed class NamFileTests
         Assert.Equal(WeightsErrorKind.InvalidHeader, e.Kind);
     }
 }
+
+/// <summary>A .nam file as compiled-in weights (<c>Weights = "amp.nam"</c>): the run-time reader's values, its refusals as diagnostics.</summary>
+public sealed class NamFileCompiledTests : IDisposable
+{
+    private readonly string _folder = Directory.CreateTempSubdirectory("lstmgen-nam-").FullName;
+
+    public void Dispose() => Directory.Delete(_folder, recursive: true);
+
+    private string Write(string text)
+    {
+        string path = Path.Combine(_folder, "amp.nam");
+        File.WriteAllText(path, text);
+        return path;
+    }
+
+    private static string Source(string attribute) => $"using LstmGen; [LstmModel({attribute}, Weights = \"amp.nam\")] public partial class Amp {{ }}";
+
+    private static string NamText(int hidden, int layers, int seed, string architecture = "LSTM")
+    {
+        var random = new Random(seed);
+        int count = hidden + 1;
+        for (int k = 0; k < layers; k++) count += 4 * hidden * ((k == 0 ? 1 : hidden) + hidden) + 6 * hidden;
+        var values = Enumerable.Range(0, count).Select(_ => ((double)(float)(random.NextDouble() - 0.5)).ToString("R", CultureInfo.InvariantCulture));
+        return $"{{\"version\": \"0.5.4\", \"architecture\": \"{architecture}\", \"config\": {{\"input_size\": 1, \"hidden_size\": {hidden}, \"num_layers\": {layers}}}, " +
+               $"\"weights\": [{string.Join(", ", values)}], \"sample_rate\": 48000}}";
+    }
+
+    [Fact]
+    public void ANamModelCompilesInWithTheRunTimeReadersValues()
+    {
+        string text = NamText(3, 1, 11);
+        var (diagnostics, output, run) = LstmGen.Tests.Generator.GeneratorHarness.Run(Source("InputSize = 1, HiddenSize = 3, OutputSize = 1, LearnInitialState = true"), Write(text));
+        Assert.Empty(diagnostics);
+        Assert.Empty(output.GetDiagnostics().Where(d => d.Severity >= Microsoft.CodeAnalysis.DiagnosticSeverity.Warning));
+        var loaded = new Nam_1_3();
+        NamFile.Load(Encoding.UTF8.GetBytes(text), loaded.Parameters);
+        string generated = LstmGen.Tests.Generator.GeneratorHarness.ModelSource(run).SourceText.ToString();
+        int open = generated.IndexOf('{', generated.IndexOf("CompiledWeights => new byte[]", StringComparison.Ordinal));
+        int close = generated.IndexOf('}', open);
+        byte[] compiled = generated.Substring(open + 1, close - open - 1).Split(new[] { ',', ' ', '\n', '\r' }, StringSplitOptions.RemoveEmptyEntries)
+            .Select(t => byte.Parse(t, CultureInfo.InvariantCulture)).ToArray();
+        Assert.Equal(loaded.Parameters.Values.ToArray().SelectMany(BitConverter.GetBytes).ToArray(), compiled);   // little-endian here
+    }
+
+    [Theory]
+    [InlineData("InputSize = 1, HiddenSize = 3, OutputSize = 1", "LearnInitialState = true")]
+    [InlineData("InputSize = 1, HiddenSize = 4, OutputSize = 1, LearnInitialState = true", "HiddenSize = 3")]
+    [InlineData("InputSize = 1, HiddenSize = 3, OutputSize = 1, LearnInitialState = true, Skip = 1", "remove Skip")]
+    public void AnotherModelIsLstm030WithWhatToDeclare(string attribute, string advice)
+    {
+        var (diagnostics, _, _) = LstmGen.Tests.Generator.GeneratorHarness.Run(Source(attribute), Write(NamText(3, 1, 12)));
+        var d = Assert.Single(diagnostics);
+        Assert.Equal("LSTM030", d.Id);
+        Assert.Contains(advice, d.GetMessage());
+    }
+
+    [Fact]
+    public void AWaveNetIsLstm030AndAShortListIsLstm024()
+    {
+        const string attribute = "InputSize = 1, HiddenSize = 3, OutputSize = 1, LearnInitialState = true";
+        var wavenet = Assert.Single(LstmGen.Tests.Generator.GeneratorHarness.Run(Source(attribute), Write(NamText(3, 1, 13, "WaveNet"))).GeneratorDiagnostics);
+        Assert.Equal("LSTM030", wavenet.Id);
+        Assert.Contains("WaveNet", wavenet.GetMessage());
+        string shortList = NamText(3, 1, 14).Replace("\"weights\": [", "\"weights\": [0.5, ");
+        var extra = Assert.Single(LstmGen.Tests.Generator.GeneratorHarness.Run(Source(attribute), Write(shortList)).GeneratorDiagnostics);
+        Assert.Equal("LSTM024", extra.Id);
+    }
+}
