@@ -72,12 +72,7 @@ internal static class WeightsFile
     private static byte[] ConvertGuitarMLJson(string fileName, byte[] file, IReadOnlyList<(string Name, int Rows, int Columns)> tensors, int skip)
     {
         ProblemException Bad(string what) => new(new Problem("LSTM021", fileName, what));
-        string text;
-        try { text = new UTF8Encoding(false, true).GetString(file); }
-        catch (DecoderFallbackException) { throw Bad("the file is not valid UTF-8"); }
-        object? root;
-        try { root = new Json(text).ReadDocument(); }
-        catch (FormatException e) { throw Bad("invalid JSON (" + e.Message + "; a NaN or Infinity written by Python is not JSON)"); }
+        object? root = ReadJson(fileName, file, "; a NaN or Infinity written by Python is not JSON");
         var data = Field(root, "model_data") as List<KeyValuePair<string, object?>>
             ?? throw Bad("no \"model_data\" object: it is not an Automated-GuitarAmpModelling / GuitarML model file");
         string model = Field(data, "model") as string ?? "SimpleRNN", unit = Field(data, "unit_type") as string ?? "LSTM";
@@ -148,12 +143,7 @@ internal static class WeightsFile
             {
                 if (flat[k] is not Json.Number n || !double.TryParse(n.Text, NumberStyles.Float, CultureInfo.InvariantCulture, out double d))
                     throw Bad("tensor '" + fileTensor + "' holds something other than a number at flat index " + k.ToString(CultureInfo.InvariantCulture));
-                float f = (float)d;
-                if (float.IsNaN(f) || float.IsInfinity(f))
-                    throw new ProblemException(new Problem("LSTM026", fileName, fileTensor, k.ToString(CultureInfo.InvariantCulture)));
-                byte[] bytes = BitConverter.GetBytes(f);
-                if (!BitConverter.IsLittleEndian) Array.Reverse(bytes);
-                Array.Copy(bytes, 0, output, (offset + k) * 4, 4);
+                Store(fileName, fileTensor, k, (float)d, output, offset + k);
             }
             offset += count;
         }
@@ -171,12 +161,7 @@ internal static class WeightsFile
     private static byte[] ConvertNam(string fileName, byte[] file, IReadOnlyList<(string Name, int Rows, int Columns)> tensors, int skip)
     {
         ProblemException Bad(string what) => new(new Problem("LSTM021", fileName, what));
-        string text;
-        try { text = new UTF8Encoding(false, true).GetString(file); }
-        catch (DecoderFallbackException) { throw Bad("the file is not valid UTF-8"); }
-        object? root;
-        try { root = new Json(text).ReadDocument(); }
-        catch (FormatException e) { throw Bad("invalid JSON (" + e.Message + ")"); }
+        object? root = ReadJson(fileName, file, "");
         string architecture = Field(root, "architecture") as string
             ?? throw Bad("no \"architecture\" string: it is not a Neural Amp Modeler (.nam) model file");
         var config = Field(root, "config") as List<KeyValuePair<string, object?>>;
@@ -223,12 +208,7 @@ internal static class WeightsFile
         {
             if (weights[at] is not Json.Number n || !double.TryParse(n.Text, NumberStyles.Float, CultureInfo.InvariantCulture, out double d))
                 throw Bad("weights holds something other than a number at index " + at.ToString(CultureInfo.InvariantCulture));
-            float f = (float)d;
-            if (float.IsNaN(f) || float.IsInfinity(f))
-                throw new ProblemException(new Problem("LSTM026", fileName, "weights", at.ToString(CultureInfo.InvariantCulture)));
-            byte[] bytes = BitConverter.GetBytes(f);
-            if (!BitConverter.IsLittleEndian) Array.Reverse(bytes);
-            Array.Copy(bytes, 0, output, (offsets[tensor] + index) * 4, 4);
+            Store(fileName, "weights", at, (float)d, output, offsets[tensor] + index);
             at++;
         }
         for (int k = 0; k < layers; k++)
@@ -247,6 +227,26 @@ internal static class WeightsFile
         for (int i = 0; i < hidden; i++) Put("fc.weight", i);
         Put("fc.bias", 0);
         return output;
+    }
+
+    /// <summary>A JSON weights file's document; invalid UTF-8 or JSON is LSTM021 (<paramref name="advice"/> follows the parser's message).</summary>
+    private static object? ReadJson(string fileName, byte[] file, string advice)
+    {
+        string text;
+        try { text = new UTF8Encoding(false, true).GetString(file); }
+        catch (DecoderFallbackException) { throw new ProblemException(new Problem("LSTM021", fileName, "the file is not valid UTF-8")); }
+        try { return new Json(text).ReadDocument(); }
+        catch (FormatException e) { throw new ProblemException(new Problem("LSTM021", fileName, "invalid JSON (" + e.Message + advice + ")")); }
+    }
+
+    /// <summary>Writes value k of a tensor as little-endian float32 at float <paramref name="at"/> of the output; NaN and infinity are LSTM026.</summary>
+    private static void Store(string fileName, string tensor, long k, float value, byte[] output, long at)
+    {
+        if (float.IsNaN(value) || float.IsInfinity(value))
+            throw new ProblemException(new Problem("LSTM026", fileName, tensor, k.ToString(CultureInfo.InvariantCulture)));
+        byte[] bytes = BitConverter.GetBytes(value);
+        if (!BitConverter.IsLittleEndian) Array.Reverse(bytes);
+        Array.Copy(bytes, 0, output, at * 4, 4);
     }
 
     private static object? Field(object? obj, string name)
@@ -344,11 +344,7 @@ internal static class WeightsFile
                     "BF16" => BFloat16ToSingle(BitConverter.ToUInt16(LittleEndian(file, at, 2), 0)),
                     _ => (float)BitConverter.ToDouble(LittleEndian(file, at, 8), 0),
                 };
-                if (float.IsNaN(value) || float.IsInfinity(value))
-                    throw new ProblemException(new Problem("LSTM026", fileName, fileTensor, k.ToString(CultureInfo.InvariantCulture)));
-                byte[] bytes = BitConverter.GetBytes(value);
-                if (!BitConverter.IsLittleEndian) Array.Reverse(bytes);
-                Array.Copy(bytes, 0, output, (offset + k) * 4, 4);
+                Store(fileName, fileTensor, k, value, output, offset + k);
             }
             offset += count;
         }

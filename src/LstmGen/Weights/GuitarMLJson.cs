@@ -39,14 +39,7 @@ public static class GuitarMLJson
     /// <returns>What the file says about its model.</returns>
     /// <exception cref="WeightsFormatException">The file is malformed or describes another model.</exception>
     /// <exception cref="IOException">The file cannot be read.</exception>
-    public static GuitarMLModelInfo Load(string path, LstmParameters target)
-    {
-        ArgumentNullException.ThrowIfNull(path);
-        var info = new FileInfo(path);
-        if (info.Exists && info.Length > MaxFileLength)
-            throw new WeightsFormatException(WeightsErrorKind.HeaderTooLarge, path, $"The file has {info.Length} bytes, above the {MaxFileLength} this reader accepts.");
-        return Load(File.ReadAllBytes(path), target);
-    }
+    public static GuitarMLModelInfo Load(string path, LstmParameters target) => Load(JsonModelFile.Read(path, MaxFileLength), target);
 
     /// <summary>Loads the model in <paramref name="json"/> (UTF-8) into <paramref name="target"/>.</summary>
     /// <inheritdoc cref="Load(string, LstmParameters)"/>
@@ -102,22 +95,8 @@ public static class GuitarMLJson
         return ReadInfo(document.RootElement);
     }
 
-    private static JsonDocument Parse(ReadOnlySpan<byte> json)
-    {
-        // JsonDocument checks UTF-8 only when a string is read, which would surface as InvalidOperationException later
-        if (!System.Text.Unicode.Utf8.IsValid(json))
-            throw new WeightsFormatException(WeightsErrorKind.InvalidHeader, "json", "The file is not valid UTF-8 text.");
-        try
-        {
-            // JsonDocument takes a ReadOnlyMemory; copying costs one allocation of the file's size at load time.
-            return JsonDocument.Parse(json.ToArray(), new JsonDocumentOptions { MaxDepth = 16 });
-        }
-        catch (JsonException e)
-        {
-            throw new WeightsFormatException(WeightsErrorKind.InvalidHeader, "json",
-                $"The file is not valid JSON ({e.Message}). A NaN or Infinity written by Python's json module is not JSON either: fix the weights and save again.", e);
-        }
-    }
+    private static JsonDocument Parse(ReadOnlySpan<byte> json) => JsonModelFile.Parse(json,
+        " A NaN or Infinity written by Python's json module is not JSON either: fix the weights and save again.");
 
     private static GuitarMLModelInfo ReadInfo(JsonElement root)
     {
@@ -181,15 +160,7 @@ public static class GuitarMLJson
         }
     }
 
-    private static float Number(string name, JsonElement element)
-    {
-        if (element.ValueKind != JsonValueKind.Number || !element.TryGetDouble(out double d))
-            throw new WeightsFormatException(WeightsErrorKind.ShapeMismatch, name, $"Tensor '{name}' holds {element.ValueKind} where a number is expected.");
-        float f = (float)d;
-        if (!float.IsFinite(f))
-            throw new WeightsFormatException(WeightsErrorKind.NonFiniteValue, name, $"Tensor '{name}' holds {d}, which is not a finite float32.");
-        return f;
-    }
+    private static float Number(string name, JsonElement element) => JsonModelFile.Number(element, name, $"Tensor '{name}'");
 
     private static WeightsFormatException Mismatch(string name, string shape, JsonElement value) =>
         new(WeightsErrorKind.ShapeMismatch, name, $"Tensor '{name}' is not a {shape} list of numbers as the model's tensor is (found {Describe(value)}).");
@@ -198,12 +169,7 @@ public static class GuitarMLJson
         ? $"a list of {value.GetArrayLength()}" + (value.GetArrayLength() > 0 && value[0].ValueKind == JsonValueKind.Array ? $" lists, the first of {value[0].GetArrayLength()}" : "")
         : value.ValueKind.ToString();
 
-    private static int IndexOf(IReadOnlyList<ParameterTensor> tensors, string name)
-    {
-        for (int k = 0; k < tensors.Count; k++)
-            if (tensors[k].Name == name) return k;
-        return -1;
-    }
+    private static int IndexOf(IReadOnlyList<ParameterTensor> tensors, string name) => JsonModelFile.IndexOf(tensors, name);
 
     private static string String(JsonElement data, string field, string fallback) =>
         !data.TryGetProperty(field, out var v) ? fallback

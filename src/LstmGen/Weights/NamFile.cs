@@ -38,14 +38,7 @@ public static class NamFile
     /// <returns>What the file says about its model.</returns>
     /// <exception cref="WeightsFormatException">The file is malformed, is not an LSTM model, or describes another model.</exception>
     /// <exception cref="IOException">The file cannot be read.</exception>
-    public static NamModelInfo Load(string path, LstmParameters target)
-    {
-        ArgumentNullException.ThrowIfNull(path);
-        var info = new FileInfo(path);
-        if (info.Exists && info.Length > MaxFileLength)
-            throw new WeightsFormatException(WeightsErrorKind.HeaderTooLarge, path, $"The file has {info.Length} bytes, above the {MaxFileLength} this reader accepts.");
-        return Load(File.ReadAllBytes(path), target);
-    }
+    public static NamModelInfo Load(string path, LstmParameters target) => Load(JsonModelFile.Read(path, MaxFileLength), target);
 
     /// <summary>Loads the LSTM model in <paramref name="json"/> (a <c>.nam</c> file's UTF-8 text) into <paramref name="target"/>.</summary>
     /// <inheritdoc cref="Load(string, LstmParameters)"/>
@@ -111,20 +104,7 @@ public static class NamFile
         return total;
     }
 
-    private static JsonDocument Parse(ReadOnlySpan<byte> json)
-    {
-        // JsonDocument checks UTF-8 only when a string is read, which would surface as InvalidOperationException later
-        if (!System.Text.Unicode.Utf8.IsValid(json))
-            throw new WeightsFormatException(WeightsErrorKind.InvalidHeader, "json", "The file is not valid UTF-8 text.");
-        try
-        {
-            return JsonDocument.Parse(json.ToArray(), new JsonDocumentOptions { MaxDepth = 16 });
-        }
-        catch (JsonException e)
-        {
-            throw new WeightsFormatException(WeightsErrorKind.InvalidHeader, "json", $"The file is not valid JSON ({e.Message}).", e);
-        }
-    }
+    private static JsonDocument Parse(ReadOnlySpan<byte> json) => JsonModelFile.Parse(json);
 
     private static NamModelInfo ReadInfo(JsonElement root)
     {
@@ -174,22 +154,11 @@ public static class NamFile
     private static float Next(ref JsonElement.ArrayEnumerator it, int layer)
     {
         it.MoveNext();
-        var element = it.Current;
         string where = layer >= 0 ? $"weights (layer {layer})" : "weights (head)";
-        if (element.ValueKind != JsonValueKind.Number || !element.TryGetDouble(out double d))
-            throw new WeightsFormatException(WeightsErrorKind.ShapeMismatch, where, $"The {where} list holds {element.ValueKind} where a number is expected.");
-        float f = (float)d;
-        if (!float.IsFinite(f))
-            throw new WeightsFormatException(WeightsErrorKind.NonFiniteValue, where, $"The {where} list holds {d}, which is not a finite float32.");
-        return f;
+        return JsonModelFile.Number(it.Current, where, $"The {where} list");
     }
 
-    private static int IndexOf(IReadOnlyList<ParameterTensor> tensors, string name)
-    {
-        for (int k = 0; k < tensors.Count; k++)
-            if (tensors[k].Name == name) return k;
-        return -1;
-    }
+    private static int IndexOf(IReadOnlyList<ParameterTensor> tensors, string name) => JsonModelFile.IndexOf(tensors, name);
 
     private static int Integer(JsonElement config, string field, int? fallback)
     {

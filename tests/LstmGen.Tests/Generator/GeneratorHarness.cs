@@ -45,6 +45,16 @@ internal static class GeneratorHarness
     public const string KernelFile = "LstmGen.Kernels.g.cs";
 
     /// <summary>The one model's own source (not the shared kernel file).</summary>
+    /// <summary>The bytes of the model's compiled-in weights (<c>CompiledWeights => new byte[] { … }</c>) as the generator wrote them.</summary>
+    public static byte[] CompiledWeights(GeneratorDriverRunResult run)
+    {
+        string generated = ModelSource(run).SourceText.ToString();
+        int open = generated.IndexOf('{', generated.IndexOf("CompiledWeights => new byte[]", System.StringComparison.Ordinal));
+        int close = generated.IndexOf('}', open);
+        return generated.Substring(open + 1, close - open - 1).Split(new[] { ',', ' ', '\n', '\r' }, System.StringSplitOptions.RemoveEmptyEntries)
+            .Select(t => byte.Parse(t, System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+    }
+
     public static GeneratedSourceResult ModelSource(GeneratorDriverRunResult run) =>
         run.Results.Single().GeneratedSources.Single(s => s.HintName != KernelFile);
 
