@@ -179,7 +179,8 @@ internal static class KernelNames
 {
     private static string N(long value) => ModelPlan.N(value);
     private static string Storage(ModelPlan m, bool reduced) => reduced ? (m.Int8 ? "Int8" : "Bf16") : "";
-    private static string Peep(ModelPlan m) => m.Peep ? "_peep" : "";
+    /// <summary>The cell and its options (RecurrentCell.KernelSuffix): kernels of different cells never share a name.</summary>
+    private static string Peep(ModelPlan m) => m.Cell.KernelSuffix;
 
     /// <summary>One step of one layer: bias + W·[x; h], then the cell update (batched: all streams, StreamStride apart). Float32 weights only.</summary>
     public static string Cell(ModelPlan m, LayerPlan p, int batch) =>

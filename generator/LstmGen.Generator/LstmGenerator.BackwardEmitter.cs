@@ -36,7 +36,13 @@ public sealed partial class LstmGenerator
         private const string Unsafe = "Unsafe";
         /// <summary>The runtime's row operations (src/LstmGen/Training/TrainerCore.cs).</summary>
         private const string Core = "Training.TrainerCore";
-        private LstmCell Cell => new LstmCell(Peep);
+        private RecurrentCell Cell => _plan.Cell;
+        /// <summary>The trainer-buffer references of unit <paramref name="u"/>'s rows: h and the carried vectors ((T + 1) rows each), then the kept rows.</summary>
+        private string UnitRows(int u) => string.Join(", ", new[] { Tb($"TrainHs({N(u)}, maxT)") }
+            .Concat(Cell.Carried.Select(v => Tb($"Train{v.Pascal}s({N(u)}, maxT)")))
+            .Concat(Cell.Kept.Select(v => Tb($"Train{v.Pascal}({N(u)}, maxT)"))));
+        /// <summary>The matching parameters: "ref float hs, ref float cs, ref float gates, ref float tanhC".</summary>
+        private string UnitRowParameters => "ref float hs, " + string.Concat(Cell.Carried.Select(v => $"ref float {v.Symbol}s, ")) + Cell.KeptParameters.Substring(2);
         private int H => _plan.LayerPlanHidden;
         private int L => _plan.LayerCount;
         private int Hq => _plan.TrainHq;
@@ -45,7 +51,6 @@ public sealed partial class LstmGenerator
         private int D => _plan.D;
         private int Hp => _plan.Hp;
         private int P => _plan.P;
-        private bool Peep => _plan.Peep;
         private bool RecDrop => _plan.RecurrentDropoutP > 0;
         private bool LayerDrop => _plan.DropoutP > 0;
         private int Row => _plan.HeadInputs;
@@ -73,7 +78,7 @@ public sealed partial class LstmGenerator
 
         /// <summary>The runtime's matrix products of the backward pass (one implementation for every width and size).</summary>
         private const string Products = "Training.GradientProducts";
-        private string Gates => N(LstmCell.Gates);
+        private string Gates => N(Cell.Gates);
 
         /// <summary>out = Wᵀ·da for a PyTorch-layout W of Gates × H rows and <paramref name="columns"/> columns.</summary>
         private string MatTVec(string w, string da, string output, int columns) =>
@@ -105,11 +110,11 @@ public sealed partial class LstmGenerator
                         _w.Line($"{Core}.ReverseRows({source}, {stride}, {Tb("TrainRevX(maxT)")}, {stride}, n, {N(inputs)});");
                         src = Tb("TrainRevX(maxT)");
                     }
-                    string peep = Peep ? $"ref {Unsafe}.Add(ref w, {N(_plan.PackedPeepOffset(_v!, u))}), " : "";
+                    string peep = Cell.PackedRows > 0 ? $"ref {Unsafe}.Add(ref w, {N(_plan.PackedCellOffset(_v!, u))}), " : "";
                     string proj = P > 0 ? $", ref {Unsafe}.Add(ref w, {N(_plan.PackedProjOffset(_v!, u))}), {Tb("TrainM(maxT)")}" : "";
                     string rd = RecDrop ? $", {Tb($"TrainHd({N(u)}, maxT)")}, {Tb($"TrainRMask({N(u)}, maxT)")}" : "";
                     _w.Line($"TrainLayer{N(inputs)}(ref {Unsafe}.Add(ref w, {N(_plan.PackedWeightOffset(_v!, u))}), ref {Unsafe}.Add(ref w, {N(_plan.PackedBiasOffset(_v!, u))}), {peep}{src}, {stride}, n,");
-                    _w.Line($"    {Tb("TrainG(maxT)")}, {Tb($"TrainHs({N(u)}, maxT)")}, {Tb($"TrainCs({N(u)}, maxT)")}, {Tb($"TrainGates({N(u)}, maxT)")}, {Tb($"TrainTanhC({N(u)}, maxT)")}{proj}{rd});");
+                    _w.Line($"    {Tb("TrainG(maxT)")}, {UnitRows(u)}{proj}{rd});");
                 }
                 if (_plan.TrainHasOut(k))
                 {
@@ -151,19 +156,20 @@ public sealed partial class LstmGenerator
                         dxOut = Tb("TrainRevDx(maxT)");
                     }
                     string T(string kind) => N(_plan.UnitTensorOffset(kind, u));
-                    string peep = Peep ? $", {Tb($"TrainPeep({N(u)}, maxT)")}, {Tb($"TrainDPeep({N(u)}, maxT)")}" : "";
+                    string peep = Cell.PackedRows > 0 ? $", {Tb($"Train{Cell.PackedRowsName}({N(u)}, maxT)")}, {Tb($"TrainD{Cell.PackedRowsName}({N(u)}, maxT)")}" : "";
                     string proj = P > 0 ? $", ref {Unsafe}.Add(ref p, {T("weight_hr")}), ref {Unsafe}.Add(ref gr, {T("weight_hr")}), {Tb("TrainDhP(maxT)")}, {Tb("TrainM(maxT)")}, {Tb("TrainDm(maxT)")}" : "";
                     string rd = RecDrop ? $", {Tb($"TrainHd({N(u)}, maxT)")}, {Tb($"TrainRMask({N(u)}, maxT)")}" : "";
                     _w.Line($"BackwardLayer{N(inputs)}(ref {Unsafe}.Add(ref p, {T("weight_ih")}), ref {Unsafe}.Add(ref p, {T("weight_hh")}),");
                     _w.Line($"    ref {Unsafe}.Add(ref gr, {T("weight_ih")}), ref {Unsafe}.Add(ref gr, {T("weight_hh")}), {Tb($"TrainBias({N(u)}, maxT)")},");
-                    _w.Line($"    {src}, {stride}, n, {Tb($"TrainHs({N(u)}, maxT)")}, {Tb($"TrainCs({N(u)}, maxT)")}, {Tb($"TrainGates({N(u)}, maxT)")}, {Tb($"TrainTanhC({N(u)}, maxT)")},");
+                    _w.Line($"    {src}, {stride}, n, {UnitRows(u)},");
                     _w.Line($"    {Tb("TrainDa(maxT)")}, {dhA}, {dhStride}, {dxOut}, {(wantDx ? "true" : "false")},");
-                    _w.Line($"    {Tb("TrainDhNext(maxT)")}, {Tb("TrainDcNext(maxT)")}{peep}{proj}{rd});");
+                    _w.Line($"    {string.Join(", ", new[] { "h" }.Concat(Cell.Carried.Select(v => v.Symbol)).Select(v => Tb($"TrainD{v}Next(maxT)")))}{peep}{proj}{rd});");
                     if (_plan.LearnInit)
                     {
                         _w.Line("// the learned initial state gets what flowed past the first step");
                         _w.Line($"{Core}.AddRow({Tb("TrainDhNext(maxT)")}, ref {Unsafe}.Add(ref gr, {T("initial_h")}), {N(Hp)});");
-                        _w.Line($"{Core}.AddRow({Tb("TrainDcNext(maxT)")}, ref {Unsafe}.Add(ref gr, {T("initial_c")}), {N(H)});");
+                        foreach (var v in Cell.Carried)
+                            _w.Line($"{Core}.AddRow({Tb($"TrainD{v.Symbol}Next(maxT)")}, ref {Unsafe}.Add(ref gr, {T(v.Initial)}), {N(H)});");
                     }
                 }
                 if (wantDx && D == 2)
@@ -184,16 +190,19 @@ public sealed partial class LstmGenerator
         private void EmitTrainLayer(LayerPlan plan)
         {
             int inputs = plan.Inputs;
-            string peepParam = Peep ? "ref float peep, " : "";
-            string peepArg = Peep ? "ref peep, " : "";
-            _w.Line($"/// <summary>One layer with {N(inputs)} inputs over n steps: the hoisted projection, then the recurrence keeping c_t, h_t, the gates and tanh(c_t).</summary>");
-            _w.Open($"private static void TrainLayer{N(inputs)}(ref float w, ref float bias, {peepParam}ref float x, int xStride, int n, ref float g, ref float hs, ref float cs, ref float gates, ref float tanhC" +
+            string peepParam = Cell.PackedParameter;
+            string peepArg = Cell.PackedRows > 0 ? $"ref {Cell.PackedRowsName.ToLowerInvariant()}, " : "";
+            _w.Line($"/// <summary>One layer with {N(inputs)} inputs over n steps: the hoisted projection, then the recurrence keeping {string.Concat(Cell.Carried.Select(v => v.Symbol + "_t, "))}h_t, {Cell.KeptDescription}.</summary>");
+            _w.Open($"private static void TrainLayer{N(inputs)}(ref float w, ref float bias, {peepParam}ref float x, int xStride, int n, ref float g, {UnitRowParameters}" +
                     (P > 0 ? ", ref float wr, ref float m" : "") + (RecDrop ? ", ref float hd, ref float rmask" : "") + ")");
             _w.Line(KernelEmitter.ProjectCall(_plan, plan, reduced: false, "ref w", "ref bias", "", "ref x", "xStride", "ref g"));
             _w.Open("for (int t = 0; t < n; t++)");
-            _w.Line("// c_t starts as a copy of c_(t-1), which stays in row t for the backward pass");
-            _w.Line($"ref float c = ref {Unsafe}.Add(ref cs, (t + 1) * TrainHq);");
-            _w.Line($"Copy(ref {Unsafe}.Add(ref cs, t * TrainHq), ref c, {N(H)});");
+            foreach (string c in Cell.Carried.Select(v => v.Symbol))
+            {
+                _w.Line($"// {c}_t starts as a copy of {c}_(t-1), which stays in row t for the backward pass");
+                _w.Line($"ref float {c} = ref {Unsafe}.Add(ref {c}s, (t + 1) * TrainHq);");
+                _w.Line($"Copy(ref {Unsafe}.Add(ref {c}s, t * TrainHq), ref {c}, {N(H)});");
+            }
             string z = $"ref {Unsafe}.Add(ref hs, t * TrainHq)";
             if (RecDrop)
             {
@@ -202,8 +211,10 @@ public sealed partial class LstmGenerator
                 z = $"ref {Unsafe}.Add(ref hd, t * TrainHq)";
             }
             string hOut = P > 0 ? "ref m" : $"ref {Unsafe}.Add(ref hs, (t + 1) * TrainHq)";
-            _w.Line($"{K}.{KernelNames.Recur(_plan, plan, training: true, reduced: false)}(ref {Unsafe}.Add(ref w, {N(plan.RecurrentWeightOffset(4))}), ref {Unsafe}.Add(ref g, t * {N(LstmCell.Gates * plan.PaddedHidden)}), {peepArg}{z}, ref c, {hOut},");
-            _w.Line($"    ref {Unsafe}.Add(ref gates, t * {N(LstmCell.Gates * Hq)}), ref {Unsafe}.Add(ref tanhC, t * TrainHq));");
+            string carried = string.Concat(Cell.Carried.Select(v => $"ref {v.Symbol}, "));
+            string kept = string.Join(", ", Cell.Kept.Select(v => $"ref {Unsafe}.Add(ref {v.Symbol}, t * {(v.Rows == 1 ? "TrainHq" : N(v.Rows * Hq))})"));
+            _w.Line($"{K}.{KernelNames.Recur(_plan, plan, training: true, reduced: false)}(ref {Unsafe}.Add(ref w, {N(plan.RecurrentWeightOffset(4))}), ref {Unsafe}.Add(ref g, t * {N(Cell.Gates * plan.PaddedHidden)}), {peepArg}{z}, {carried}{hOut},");
+            _w.Line($"    {kept});");
             if (P > 0)
                 _w.Line($"{K}.{KernelNames.ProjectOut(_plan)}(ref wr, ref m, ref {Unsafe}.Add(ref hs, (t + 1) * TrainHq)); // h_t = W_hr·m_t");
             _w.Close();
@@ -215,37 +226,36 @@ public sealed partial class LstmGenerator
         {
             _w.Line($"/// <summary>BPTT for one layer with {N(inputs)} inputs (docs/maths.md §4): da_t for t = n−1 … 0, then the weight gradients as matrix products over all steps.</summary>");
             _w.Line($"private static void BackwardLayer{N(inputs)}(ref float wih, ref float whh, ref float dwih, ref float dwhh, ref float db, ref float x, int xStride, int n,");
-            _w.Open("    ref float hs, ref float cs, ref float gates, ref float tanhC, ref float da, ref float dhAbove, int dhStride, ref float dxOut, bool wantDx, ref float dhNext, ref float dcNext" +
-                    (Peep ? ", ref float peep, ref float dpeep" : "") + (P > 0 ? ", ref float whr, ref float dwhr, ref float dhp, ref float m, ref float dm" : "") + (RecDrop ? ", ref float hd, ref float rmask" : "") + ")");
-            _w.Line("// dh_next and dc_next are zero after the last step: gradients do not flow past the sequence (or window) end");
-            _w.Line($"MemoryMarshal.CreateSpan(ref dhNext, TrainHq).Clear();");
-            _w.Line($"MemoryMarshal.CreateSpan(ref dcNext, TrainHq).Clear();");
+            _w.Open($"    {UnitRowParameters}, ref float da, ref float dhAbove, int dhStride, ref float dxOut, bool wantDx, ref float dhNext" + string.Concat(Cell.Carried.Select(v => $", ref float d{v.Symbol}Next")) +
+                    Cell.BackwardPackedParameters + (P > 0 ? ", ref float whr, ref float dwhr, ref float dhp, ref float m, ref float dm" : "") + (RecDrop ? ", ref float hd, ref float rmask" : "") + ")");
+            var next = new[] { "h" }.Concat(Cell.Carried.Select(v => v.Symbol)).ToList();
+            _w.Line($"// {string.Join(" and ", next.Select(v => $"d{v}_next"))} are zero after the last step: gradients do not flow past the sequence (or window) end");
+            foreach (string v in next)
+                _w.Line($"MemoryMarshal.CreateSpan(ref d{v}Next, TrainHq).Clear();");
             _w.Open("for (int t = n - 1; t >= 0; t--)");
-            _w.Line($"ref float dat = ref {Unsafe}.Add(ref da, t * {N(LstmCell.Gates * Hq)});");
-            _w.Line($"ref float gt = ref {Unsafe}.Add(ref gates, t * {N(LstmCell.Gates * Hq)});");
-            string cNew = $"ref {Unsafe}.Add(ref cs, (t + 1) * TrainHq)";
+            _w.Line($"ref float dat = ref {Unsafe}.Add(ref da, t * {N(Cell.Gates * Hq)});");
+            Cell.EmitBackwardLocals(_w, Hq);
             if (P > 0)
             {
                 _w.Line("// projection: dh = ∂L/∂h_t + dh_next is kept for dW_hr; dm = W_hrᵀ·dh; and m_t = o ⊙ tanh(c_t) for dW_hr");
                 _w.Line($"ref float dht = ref {Unsafe}.Add(ref dhp, t * TrainHq);");
                 _w.Line($"{Core}.SumRow(ref {Unsafe}.Add(ref dhAbove, t * dhStride), ref dhNext, ref dht, {N(Hp)});");
                 _w.Line($"{Products}.MatTVec(ref whr, 1, {N(P)}, {N(H)}, ref dht, 0, ref dm);");
-                _w.Line($"{Core}.MultiplyRow(ref {Unsafe}.Add(ref gt, {N(3 * Hq)}), ref {Unsafe}.Add(ref tanhC, t * TrainHq), ref {Unsafe}.Add(ref m, t * TrainHq), {N(H)});");
-                _w.Line(Cell.BackwardCall("ref dm", "ref dm", projected: true, "ref dcNext", "ref gt", $"ref {Unsafe}.Add(ref tanhC, t * TrainHq)", $"ref {Unsafe}.Add(ref cs, t * TrainHq)", cNew, "ref dat", N(Hq)));
+                Cell.EmitBackwardStep(_w, new BackwardStep { DhAbove = "ref dm", DhNext = "ref dm", Projected = true, Hidden = H, RowLength = Hq, ProjectedInput = $"ref {Unsafe}.Add(ref m, t * TrainHq)" });
             }
             else
             {
-                _w.Line(Cell.BackwardCall($"ref {Unsafe}.Add(ref dhAbove, t * dhStride)", "ref dhNext", projected: false, "ref dcNext", "ref gt", $"ref {Unsafe}.Add(ref tanhC, t * TrainHq)", $"ref {Unsafe}.Add(ref cs, t * TrainHq)", cNew, "ref dat", N(Hq)));
+                Cell.EmitBackwardStep(_w, new BackwardStep { DhAbove = $"ref {Unsafe}.Add(ref dhAbove, t * dhStride)", DhNext = "ref dhNext", Hidden = H, RowLength = Hq });
             }
             _w.Line("// dh_next = W_hhᵀ · da_t" + (RecDrop ? ", through the recurrent dropout mask" : ""));
             _w.Line(MatTVec("ref whh", "ref dat", "ref dhNext", Hp));
             if (RecDrop) _w.Line($"{Core}.MultiplyRow(ref dhNext, ref rmask, ref dhNext, {N(Hp)});");
             _w.Close();
             _w.Line("// dW_ih += Σ_t da_t · x_tᵀ;  dW_hh += Σ_t da_t · h_(t-1)ᵀ;  db += Σ_t da_t");
-            string daRows = $"ref da, TrainHq, {N(LstmCell.Gates * Hq)}";
+            string daRows = $"ref da, TrainHq, {N(Cell.Gates * Hq)}";
             _w.Line($"{Products}.OuterAccumulate(ref dwih, {Gates}, {N(H)}, {N(inputs)}, {daRows}, ref x, xStride, n);");
             _w.Line($"{Products}.OuterAccumulate(ref dwhh, {Gates}, {N(H)}, {N(Hp)}, {daRows}, ref {(RecDrop ? "hd" : "hs")}, TrainHq, n);");
-            _w.Line($"{Products}.BiasAccumulate(ref db, ref da, {N(LstmCell.Gates * Hq)}, {N(LstmCell.Gates * Hq)}, n);");
+            _w.Line($"{Products}.BiasAccumulate(ref db, ref da, {N(Cell.Gates * Hq)}, {N(Cell.Gates * Hq)}, n);");
             if (P > 0)
             {
                 _w.Line("// dW_hr += Σ_t dh_t · m_tᵀ");
@@ -255,7 +265,7 @@ public sealed partial class LstmGenerator
             _w.Line("if (wantDx)");
             _w.Line("{");
             _w.Line("    for (int t = 0; t < n; t++)");
-            _w.Line("        " + MatTVec("ref wih", $"ref {Unsafe}.Add(ref da, t * {N(LstmCell.Gates * Hq)})", $"ref {Unsafe}.Add(ref dxOut, t * TrainDhStride)", inputs));
+            _w.Line("        " + MatTVec("ref wih", $"ref {Unsafe}.Add(ref da, t * {N(Cell.Gates * Hq)})", $"ref {Unsafe}.Add(ref dxOut, t * TrainDhStride)", inputs));
             _w.Line("}");
             _w.Close();
             _w.Line();

@@ -19,7 +19,7 @@ public sealed partial class LstmGenerator
         private readonly VectorWidth _v;
         private readonly KernelSink _sink;
         /// <summary>The cell whose element-wise step follows each block's matrix product.</summary>
-        private readonly LstmCell _cell;
+        private readonly RecurrentCell _cell;
 
         public KernelEmitter(ModelPlan plan, SourceWriter writer, VectorWidth width, KernelSink sink)
         {
@@ -27,7 +27,7 @@ public sealed partial class LstmGenerator
             _w = writer;
             _v = width;
             _sink = sink;
-            _cell = new LstmCell(plan.Peep);
+            _cell = plan.Cell;
         }
 
         /// <summary>The shared class this width's compute kernels are called through.</summary>
@@ -53,7 +53,6 @@ public sealed partial class LstmGenerator
         private int D => _plan.D;
         private int Hp => _plan.Hp;
         private int P => _plan.P;
-        private bool Peep => _plan.Peep;
         private int Batch => _plan.Batch;
         private int Units => _plan.UnitCount;
         /// <summary>Whether the inference kernels read bf16 or int8 gate weights (training kernels always read float32).</summary>
@@ -163,8 +162,7 @@ public sealed partial class LstmGenerator
                     (Int8 ? $", packed.Slice({N(_plan.PackedScaleOffset(_v, u, true))}, {N(ModelPlan.Int8ScaleRuns * plan.BiasLength)})" : "");
                 _w.Line($"LstmPacking.{packer}({T("weight_ih")}, {T("weight_hh")}, {bih}, {bhh}, {shape},");
                 _w.Line($"    {destination});");
-                if (Peep)
-                    _w.Line($"LstmPacking.PackPeepholes({T("weight_ph")}, {N(H)}, {N(_v.Lanes)}, packed.Slice({N(_plan.PackedPeepOffset(_v, u, reduced))}, {N(LstmCell.PeepholeGates * plan.PaddedHidden)}));");
+                _cell.EmitPackRows(_w, T, H, _v.Lanes, $"packed.Slice({N(_plan.PackedCellOffset(_v, u, reduced))}, {N(_cell.PackedRows * plan.PaddedHidden)})");
                 if (P > 0)
                     _w.Line($"LstmPacking.PackProjection({T("weight_hr")}, {N(P)}, {N(H)}, {N(_v.Lanes)}, packed.Slice({N(_plan.PackedProjOffset(_v, u, reduced))}, {N(H * _plan.PaddedProjection(_v))}));");
             }
@@ -177,8 +175,8 @@ public sealed partial class LstmGenerator
         private string B(int unit) => $"ref {Unsafe}.Add(ref w, {N(_plan.PackedBiasOffset(_v, unit, Reduced))})";
         /// <summary>The int8 scale argument (with its trailing comma), or nothing for other storage types.</summary>
         private string ScaleArg(int unit) => Int8 ? $"ref {Unsafe}.Add(ref w, {N(_plan.PackedScaleOffset(_v, unit, true))}), " : "";
-        /// <summary>The peephole argument (with its trailing comma), or nothing for a model without peepholes.</summary>
-        private string PeepArg(int unit) => Peep ? $"ref {Unsafe}.Add(ref w, {N(_plan.PackedPeepOffset(_v, unit, Reduced))}), " : "";
+        /// <summary>The argument for the cell's own packed rows (with its trailing comma), or nothing for a cell without them.</summary>
+        private string CellRowsArg(int unit) => _cell.PackedRows > 0 ? $"ref {Unsafe}.Add(ref w, {N(_plan.PackedCellOffset(_v, unit, Reduced))}), " : "";
         private string WR(int unit) => $"ref {Unsafe}.Add(ref w, {N(_plan.PackedProjOffset(_v, unit, Reduced))})";
         private static string S(string offset) => $"ref {Unsafe}.Add(ref s, {offset})";
         private static string Sh(string offset) => $"ref {Unsafe}.Add(ref sh, {offset})";
@@ -195,7 +193,7 @@ public sealed partial class LstmGenerator
                 _w.Line($"// layer {N(k)}: a = b + W·[x; h_(t-1)], then c_t and h_t");
                 // With a projection the cell writes m_t to its own scratch, so h_t can always go straight into z (all of z was read).
                 string cellOut = P > 0 ? "StateM" : oneTile ? hSlot : "StateHNew";
-                _w.Line(CellCall(Plan(k), recurrentOnly: false, W(k), B(k), k, S("StateZ" + N(k)), S("StateC" + N(k)), S(cellOut)));
+                _w.Line(CellCall(Plan(k), recurrentOnly: false, W(k), B(k), k, S("StateZ" + N(k)), S(cellOut)));
                 if (Batch > 1) _w.Open($"for (int b = 0; b < {N(Batch)}; b++)");
                 string sb = Batch > 1 ? "b * StreamStride + " : "";
                 if (P > 0)
@@ -248,7 +246,7 @@ public sealed partial class LstmGenerator
             string hSlot = "StateZ" + N(unit) + " + " + N(inputs);
             var plan = Plan(unit / D);
             string wh = $"ref {Unsafe}.Add(ref w, {N(_plan.PackedWeightOffset(_v, unit, Reduced) + plan.RecurrentWeightOffset(Reduced ? Bpe : 4))})";
-            _w.Line(CellCall(plan, recurrentOnly: true, wh, gRow, unit, S(hSlot), S("StateC" + N(unit)), S(P > 0 ? "StateM" : "StateHNew")));
+            _w.Line(CellCall(plan, recurrentOnly: true, wh, gRow, unit, S(hSlot), S(P > 0 ? "StateM" : "StateHNew")));
             if (P > 0) _w.Line($"{K}.{KernelNames.ProjectOut(_plan)}({WR(unit)}, {S("StateM")}, {S("StateHNew")});");
             _w.Line($"Copy({S("StateHNew")}, {S(hSlot)}, {N(Hp)});");
         }
@@ -265,7 +263,7 @@ public sealed partial class LstmGenerator
                 _w.Line($"// layer {N(k)}: G[t] = b + W_ih·x_t for the chunk, then per step a = G[t] + W_hh·h_(t-1)");
                 _w.Line(ProjectCall(_plan, plan, Reduced, W(k), B(k), ScaleArg(k), source, N(inputs), Sh("StateG")));
                 _w.Open("for (int t = 0; t < n; t++)");
-                EmitRecurStep(k, Sh("StateG + t * " + N(LstmCell.Gates * plan.PaddedHidden)));
+                EmitRecurStep(k, Sh("StateG + t * " + N(_cell.Gates * plan.PaddedHidden)));
                 _w.Line($"Copy({S("StateHNew")}, {Sh(_plan.StateSeqName(k) + " + t * " + N(Hp))}, {N(Hp)});");
                 _w.Close();
             }
@@ -294,7 +292,7 @@ public sealed partial class LstmGenerator
                 _w.Line("int n = Math.Min(ChunkLength, steps - t0);");
                 _w.Line(ProjectCall(_plan, plan, Reduced, W(2 * k), B(2 * k), ScaleArg(2 * k), $"ref {Unsafe}.Add(ref {source}, t0 * {stride})", stride, Sh("StateG")));
                 _w.Open("for (int j = 0; j < n; j++)");
-                EmitRecurStep(2 * k, Sh("StateG + j * " + N(LstmCell.Gates * plan.PaddedHidden)));
+                EmitRecurStep(2 * k, Sh("StateG + j * " + N(_cell.Gates * plan.PaddedHidden)));
                 _w.Line($"Copy({S("StateHNew")}, ref {Unsafe}.Add(ref dst{N(k)}, (t0 + j) * {N(row)}), {N(Hp)});");
                 _w.Close();
                 _w.Close();
@@ -304,7 +302,7 @@ public sealed partial class LstmGenerator
                 _w.Line("int t0 = end - n;");
                 _w.Line(ProjectCall(_plan, plan, Reduced, W(2 * k + 1), B(2 * k + 1), ScaleArg(2 * k + 1), $"ref {Unsafe}.Add(ref {source}, t0 * {stride})", stride, Sh("StateG")));
                 _w.Open("for (int j = n - 1; j >= 0; j--)");
-                EmitRecurStep(2 * k + 1, Sh("StateG + j * " + N(LstmCell.Gates * plan.PaddedHidden)));
+                EmitRecurStep(2 * k + 1, Sh("StateG + j * " + N(_cell.Gates * plan.PaddedHidden)));
                 _w.Line($"Copy({S("StateHNew")}, ref {Unsafe}.Add(ref dst{N(k)}, (t0 + j) * {N(row)} + {N(Hp)}), {N(Hp)});");
                 _w.Close();
                 _w.Line("end = t0;");
@@ -375,11 +373,11 @@ public sealed partial class LstmGenerator
         }
 
         /// <summary>The call of a cell step over the columns from <paramref name="weights"/> on (a Cell over [x; h], or a Recur over h).</summary>
-        private string CellCall(LayerPlan plan, bool recurrentOnly, string weights, string init, int unit, string z, string c, string hOut)
+        private string CellCall(LayerPlan plan, bool recurrentOnly, string weights, string init, int unit, string z, string hOut)
         {
-            if (recurrentOnly)
-                return $"{K}.{KernelNames.Recur(_plan, plan, training: false, Reduced)}({weights}, {init}, {ScaleArg(unit)}{PeepArg(unit)}{z}, {c}, {hOut});";
-            return $"{K}.{KernelNames.Cell(_plan, plan, Batch)}({weights}, {init}, {ScaleArg(unit)}{PeepArg(unit)}{z}, {c}, {hOut});";
+            string name = recurrentOnly ? KernelNames.Recur(_plan, plan, training: false, Reduced) : KernelNames.Cell(_plan, plan, Batch);
+            var state = new[] { z }.Concat(_cell.Carried.Select(v => S($"State{v.Pascal}{N(unit)}"))).Concat(new[] { hOut });
+            return $"{K}.{name}({weights}, {init}, {ScaleArg(unit)}{CellRowsArg(unit)}{string.Join(", ", state)});";
         }
 
         /// <remarks>
@@ -402,17 +400,17 @@ public sealed partial class LstmGenerator
             // weight offsets: floats into a float ref, or bytes into a byte ref for reduced storage
             int bytes = reduced ? Bpe : 1;
             _w.Line(training
-                ? "/// <summary>One training step of the recurrence: as Recur, and also keeps i, f, g, o and tanh(c_t) for the backward pass.</summary>"
+                ? $"/// <summary>One training step of the recurrence: as Recur, and also keeps {_cell.KeptDescription} for the backward pass.</summary>"
                 : recurrentOnly
                 ? "/// <summary>One step of the recurrence: a = G[t] + W_hh·h_(t-1) (the input half was hoisted; z is h_(t-1)), then the cell update.</summary>"
                 : batch > 1
-                ? $"/// <summary>One step of one layer for all {N(batch)} streams (z, c and hOut of stream b are b·StreamStride apart), {N(streams)} at a time: each weight load feeds {N(streams)} FMAs.</summary>"
+                ? $"/// <summary>One step of one layer for all {N(batch)} streams ({string.Join(", ", new[] { "z" }.Concat(_cell.Carried.Select(v => v.Symbol)))} and hOut of stream b are b·StreamStride apart), {N(streams)} at a time: each weight load feeds {N(streams)} FMAs.</summary>"
                 : "/// <summary>One step of one layer: a = (b_ih + b_hh) + W·[x; h_(t-1)], then the cell update.</summary>");
             if (reduced)
                 _w.Line(int8
-                    ? "/// <remarks>Int8 weights: each 32-bit load holds the four gates of a block, converted to float in registers; the sums run in float32 and are scaled per row (s_hh) at the end.</remarks>"
+                    ? $"/// <remarks>Int8 weights: each 32-bit load holds the {(_cell.Gates == 4 ? "four" : N(_cell.Gates))} gates of a block, converted to float in registers; the sums run in float32 and are scaled per row (s_hh) at the end.</remarks>"
                     : "/// <remarks>bf16 weights: each 32-bit load holds two gate vectors, widened to float32 in registers by a shift and a mask.</remarks>");
-            _w.Open($"internal static void {name}(ref float w, ref float init, {(int8 ? "ref float scale, " : "")}{(Peep ? "ref float peep, " : "")}ref float z, ref float c, ref float hOut{(training ? ", ref float gates, ref float tanhC" : "")})");
+            _w.Open($"internal static void {name}(ref float w, ref float init, {(int8 ? "ref float scale, " : "")}{_cell.PackedParameter}ref float z, {_cell.CarriedParameters}ref float hOut{(training ? _cell.KeptParameters : "")})");
             bool tileLoop = plan.Tiles > 1;
             bool groupLoop = batch / streams > 1;
             if (reduced)
@@ -428,48 +426,61 @@ public sealed partial class LstmGenerator
             _w.Line($"ref float it = ref {Unsafe}.Add(ref init, {(tileLoop ? "tile * " + N(vectors * lanes) : "0")});");
             if (int8)
                 _w.Line($"ref float st = ref {Unsafe}.Add(ref scale, {(tileLoop ? "tile * " + N(vectors * lanes) : "0")}); // per row: s_ih·2^-24, then s_hh·2^-24");
-            string zr = "z", cr = "c", hr = "hOut";
+            string zr = "z", hr = "hOut";
+            var carried = _cell.Carried.Select(v => v.Symbol).ToList();
             if (groupLoop)
             {
                 _w.Line($"ref float zs = ref {Unsafe}.Add(ref z, sg * {N(stride)});");
-                _w.Line($"ref float cs = ref {Unsafe}.Add(ref c, sg * {N(stride)});");
+                foreach (string c in _cell.Carried.Select(v => v.Symbol))
+                    _w.Line($"ref float {c}s = ref {Unsafe}.Add(ref {c}, sg * {N(stride)});");
                 _w.Line($"ref float hs = ref {Unsafe}.Add(ref hOut, sg * {N(stride)});");
-                zr = "zs"; cr = "cs"; hr = "hs";
+                zr = "zs"; hr = "hs";
+                carried = carried.Select(c => c + "s").ToList();
             }
 
-            // Accumulators are named for their gate and block: vector v of a tile is gate v mod 4 (i, f, g, o) of block v / 4,
-            // so ai0 sums the input gate's rows of block 0; a partial chain p1_ai0 is added into it after the column loop.
-            string Gate(int v) => "a" + LstmCell.GateNames[v % LstmCell.Gates] + N(v / LstmCell.Gates);
-            string Acc(int partial, int st, int v) => partial == 0 ? (streams == 1 ? Gate(v) : $"s{N(st)}_{Gate(v)}") : $"p{N(partial)}_{Gate(v)}";
+            // Weight vector v of a column is gate v mod G of block v / G (the packed order). Accumulators are named for
+            // what they sum and their block: with the cell's accumulator list (by default its gates, i, f, g, o for the
+            // LSTM), accumulator k of a tile is the list's k mod A of block k / A, so ai0 sums the input gate's rows of
+            // block 0; a partial chain p1_ai0 is added into it after the column loop.
+            int gates = _cell.Gates, perBlock = _cell.Accumulators.Count;
+            int accumulators = plan.BlocksPerTile * perBlock;
+            string Gate(int k) => "a" + _cell.Accumulators[k % perBlock] + N(k / perBlock);
+            string Acc(int partial, int st, int k) => partial == 0 ? (streams == 1 ? Gate(k) : $"s{N(st)}_{Gate(k)}") : $"p{N(partial)}_{Gate(k)}";
+            // the accumulator weight vector v of an x column (or an h column) is summed into
+            int Target(int v, bool hColumn) => v / gates * perBlock + (hColumn ? _cell.RecurrentAccumulator(v % gates) : _cell.InputAccumulator(v % gates));
+            // the start-value row of accumulator k: the gates' own accumulators start from it, the cell's extra ones from zero
+            int StartRow(int k) => k % perBlock < gates ? k / perBlock * gates + k % perBlock : -1;
 
             _w.Line(int8
                 ? "// a = 0: the int8 sums are scaled per row before the start value (bias or hoisted input projection) is added"
                 : "// a = start value (bias or hoisted input projection), one accumulator per gate and block of units" + (streams > 1 ? " and stream" : ""));
             for (int st = 0; st < streams; st++)
-                for (int v = 0; v < vectors; v++)
-                    _w.Line($"{_v.Type} {Acc(0, st, v)} = {(int8 ? _v.Zero : _v.Load("it", N(v * lanes)))};");
+                for (int k = 0; k < accumulators; k++)
+                    _w.Line($"{_v.Type} {Acc(0, st, k)} = {(int8 || StartRow(k) < 0 ? _v.Zero : _v.Load("it", N(StartRow(k) * lanes)))};");
             for (int p = 1; p < splits; p++)
             {
                 _w.Line($"// partial sum {N(p)}: an independent FMA chain, added in after the column loop");
-                for (int v = 0; v < vectors; v++)
-                    _w.Line($"{_v.Type} {Acc(p, 0, v)} = {_v.Zero};");
+                for (int k = 0; k < accumulators; k++)
+                    _w.Line($"{_v.Type} {Acc(p, 0, k)} = {_v.Zero};");
             }
 
-            void EmitColumn(string columnOffsetInZ, string weightRef, string weightOffset, int partial)
+            // One column of z: every weight vector v times z_j into its accumulator (hColumn: an h column, else an x column).
+            void EmitColumn(string columnOffsetInZ, string weightRef, string weightOffset, int partial, bool hColumn)
             {
+                int T(int v) => Target(v, hColumn);
                 if (reduced && streams == 1)
                 {
                     // widen a group (two bf16 or four int8 vectors) and use it at once: few widened vectors are live
                     _w.Line($"zj = {_v.Broadcast(VectorWidth.At(zr, columnOffsetInZ))};");
                     EmitDecode(weightRef, weightOffset, vectors, v => "wv" + N(v), v =>
-                        _w.Line($"{Acc(partial, 0, v)} = {_v.MulAdd("wv" + N(v), "zj", Acc(partial, 0, v))};"));
+                        _w.Line($"{Acc(partial, 0, T(v))} = {_v.MulAdd("wv" + N(v), "zj", Acc(partial, 0, T(v)))};"));
                     return;
                 }
                 if (streams == 1)
                 {
                     _w.Line($"zj = {_v.Broadcast(VectorWidth.At(zr, columnOffsetInZ))};");
                     for (int v = 0; v < vectors; v++)
-                        _w.Line($"{Acc(partial, 0, v)} = {_v.MulAdd(reduced ? "wv" + N(v) : _v.Load(weightRef, Add(weightOffset, v * lanes)), "zj", Acc(partial, 0, v))};");
+                        _w.Line($"{Acc(partial, 0, T(v))} = {_v.MulAdd(reduced ? "wv" + N(v) : _v.Load(weightRef, Add(weightOffset, v * lanes)), "zj", Acc(partial, 0, T(v)))};");
                     return;
                 }
                 for (int v = 0; v < vectors; v++)
@@ -478,17 +489,19 @@ public sealed partial class LstmGenerator
                 {
                     _w.Line($"zj = {_v.Broadcast(VectorWidth.At(zr, st == 0 ? columnOffsetInZ : $"{N(st * stride)} + {columnOffsetInZ}"))};");
                     for (int v = 0; v < vectors; v++)
-                        _w.Line($"{Acc(0, st, v)} = {_v.MulAdd("wv" + N(v), "zj", Acc(0, st, v))};");
+                        _w.Line($"{Acc(0, st, T(v))} = {_v.MulAdd("wv" + N(v), "zj", Acc(0, st, T(v)))};");
                 }
             }
 
-            // Columns [start, start + count) of this kernel's z, unrolled or as one plain loop with `splits` chains.
+            // Columns [start, start + count) of this kernel's z, unrolled or as one plain loop with `splits` chains. Column j
+            // is an h column from the first h column on; a looped range lies within x or within h when the cell routes them apart.
+            bool IsH(int j) => recurrentOnly || j >= plan.Inputs;
             void EmitRange(int start, int count)
             {
                 if (unrolled)
                 {
                     for (int j = start; j < start + count; j++)
-                        EmitColumn(N(j), "wt", N(j * plan.ColumnStride * bytes), j % splits);
+                        EmitColumn(N(j), "wt", N(j * plan.ColumnStride * bytes), j % splits, IsH(j));
                     return;
                 }
                 int loopColumns = count / splits * splits;
@@ -496,12 +509,12 @@ public sealed partial class LstmGenerator
                 _w.Line($"ref {(reduced ? "byte" : "float")} wj = ref {(start == 0 ? "wt" : $"{Unsafe}.Add(ref wt, {N(start * plan.ColumnStride * bytes)})")};");
                 _w.Open($"for (int j = {N(start)}; j < {N(start + loopColumns)}; j += {N(splits)})");
                 for (int p = 0; p < splits; p++)
-                    EmitColumn(p == 0 ? "j" : "j + " + N(p), "wj", p == 0 ? "" : N(p * plan.ColumnStride * bytes), p);
+                    EmitColumn(p == 0 ? "j" : "j + " + N(p), "wj", p == 0 ? "" : N(p * plan.ColumnStride * bytes), p, IsH(start));
                 _w.Line($"wj = ref {Unsafe}.Add(ref wj, {N(splits * plan.ColumnStride * bytes)});");
                 _w.Close();
                 _w.Close();
                 for (int j = start + loopColumns; j < start + count; j++)
-                    EmitColumn(N(j), "wt", N(j * plan.ColumnStride * bytes), j % splits);
+                    EmitColumn(N(j), "wt", N(j * plan.ColumnStride * bytes), j % splits, IsH(j));
             }
 
             _w.Line($"// a += W[:, j] · z_j for each column j of z = [x; h]{(recurrentOnly ? " (h columns only)" : "")}");
@@ -510,11 +523,19 @@ public sealed partial class LstmGenerator
                 _w.Line($"{_v.Type} {string.Join(", ", Enumerable.Range(0, vectors).Select(v => "wv" + N(v)))};");
             if (reduced)
                 EmitDecodeLocals();
-            EmitRange(0, columns);
+            if (_cell.SplitsColumns && !recurrentOnly && !unrolled)
+            {
+                EmitRange(0, plan.Inputs);
+                EmitRange(plan.Inputs, columns - plan.Inputs);
+            }
+            else
+            {
+                EmitRange(0, columns);
+            }
             if (splits > 1)
             {
                 _w.Line("// sum the partial chains");
-                for (int v = 0; v < vectors; v++)
+                for (int v = 0; v < accumulators; v++)
                 {
                     // a pairwise tree: two adds deep for four chains
                     string sum = splits switch
@@ -531,11 +552,17 @@ public sealed partial class LstmGenerator
                 _w.Line("// a = s_hh·2^-24 · Σ + start value");
                 for (int v = 0; v < vectors; v++)
                 {
-                    _w.Line($"{_v.Type} ks{N(v)} = {_v.Load("st", N(LstmCell.Gates * plan.PaddedHidden + v * lanes))};");
-                    _w.Line($"{_v.Type} kb{N(v)} = {_v.Load("it", N(v * lanes))};");
+                    // the h rows of weight vector v were summed into accumulator Target(v, true), which starts from row StartRow
+                    int k = Target(v, hColumn: true);
+                    _w.Line($"{_v.Type} ks{N(v)} = {_v.Load("st", N(gates * plan.PaddedHidden + v * lanes))};");
+                    _w.Line($"{_v.Type} kb{N(v)} = {(StartRow(k) < 0 ? _v.Zero : _v.Load("it", N(StartRow(k) * lanes)))};");
                     for (int st = 0; st < streams; st++)
-                        _w.Line($"{Acc(0, st, v)} = {_v.MulAdd(Acc(0, st, v), "ks" + N(v), "kb" + N(v))};");
+                        _w.Line($"{Acc(0, st, k)} = {_v.MulAdd(Acc(0, st, k), "ks" + N(v), "kb" + N(v))};");
                 }
+                // an accumulator no h row is summed into (a cell's x-only one) is its start value
+                foreach (int k in Enumerable.Range(0, accumulators).Where(k => StartRow(k) >= 0 && Enumerable.Range(0, vectors).All(v => Target(v, true) != k)))
+                    for (int st = 0; st < streams; st++)
+                        _w.Line($"{Acc(0, st, k)} = {_v.Load("it", N(StartRow(k) * lanes))};");
             }
 
             string half = _v.Broadcast("0.5f");
@@ -548,9 +575,9 @@ public sealed partial class LstmGenerator
                     string unit = tileLoop ? $"tile * {N(plan.BlocksPerTile * lanes)} + {N(b * lanes)}" : N(b * lanes);
                     string su = so + unit;
                     string x = streams == 1 ? N(b) : $"{N(st)}_{N(b)}";
-                    int q = b * LstmCell.Gates;
-                    string A(int gate) => Acc(0, st, q + gate);
-                    _cell.EmitForward(new CellBlock(_w, _v, A, x, cr, su, unit, hr, plan.PaddedHidden),
+                    int q = b * perBlock;
+                    string A(int k) => Acc(0, st, q + k);
+                    _cell.EmitForward(new CellBlock(_w, _v, A, x, carried, su, unit, hr, plan.PaddedHidden),
                         $"{(streams > 1 ? $"stream {N(st)}, " : "")}block {N(b)}", _plan.TrainHq, training);
                 }
             }
@@ -619,7 +646,7 @@ public sealed partial class LstmGenerator
         {
             string method = !reduced ? "Project" : model.Int8 ? "ProjectInt8" : "ProjectBFloat16";
             return $"InputProjection.{method}({w}, {bias}, {scaleArg}{x}, {xStride}, {steps}, {g}, {N(plan.Width.Lanes)}, {N(plan.Inputs)}, {N(plan.Tiles)}, " +
-                   $"{N(plan.VectorsPerTile)}, {N(plan.TileStride)}, {N(LstmCell.Gates * plan.PaddedHidden)});";
+                   $"{N(plan.VectorsPerTile)}, {N(plan.TileStride)}, {N(model.Cell.Gates * plan.PaddedHidden)});";
         }
     }
 }

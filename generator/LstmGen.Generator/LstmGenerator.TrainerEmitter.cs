@@ -44,7 +44,10 @@ public sealed partial class LstmGenerator
         private int D => _plan.D;
         private int Hp => _plan.Hp;
         private int P => _plan.P;
-        private bool Peep => _plan.Peep;
+        private RecurrentCell Cell => _plan.Cell;
+        /// <summary>Rows of the cell's own packed vectors (the LSTM's peepholes), padded to TrainHq in the trainer's buffer.</summary>
+        private int CellRows => Cell.PackedRows;
+        private string RowsName => Cell.PackedRowsName;
         private int U => _plan.UnitCount;
         private int Row => _plan.HeadInputs;
         private bool RecDrop => _plan.RecurrentDropoutP > 0;
@@ -53,41 +56,62 @@ public sealed partial class LstmGenerator
         /// <summary>The trainer buffer's layout functions and row helpers (the model class and the kernel host both read them).</summary>
         internal void EmitLayout()
         {
-            // Per unit (layer, direction): h_0..h_T and c_0..c_T ((T+1)·Hq each), gates (T·4Hq), tanh(c_t) (T·Hq)
-            // [, recurrent dropout: mask ⊙ h_(t-1) (T·Hq) and the mask (Hq)]; then per layer the output rows, and shared buffers.
-            int perUnitT = 7 * Hq + (RecDrop ? Hq : 0), perUnitConst = 2 * Hq + (RecDrop ? Hq : 0);
+            // Per unit (layer, direction): h_0..h_T and the cell's carried vectors (the LSTM's c_0..c_T), (T+1)·Hq each; the
+            // rows the cell keeps per step (the LSTM's gates, T·4Hq, and tanh(c_t), T·Hq) [, recurrent dropout: mask ⊙ h_(t-1)
+            // (T·Hq) and the mask (Hq)]; then per layer the output rows, and shared buffers.
+            int stateRows = 1 + Cell.Carried.Count;
+            int perUnitT = (stateRows + Cell.KeptRows) * Hq + (RecDrop ? Hq : 0), perUnitConst = stateRows * Hq + (RecDrop ? Hq : 0);
             int dhStride = ModelPlan.Align16(Row);
             string Sz(int perT, int constant) => $"maxT * {N(perT)} + {N(constant)}";
             _w.Line("// Trainer buffer layout, in floats, for sequences of up to maxT steps; rows are TrainHq floats (HiddenSize rounded up to 16).");
             _w.Line($"private const int TrainHq = {N(Hq)};");
             _w.Line($"private const int TrainDhStride = {N(dhStride)}; // rows of ∂L/∂(layer output): {N(Row)} values, padded");
             _w.Line($"private static int TrainHs(int unit, int maxT) => unit * ({Sz(perUnitT, perUnitConst)});");
-            _w.Line("private static int TrainCs(int unit, int maxT) => TrainHs(unit, maxT) + (maxT + 1) * TrainHq;");
-            _w.Line("private static int TrainGates(int unit, int maxT) => TrainCs(unit, maxT) + (maxT + 1) * TrainHq;");
-            _w.Line($"private static int TrainTanhC(int unit, int maxT) => TrainGates(unit, maxT) + maxT * {N(LstmCell.Gates * Hq)};");
-            _w.Line("private static int TrainHd(int unit, int maxT) => TrainTanhC(unit, maxT) + maxT * TrainHq;");
+            // each region starts where the one before ends: (name, its length)
+            string previous = "TrainHs", length = "(maxT + 1) * TrainHq";
+            foreach (var v in Cell.Carried)
+            {
+                _w.Line($"private static int Train{v.Pascal}s(int unit, int maxT) => {previous}(unit, maxT) + {length};");
+                previous = $"Train{v.Pascal}s";
+            }
+            foreach (var v in Cell.Kept)
+            {
+                _w.Line($"private static int Train{v.Pascal}(int unit, int maxT) => {previous}(unit, maxT) + {length};");
+                previous = $"Train{v.Pascal}";
+                length = v.Rows == 1 ? "maxT * TrainHq" : $"maxT * {N(v.Rows * Hq)}";
+            }
+            _w.Line($"private static int TrainHd(int unit, int maxT) => {previous}(unit, maxT) + {length};");
             _w.Line("private static int TrainRMask(int unit, int maxT) => TrainHd(unit, maxT) + maxT * TrainHq;");
             int outs = Enumerable.Range(0, L).Count(_plan.TrainHasOut) > 0 ? L : 0;
             _w.Line($"private static int TrainOut(int layer, int maxT) => TrainHs({N(U)}, maxT) + layer * maxT * {N(Row)};");
             _w.Line($"private static int TrainDMask(int layer, int maxT) => TrainOut({N(outs)}, maxT) + layer * maxT * {N(Row)};");
             _w.Line($"private static int TrainG(int maxT) => TrainDMask({N(LayerDrop ? L : 0)}, maxT);");
             int revStride = System.Math.Max(_spec.InputSize, Row);
-            _w.Line($"private static int TrainRevX(int maxT) => TrainG(maxT) + maxT * {N(LstmCell.Gates * Hq)};");
+            _w.Line($"private static int TrainRevX(int maxT) => TrainG(maxT) + maxT * {N(Cell.Gates * Hq)};");
             _w.Line($"private static int TrainDa(int maxT) => TrainRevX(maxT) + maxT * {N(D == 2 ? revStride : 0)};");
-            _w.Line($"private static int TrainDh(int which, int maxT) => TrainDa(maxT) + maxT * {N(LstmCell.Gates * Hq)} + which * maxT * TrainDhStride;");
+            _w.Line($"private static int TrainDh(int which, int maxT) => TrainDa(maxT) + maxT * {N(Cell.Gates * Hq)} + which * maxT * TrainDhStride;");
             _w.Line($"private static int TrainRevDh(int maxT) => TrainDh(2, maxT);");
             _w.Line($"private static int TrainRevDx(int maxT) => TrainRevDh(maxT) + maxT * {N(D == 2 ? Hq : 0)};");
             _w.Line($"private static int TrainDhP(int maxT) => TrainRevDx(maxT) + maxT * {N(D == 2 ? dhStride : 0)};");
             _w.Line($"private static int TrainM(int maxT) => TrainDhP(maxT) + maxT * {N(P > 0 ? Hq : 0)};");
             _w.Line($"private static int TrainDm(int maxT) => TrainM(maxT) + maxT * {N(P > 0 ? Hq : 0)};");
             _w.Line($"private static int TrainDhNext(int maxT) => TrainDm(maxT) + {N(P > 0 ? Hq : 0)};");
-            _w.Line("private static int TrainDcNext(int maxT) => TrainDhNext(maxT) + TrainHq;");
-            _w.Line("private static int TrainFixed(int maxT) => TrainDcNext(maxT) + TrainHq;");
-            _w.Line("// fixed-size per-unit sums: the bias gradients, the padded peephole weights and their gradients");
-            _w.Line($"private static int TrainBias(int unit, int maxT) => TrainFixed(maxT) + unit * {N(LstmCell.Gates * Hq)};");
-            _w.Line($"private static int TrainPeep(int unit, int maxT) => TrainFixed(maxT) + {N(U * LstmCell.Gates * Hq)} + unit * {N(LstmCell.PeepholeGates * Hq)};");
-            _w.Line($"private static int TrainDPeep(int unit, int maxT) => TrainFixed(maxT) + {N(U * LstmCell.Gates * Hq + (Peep ? U * LstmCell.PeepholeGates * Hq : 0))} + unit * {N(LstmCell.PeepholeGates * Hq)};");
-            _w.Line($"private static int TrainLogits(int maxT) => TrainFixed(maxT) + {N(U * LstmCell.Gates * Hq + (Peep ? 2 * U * LstmCell.PeepholeGates * Hq : 0))};");
+            string next = "TrainDhNext";
+            foreach (var v in Cell.Carried)
+            {
+                _w.Line($"private static int TrainD{v.Symbol}Next(int maxT) => {next}(maxT) + TrainHq;");
+                next = $"TrainD{v.Symbol}Next";
+            }
+            _w.Line($"private static int TrainFixed(int maxT) => {next}(maxT) + TrainHq;");
+            _w.Line("// fixed-size per-unit sums: the bias gradients, the cell's own rows padded (the LSTM's peephole weights) and their gradients");
+            int gateRows = U * Cell.Gates * Hq, cellRows = U * CellRows * Hq;
+            _w.Line($"private static int TrainBias(int unit, int maxT) => TrainFixed(maxT) + unit * {N(Cell.Gates * Hq)};");
+            if (CellRows > 0)
+            {
+                _w.Line($"private static int Train{RowsName}(int unit, int maxT) => TrainFixed(maxT) + {N(gateRows)} + unit * {N(CellRows * Hq)};");
+                _w.Line($"private static int TrainD{RowsName}(int unit, int maxT) => TrainFixed(maxT) + {N(gateRows + cellRows)} + unit * {N(CellRows * Hq)};");
+            }
+            _w.Line($"private static int TrainLogits(int maxT) => TrainFixed(maxT) + {N(gateRows + 2 * cellRows)};");
             _w.Line($"private static int TrainDLogits(int maxT) => TrainLogits(maxT) + maxT * {N(Oq)};");
             _w.Line($"private static int TrainLength(int maxT) => TrainDLogits(maxT) + maxT * {N(Oq)};");
         }
@@ -210,15 +234,15 @@ public sealed partial class LstmGenerator
             _w.Line($"global::System.Span<float> gradients = Gradients.GetWritableValues();");
             _w.Line("gradients.Clear();");
             _w.Line("ref float tb = ref _buffer.Reference;");
-            _w.Line($"{MemoryMarshal}.CreateSpan(ref {Unsafe}.Add(ref tb, TrainBias(0, _maxT)), {N(U * LstmCell.Gates * Hq)}).Clear();");
-            if (Peep)
+            _w.Line($"{MemoryMarshal}.CreateSpan(ref {Unsafe}.Add(ref tb, TrainBias(0, _maxT)), {N(U * Cell.Gates * Hq)}).Clear();");
+            if (CellRows > 0)
             {
-                _w.Line("// the peephole weights, padded to TrainHq per gate, and their gradient sums");
-                _w.Line($"{MemoryMarshal}.CreateSpan(ref {Unsafe}.Add(ref tb, TrainPeep(0, _maxT)), {N(2 * U * LstmCell.PeepholeGates * Hq)}).Clear();");
+                _w.Line($"// the cell's own rows ({Cell.PackedRowsTensor}), padded to TrainHq per row, and their gradient sums");
+                _w.Line($"{MemoryMarshal}.CreateSpan(ref {Unsafe}.Add(ref tb, Train{RowsName}(0, _maxT)), {N(2 * U * CellRows * Hq)}).Clear();");
                 _w.Open($"for (int unit = 0; unit < {N(U)}; unit++)");
-                _w.Line($"int offset = {_plan.UnitSwitch(u => _plan.UnitTensorOffset("weight_ph", u))};");
-                _w.Line("for (int gate = 0; gate < 3; gate++)");
-                _w.Line($"    _model._parameters.Values.Slice(offset + gate * HiddenSize, HiddenSize).CopyTo({MemoryMarshal}.CreateSpan(ref {Unsafe}.Add(ref tb, TrainPeep(unit, _maxT) + gate * TrainHq), HiddenSize));");
+                _w.Line($"int offset = {_plan.UnitSwitch(u => _plan.UnitTensorOffset(Cell.PackedRowsTensor, u))};");
+                _w.Line($"for (int gate = 0; gate < {N(CellRows)}; gate++)");
+                _w.Line($"    _model._parameters.Values.Slice(offset + gate * HiddenSize, HiddenSize).CopyTo({MemoryMarshal}.CreateSpan(ref {Unsafe}.Add(ref tb, Train{RowsName}(unit, _maxT) + gate * TrainHq), HiddenSize));");
                 _w.Close();
             }
             _w.Line("float scale = 1f / batchSize;");
@@ -250,21 +274,21 @@ public sealed partial class LstmGenerator
                 _w.Open($"for (int unit = 0; unit < {N(U)}; unit++)");
                 _w.Line($"int bih = {_plan.UnitSwitch(u => _plan.UnitTensorOffset("bias_ih", u))};");
                 _w.Line($"ref float db = ref {Unsafe}.Add(ref tb, TrainBias(unit, _maxT));");
-                _w.Line($"for (int gate = 0; gate < {N(LstmCell.Gates)}; gate++)");
+                _w.Line($"for (int gate = 0; gate < {N(Cell.Gates)}; gate++)");
                 _w.Line("{");
                 _w.Line($"    var sums = {MemoryMarshal}.CreateReadOnlySpan(ref {Unsafe}.Add(ref db, gate * TrainHq), HiddenSize);");
                 _w.Line("    sums.CopyTo(gradients.Slice(bih + gate * HiddenSize, HiddenSize));");
-                _w.Line($"    sums.CopyTo(gradients.Slice(bih + {N(LstmCell.Gates * H)} + gate * HiddenSize, HiddenSize));");
+                _w.Line($"    sums.CopyTo(gradients.Slice(bih + {N(Cell.Gates * H)} + gate * HiddenSize, HiddenSize));");
                 _w.Line("}");
                 _w.Close();
             }
-            if (Peep)
+            if (CellRows > 0)
             {
-                _w.Line("// ∂L/∂p from the padded sums");
+                _w.Line($"// ∂L/∂{Cell.PackedRowsTensor} from the padded sums");
                 _w.Open($"for (int unit = 0; unit < {N(U)}; unit++)");
-                _w.Line($"int offset = {_plan.UnitSwitch(u => _plan.UnitTensorOffset("weight_ph", u))};");
-                _w.Line("for (int gate = 0; gate < 3; gate++)");
-                _w.Line($"    {MemoryMarshal}.CreateReadOnlySpan(ref {Unsafe}.Add(ref tb, TrainDPeep(unit, _maxT) + gate * TrainHq), HiddenSize).CopyTo(gradients.Slice(offset + gate * HiddenSize, HiddenSize));");
+                _w.Line($"int offset = {_plan.UnitSwitch(u => _plan.UnitTensorOffset(Cell.PackedRowsTensor, u))};");
+                _w.Line($"for (int gate = 0; gate < {N(CellRows)}; gate++)");
+                _w.Line($"    {MemoryMarshal}.CreateReadOnlySpan(ref {Unsafe}.Add(ref tb, TrainD{RowsName}(unit, _maxT) + gate * TrainHq), HiddenSize).CopyTo(gradients.Slice(offset + gate * HiddenSize, HiddenSize));");
                 _w.Close();
             }
         }
@@ -278,23 +302,27 @@ public sealed partial class LstmGenerator
             _w.Line($"ref float x = ref {MemoryMarshal}.GetReference(inputs);");
             _w.Line("int maxT = _maxT;");
             _w.Line($"ref float p = ref {MemoryMarshal}.GetReference(_model._parameters.Values);");
-            _w.Line($"// h_0 and c_0 of every layer{(D == 2 ? " and direction" : "")}: {(_plan.LearnInit ? "the learned initial state" : "zero")}, or the carried state");
+            var carried = Cell.Carried;
+            _w.Line($"// {string.Join(" and ", new[] { "h" }.Concat(carried.Select(v => v.Symbol)).Select(v => v + "_0"))} of every layer{(D == 2 ? " and direction" : "")}: {(_plan.LearnInit ? "the learned initial state" : "zero")}, or the carried state");
             _w.Open($"for (int unit = 0; unit < {N(U)}; unit++)");
             _w.Line($"var h0 = {MemoryMarshal}.CreateSpan(ref {Unsafe}.Add(ref tb, TrainHs(unit, maxT)), ProjectedSize);");
-            _w.Line($"var c0 = {MemoryMarshal}.CreateSpan(ref {Unsafe}.Add(ref tb, TrainCs(unit, maxT)), HiddenSize);");
-            _w.Line($"if (CarryState) {{ _carried.Hidden(unit / {N(D)}, unit % {N(D)}).CopyTo(h0); _carried.Cell(unit / {N(D)}, unit % {N(D)}).CopyTo(c0); }}");
+            foreach (var v in carried)
+                _w.Line($"var {v.Symbol}0 = {MemoryMarshal}.CreateSpan(ref {Unsafe}.Add(ref tb, Train{v.Pascal}s(unit, maxT)), HiddenSize);");
+            _w.Line($"if (CarryState) {{ _carried.Hidden(unit / {N(D)}, unit % {N(D)}).CopyTo(h0);{string.Concat(carried.Select(v => $" _carried.{v.Accessor}(unit / {N(D)}, unit % {N(D)}).CopyTo({v.Symbol}0);"))} }}");
             if (_plan.LearnInit)
             {
                 _w.Open("else");
                 _w.Line($"int ih = {_plan.UnitSwitch(u => _plan.UnitTensorOffset("initial_h", u))};");
-                _w.Line($"int ic = {_plan.UnitSwitch(u => _plan.UnitTensorOffset("initial_c", u))};");
+                foreach (var v in carried)
+                    _w.Line($"int i{v.Symbol} = {_plan.UnitSwitch(u => _plan.UnitTensorOffset(v.Initial, u))};");
                 _w.Line("_model._parameters.Values.Slice(ih, ProjectedSize).CopyTo(h0);");
-                _w.Line("_model._parameters.Values.Slice(ic, HiddenSize).CopyTo(c0);");
+                foreach (var v in carried)
+                    _w.Line($"_model._parameters.Values.Slice(i{v.Symbol}, HiddenSize).CopyTo({v.Symbol}0);");
                 _w.Close();
             }
             else
             {
-                _w.Line("else { h0.Clear(); c0.Clear(); }");
+                _w.Line($"else {{ h0.Clear();{string.Concat(carried.Select(v => $" {v.Symbol}0.Clear();"))} }}");
             }
             _w.Close();
             if (LayerDrop || RecDrop)
@@ -362,7 +390,8 @@ public sealed partial class LstmGenerator
             _w.Line($"    for (int unit = 0; unit < {N(U)}; unit++)");
             _w.Line("    {");
             _w.Line($"        {MemoryMarshal}.CreateReadOnlySpan(ref {Unsafe}.Add(ref tb, TrainHs(unit, maxT) + steps * TrainHq), ProjectedSize).CopyTo(_carried.Hidden(unit / {N(D)}, unit % {N(D)}));");
-            _w.Line($"        {MemoryMarshal}.CreateReadOnlySpan(ref {Unsafe}.Add(ref tb, TrainCs(unit, maxT) + steps * TrainHq), HiddenSize).CopyTo(_carried.Cell(unit / {N(D)}, unit % {N(D)}));");
+            foreach (var v in Cell.Carried)
+                _w.Line($"        {MemoryMarshal}.CreateReadOnlySpan(ref {Unsafe}.Add(ref tb, Train{v.Pascal}s(unit, maxT) + steps * TrainHq), HiddenSize).CopyTo(_carried.{v.Accessor}(unit / {N(D)}, unit % {N(D)}));");
             _w.Line("    }");
             _w.Line("}");
             _w.Line("return loss;");

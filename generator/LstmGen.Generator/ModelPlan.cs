@@ -16,9 +16,16 @@ internal sealed class ModelPlan
 {
     private readonly LstmModelSpec _spec;
 
-    public ModelPlan(LstmModelSpec spec) => _spec = spec;
+    public ModelPlan(LstmModelSpec spec)
+    {
+        _spec = spec;
+        Cell = RecurrentCell.For(spec);
+    }
 
     public LstmModelSpec Spec => _spec;
+
+    /// <summary>The model's cell: its gates, tensors, state, and element-wise steps (see <see cref="RecurrentCell"/>).</summary>
+    internal RecurrentCell Cell { get; }
 
     internal int I => _spec.InputSize;
     internal int H => _spec.HiddenSize;
@@ -73,19 +80,21 @@ internal sealed class ModelPlan
     internal IEnumerable<int> LayerShapes() => Enumerable.Range(0, L).Select(LayerInputs).Distinct();
 
     // ---- State layout (floats; every region starts on a 64-byte boundary) ----
-    // Per stream, per unit u = (layer, direction): z_u = [x ; h_u] (the kernel's column input; h_u 64-byte aligned), c_u;
-    // then h_new and m scratch. After all streams: the chunk's G rows and two ping-pong buffers of layer outputs.
+    // Per stream, per unit u = (layer, direction): z_u = [x ; h_u] (the kernel's column input; h_u 64-byte aligned), then
+    // the cell's carried vectors (the LSTM's c_u); then h_new and m scratch. After all streams: the chunk's G rows and two
+    // ping-pong buffers of layer outputs.
     internal int PaddedHidden16 => Align16(H);
-    private int RegionStart(int unit) => Enumerable.Range(0, unit).Sum(u => Align16(UnitInputs(u)) + 2 * PaddedHidden16);
+    private int RegionStart(int unit) => Enumerable.Range(0, unit).Sum(u => Align16(UnitInputs(u)) + (1 + Cell.Carried.Count) * PaddedHidden16);
     internal int StateH(int unit) => RegionStart(unit) + Align16(UnitInputs(unit));
     internal int StateZ(int unit) => StateH(unit) - UnitInputs(unit);
-    internal int StateC(int unit) => StateH(unit) + PaddedHidden16;
+    /// <summary>Where carried vector <paramref name="index"/> of the cell (<see cref="RecurrentCell.Carried"/>) of a unit starts.</summary>
+    internal int StateCarried(int unit, int index) => StateH(unit) + (1 + index) * PaddedHidden16;
     internal int StateHNew => RegionStart(UnitCount);
     internal int StateM => StateHNew + PaddedHidden16;
     internal int StreamStride => StateM + PaddedHidden16;
     internal int StateG => Batch * StreamStride;
-    internal int ChunkLength => Math.Max(4, Math.Min(64, 16384 / (LstmCell.Gates * PaddedHidden16) / 4 * 4));
-    internal int StateSeqA => StateG + ChunkLength * LstmCell.Gates * PaddedHidden16;
+    internal int ChunkLength => Math.Max(4, Math.Min(64, 16384 / (Cell.Gates * PaddedHidden16) / 4 * 4));
+    internal int StateSeqA => StateG + ChunkLength * Cell.Gates * PaddedHidden16;
     internal int StateSeqB => StateSeqA + Align16(ChunkLength * Hp);
     internal int StateLength => StateSeqB + Align16(ChunkLength * Hp);
     internal string StateSeqName(int layer) => layer % 2 == 0 ? "StateSeqA" : "StateSeqB";
@@ -98,29 +107,15 @@ internal sealed class ModelPlan
     /// </summary>
     internal static IEnumerable<(string Name, long Rows, long Columns)> TensorShapes(LstmModelSpec spec)
     {
+        var cell = RecurrentCell.For(spec);
         long h = spec.HiddenSize, p = spec.ProjSize, hp = p > 0 ? p : h;
         int d = spec.Bidirectional ? 2 : 1;
         for (int k = 0; k < spec.NumLayers; k++)
         {
             long inputs = k == 0 ? spec.InputSize : d * hp;
             for (int dir = 0; dir < d; dir++)
-            {
-                string s = N(k) + Suffix(dir);
-                yield return ($"weight_ih_l{s}", LstmCell.Gates * h, inputs);
-                yield return ($"weight_hh_l{s}", LstmCell.Gates * h, hp);
-                if (spec.Bias)
-                {
-                    yield return ($"bias_ih_l{s}", LstmCell.Gates * h, 0);
-                    yield return ($"bias_hh_l{s}", LstmCell.Gates * h, 0);
-                }
-                if (p > 0) yield return ($"weight_hr_l{s}", p, h);
-                if (spec.Peepholes) yield return ($"weight_ph_l{s}", LstmCell.PeepholeGates * h, 0);
-                if (spec.LearnInitialState)
-                {
-                    yield return ($"initial_h_l{s}", hp, 0);
-                    yield return ($"initial_c_l{s}", h, 0);
-                }
-            }
+                foreach (var tensor in cell.UnitTensors(N(k) + Suffix(dir), h, inputs, hp, spec.Bias, spec.LearnInitialState))
+                    yield return tensor;
         }
         if (spec.OutputSize > 0)
         {
@@ -156,9 +151,9 @@ internal sealed class ModelPlan
     internal int LstmParameterCount => Tensors().Where(t => !t.Name.StartsWith("fc.", StringComparison.Ordinal)).Sum(Length);
     internal int ParameterCount => Tensors().Sum(Length);
 
-    // ---- Packed layout per width: per unit, weights, summed bias, then (optional) int8 scales, peepholes and projection.
+    // ---- Packed layout per width: per unit, weights, summed bias, then (optional) int8 scales, the cell's own rows (peepholes) and projection.
     // The reduced layout (bf16/int8 models' inference copy) stores the gate weights in 2 or 1 bytes; everything else is float32.
-    internal int PackedPeepLength(VectorWidth width, int unit) => Peep ? Align16(3 * Tiling(unit / D, width).PaddedHidden) : 0;
+    internal int PackedCellLength(VectorWidth width, int unit) => Cell.PackedRows > 0 ? Align16(Cell.PackedRows * Tiling(unit / D, width).PaddedHidden) : 0;
     internal int PaddedProjection(VectorWidth width) => (P + width.Lanes - 1) / width.Lanes * width.Lanes;
     internal int PackedProjLength(VectorWidth width) => P > 0 ? Align16(H * PaddedProjection(width)) : 0;
 
@@ -171,14 +166,14 @@ internal sealed class ModelPlan
     private int PackedUnitLength(VectorWidth width, int unit, bool reduced)
     {
         var plan = Tiling(unit / D, width);
-        return Align16(PackedWeightFloats(plan, reduced)) + Align16(plan.BiasLength) + PackedScaleLength(width, unit, reduced) + PackedPeepLength(width, unit) + PackedProjLength(width);
+        return Align16(PackedWeightFloats(plan, reduced)) + Align16(plan.BiasLength) + PackedScaleLength(width, unit, reduced) + PackedCellLength(width, unit) + PackedProjLength(width);
     }
 
     internal int PackedWeightOffset(VectorWidth width, int unit, bool reduced = false) => Enumerable.Range(0, unit).Sum(u => PackedUnitLength(width, u, reduced));
     internal int PackedBiasOffset(VectorWidth width, int unit, bool reduced = false) => PackedWeightOffset(width, unit, reduced) + Align16(PackedWeightFloats(Tiling(unit / D, width), reduced));
     internal int PackedScaleOffset(VectorWidth width, int unit, bool reduced = false) => PackedBiasOffset(width, unit, reduced) + Align16(Tiling(unit / D, width).BiasLength);
-    internal int PackedPeepOffset(VectorWidth width, int unit, bool reduced = false) => PackedScaleOffset(width, unit, reduced) + PackedScaleLength(width, unit, reduced);
-    internal int PackedProjOffset(VectorWidth width, int unit, bool reduced = false) => PackedPeepOffset(width, unit, reduced) + PackedPeepLength(width, unit);
+    internal int PackedCellOffset(VectorWidth width, int unit, bool reduced = false) => PackedScaleOffset(width, unit, reduced) + PackedScaleLength(width, unit, reduced);
+    internal int PackedProjOffset(VectorWidth width, int unit, bool reduced = false) => PackedCellOffset(width, unit, reduced) + PackedCellLength(width, unit);
 
     internal int PackedLength(VectorWidth width, bool reduced) => PackedWeightOffset(width, UnitCount, reduced);
 
