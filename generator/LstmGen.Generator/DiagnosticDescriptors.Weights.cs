@@ -2,7 +2,7 @@ using Microsoft.CodeAnalysis;
 
 namespace LstmGen.Generator;
 
-/// <summary>Diagnostics of compiled-in weights (<c>[LstmModel(Weights = "file.safetensors")]</c>), LSTM020–LSTM030.</summary>
+/// <summary>Diagnostics of compiled-in weights (<c>[LstmModel(Weights = "file.safetensors")]</c>), LSTM020–LSTM031.</summary>
 internal static class WeightsDiagnostics
 {
     private const string Category = "LstmGen";
@@ -62,6 +62,11 @@ internal static class WeightsDiagnostics
         "Weights file '{0}' holds {1}, but the attribute declares {2}: {3}",
         Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
 
+    public static readonly DiagnosticDescriptor ShapeDisagrees = new(
+        "LSTM031", "Attribute and weights file disagree on the model's shape",
+        "Weights file '{0}' holds a model with {1} = {2}, but the attribute says {1} = {3}: remove {1} from [LstmModel] to take the file's, or compile in a file of the declared model",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
     public static DiagnosticDescriptor? ById(string id) => id switch
     {
         "LSTM020" => FileNotFound,
@@ -75,6 +80,7 @@ internal static class WeightsDiagnostics
         "LSTM028" => EmptyName,
         "LSTM029" => AmbiguousPrefix,
         "LSTM030" => ModelMismatch,
+        "LSTM031" => ShapeDisagrees,
         _ => null,
     };
 }

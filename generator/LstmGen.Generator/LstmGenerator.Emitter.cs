@@ -252,7 +252,10 @@ public sealed partial class LstmGenerator
             foreach (var (name, rows, cols) in tensors)
                 _w.Line($"    (\"{name}\", {N(rows)}, {N(cols)}),");
             _w.Line("};");
-            _w.Line("return new global::LstmGen.LstmParameters(tensors)" + (_spec.Skip > 0 ? $" {{ Skip = {N(_spec.Skip)} }}" : "") + ";");
+            var known = new List<string>();
+            if (_spec.Skip > 0) known.Add($"Skip = {N(_spec.Skip)}");
+            if (_spec.OutputActivation != OutputActivationValues.None) known.Add($"OutputActivation = global::LstmGen.OutputActivation.{OutputActivationValues.Names[_spec.OutputActivation]}");
+            _w.Line("return new global::LstmGen.LstmParameters(tensors)" + (known.Count > 0 ? $" {{ {string.Join(", ", known)} }}" : "") + ";");
             _w.Close();
             _w.Line();
         }

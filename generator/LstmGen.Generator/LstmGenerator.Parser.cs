@@ -65,7 +65,7 @@ public sealed partial class LstmGenerator
                 diagnostics.Add(new DiagnosticInfo(DiagnosticDescriptors.NestedOrGeneric.Id, classLocation, Args(symbol.Name, "generic")));
 
             int? inputSize = null, hiddenSize = null, numLayers = null, outputSize = null, activation = null, sequenceLength = null;
-            bool bias = true, bidirectional = false, peepholes = false, learnInitial = false;
+            bool bias = true, bidirectional = false, peepholes = false, learnInitial = false, learnInitialGiven = false;
             int? projSize = null, batchSize = null, storage = null, skip = null;
             float dropout = 0f, recurrentDropout = 0f;
             string? weights = null, lstmPrefix = null, headPrefix = null;
@@ -87,7 +87,7 @@ public sealed partial class LstmGenerator
                     case "Dropout": dropout = value.Value as float? ?? 0f; break;
                     case "RecurrentDropout": recurrentDropout = value.Value as float? ?? 0f; break;
                     case "BatchSize": batchSize = value.Value as int?; break;
-                    case "LearnInitialState": learnInitial = value.Value as bool? ?? false; break;
+                    case "LearnInitialState": learnInitial = value.Value as bool? ?? false; learnInitialGiven = true; break;
                     case "WeightStorage": storage = value.Value as int?; break;
                     case "Weights": weights = value.Value as string; break;     // compiled-in weights, see LstmGenerator.Weights.cs
                     case "LstmPrefix": lstmPrefix = value.Value as string; break;
@@ -116,8 +116,11 @@ public sealed partial class LstmGenerator
                     diagnostics.Add(new DiagnosticInfo(DiagnosticDescriptors.SizeTooLarge.Id, ArgLocation(name), Args(name, Str(value.Value), Str(max), reason)));
             }
 
-            CheckSize("InputSize", inputSize, 1, Limits.MaxInputSize, Limits.SizeReason, required: true);
-            CheckSize("HiddenSize", hiddenSize, 1, Limits.MaxHiddenSize, Limits.SizeReason, required: true);
+            // With compiled-in weights, what the attribute leaves out of the model's shape comes from the file
+            // (LstmGenerator.Weights.cs); checks that need such a value run there, once the file has given it.
+            bool fromFile = !string.IsNullOrEmpty(weights);
+            CheckSize("InputSize", inputSize, 1, Limits.MaxInputSize, Limits.SizeReason, required: !fromFile);
+            CheckSize("HiddenSize", hiddenSize, 1, Limits.MaxHiddenSize, Limits.SizeReason, required: !fromFile);
             CheckSize("NumLayers", numLayers, 1, Limits.MaxNumLayers, Limits.LayersReason, required: false);
             CheckSize("OutputSize", outputSize, 0, Limits.MaxOutputSize, Limits.SizeReason, required: false);
             CheckSize("SequenceLength", sequenceLength, 0, Limits.MaxSequenceLength, Limits.SequenceReason, required: false);
@@ -137,20 +140,12 @@ public sealed partial class LstmGenerator
             int act = activation ?? OutputActivationValues.None;
             if (act < 0 || act >= OutputActivationValues.Names.Length)
                 diagnostics.Add(new DiagnosticInfo(DiagnosticDescriptors.InvalidActivation.Id, ArgLocation("OutputActivation"), Args(Str(act))));
-            else if (act != OutputActivationValues.None && (outputSize ?? 0) == 0)
+            else if (act != OutputActivationValues.None && (outputSize ?? 0) == 0 && !(fromFile && outputSize is null))
                 diagnostics.Add(new DiagnosticInfo(DiagnosticDescriptors.ActivationWithoutHead.Id, ArgLocation("OutputActivation"), Args(OutputActivationValues.Names[act])));
 
-            if (skip is int k && k != 0)
-            {
-                string? why = k < 0 ? "it must be 0 (none) or the number of input channels added to the output"
-                    : (outputSize ?? 0) == 0 ? "the skip connection adds the input to the dense head's output; give OutputSize"
-                    : act != OutputActivationValues.None ? "the input would be added after OutputActivation has been applied; remove the activation (GuitarML's models have none)"
-                    : k != 1 && k != outputSize ? $"Skip must be 1 (x_t[0] added to every output) or OutputSize ({Str(outputSize ?? 0)}: x_t[j] added to output j), as PyTorch broadcasts x[:, :, 0:skip]"
-                    : inputSize is int i && k > i ? $"only {Str(i)} input channel(s) exist; Skip must be at most InputSize"
-                    : null;
-                if (why is not null)
-                    diagnostics.Add(new DiagnosticInfo(DiagnosticDescriptors.InvalidSkip.Id, ArgLocation("Skip"), Args(Str(k), why)));
-            }
+            if (skip is int k && !(fromFile && (outputSize is null || activation is null || inputSize is null))
+                && SkipProblem(k, outputSize ?? 0, act, inputSize) is string why)
+                diagnostics.Add(new DiagnosticInfo(DiagnosticDescriptors.InvalidSkip.Id, ArgLocation("Skip"), Args(Str(k), why)));
 
             int store = storage ?? WeightStorageValues.Float32;
             if (store < 0 || store >= WeightStorageValues.Names.Length)
@@ -161,7 +156,18 @@ public sealed partial class LstmGenerator
             if (dropout > 0f && (numLayers ?? 1) == 1)
                 warnings.Add(new DiagnosticInfo(DiagnosticDescriptors.DropoutOneLayer.Id, ArgLocation("Dropout"), Args(dropout.ToString("R", System.Globalization.CultureInfo.InvariantCulture))));
 
-            if (diagnostics.Count == 0)
+            var fileProperties = new System.Collections.Generic.List<string>();
+            if (fromFile)
+            {
+                if (inputSize is null) fileProperties.Add("InputSize");
+                if (hiddenSize is null) fileProperties.Add("HiddenSize");
+                if (numLayers is null) fileProperties.Add("NumLayers");
+                if (outputSize is null) fileProperties.Add("OutputSize");
+                if (activation is null) fileProperties.Add("OutputActivation");
+                if (skip is null) fileProperties.Add("Skip");
+                if (!learnInitialGiven) fileProperties.Add("LearnInitialState");
+            }
+            if (diagnostics.Count == 0 && inputSize is not null && hiddenSize is not null)
             {
                 // The same tensor list the emitter and compiled-in weights use (ModelPlan), summed in long.
                 long count = ModelPlan.CountParameters(new LstmModelSpec(null, symbol.Name, "public", "", inputSize!.Value, hiddenSize!.Value,
@@ -181,13 +187,26 @@ public sealed partial class LstmGenerator
             string accessibility = symbol.DeclaredAccessibility == Accessibility.Public ? "public" : "internal";
             string hintName = (ns is null ? "" : ns + ".") + symbol.Name + ".Lstm.g.cs";
             var spec = new LstmModelSpec(ns, symbol.Name, accessibility, hintName,
-                inputSize!.Value, hiddenSize!.Value, numLayers ?? 1, bias, outputSize ?? 0, act, sequenceLength ?? 0,
+                inputSize ?? 0, hiddenSize ?? 0, numLayers ?? 1, bias, outputSize ?? 0, act, sequenceLength ?? 0,
                 bidirectional, projSize ?? 0, peepholes, dropout, recurrentDropout, batchSize ?? 1, learnInitial, store)
-            { Weights = weights, LstmPrefix = lstmPrefix, HeadPrefix = headPrefix, Skip = skip ?? 0 };
+            {
+                Weights = weights, LstmPrefix = lstmPrefix, HeadPrefix = headPrefix, Skip = skip ?? 0,
+                FromFile = new EquatableArray<string>(fileProperties.ToImmutableArray()),
+            };
             return new ParseResult(spec, new EquatableArray<DiagnosticInfo>(warnings.ToImmutable()), weights is null ? null : ArgLocation("Weights"));
         }
 
         private static string Str(long value) => value.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+        /// <summary>Why Skip = <paramref name="k"/> is not possible with these sizes (LSTM014), or null when it is.</summary>
+        internal static string? SkipProblem(int k, int outputSize, int activation, int? inputSize) =>
+            k == 0 ? null
+            : k < 0 ? "it must be 0 (none) or the number of input channels added to the output"
+            : outputSize == 0 ? "the skip connection adds the input to the dense head's output; give OutputSize"
+            : activation != OutputActivationValues.None ? "the input would be added after OutputActivation has been applied; remove the activation (GuitarML's models have none)"
+            : k != 1 && k != outputSize ? $"Skip must be 1 (x_t[0] added to every output) or OutputSize ({Str(outputSize)}: x_t[j] added to output j), as PyTorch broadcasts x[:, :, 0:skip]"
+            : inputSize is int i && k > i ? $"only {Str(i)} input channel(s) exist; Skip must be at most InputSize"
+            : null;
 
         private static EquatableArray<string> Args(params string[] values) => new(ImmutableArray.Create(values));
     }

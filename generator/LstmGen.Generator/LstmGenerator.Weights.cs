@@ -42,11 +42,6 @@ public sealed partial class LstmGenerator
             }
             if (match is null) return Fail("LSTM020", spec.Weights);
 
-            var tensors = new ModelPlan(spec).Tensors();
-            long count = 0;
-            foreach (var t in tensors) count += (long)t.Rows * Math.Max(1, t.Columns);
-            if (count > MaxCompiledParameters) return Fail("LSTM027", count.ToString(CultureInfo.InvariantCulture), MaxCompiledParameters.ToString(CultureInfo.InvariantCulture));
-
             byte[] bytes;
             try
             {
@@ -61,12 +56,87 @@ public sealed partial class LstmGenerator
                 return Fail("LSTM021", spec.Weights, "the file cannot be read (" + e.Message + ")");
             }
             cancellationToken.ThrowIfCancellationRequested();
-            byte[]? values = WeightsFile.Convert(spec.Weights, bytes, tensors, out var problem, spec.LstmPrefix, spec.HeadPrefix, spec.Skip);
+
+            // The model's shape: what the attribute left out from the file, what it gave checked against the file.
+            var fileModel = WeightsFile.Describe(spec.Weights, bytes, spec.Bidirectional, spec.ProjSize, spec.LstmPrefix, spec.HeadPrefix, out var described);
+            if (fileModel is null) return Fail(described!.Id, described.Arguments);
+            var shapeProblems = ImmutableArray.CreateBuilder<DiagnosticInfo>();
+            spec = FileShape.Apply(spec, fileModel, (id, args) => shapeProblems.Add(new DiagnosticInfo(id, null, new EquatableArray<string>(ImmutableArray.Create(args)))));
+            if (shapeProblems.Count > 0) return new WeightsResult(spec.HintName, null, new EquatableArray<DiagnosticInfo>(shapeProblems.ToImmutable()));
+
+            var tensors = new ModelPlan(spec).Tensors();
+            long count = 0;
+            foreach (var t in tensors) count += (long)t.Rows * Math.Max(1, t.Columns);
+            if (count > MaxCompiledParameters) return Fail("LSTM027", count.ToString(CultureInfo.InvariantCulture), MaxCompiledParameters.ToString(CultureInfo.InvariantCulture));
+
+            byte[]? values = WeightsFile.Convert(spec.Weights!, bytes, tensors, out var problem, spec.LstmPrefix, spec.HeadPrefix, spec.Skip, spec.OutputActivation);
             if (values is null) return Fail(problem!.Id, problem.Arguments);
             return new WeightsResult(spec.HintName, spec with { CompiledWeights = new EquatableArray<byte>(ImmutableArray.Create(values)) }, EquatableArray<DiagnosticInfo>.Empty);
         }
 
         private static string Normalize(string path) => path.Replace('\\', '/').TrimStart('.', '/');
+    }
+
+    /// <summary>
+    /// The shape-from-file rule of compiled-in weights: a property the attribute left out (<see cref="LstmModelSpec.FromFile"/>)
+    /// takes the file's value, or its default when the file does not say; one it gave must equal the file's (LSTM031,
+    /// naming both). Then the checks the parser left for these values: limits, the head's activation, the skip connection,
+    /// the projection and the parameter count, with the parser's diagnostics.
+    /// </summary>
+    internal static class FileShape
+    {
+        public static LstmModelSpec Apply(LstmModelSpec spec, WeightsFile.FileModel file, Action<string, string[]> report)
+        {
+            static string S(long v) => v.ToString(CultureInfo.InvariantCulture);
+            bool Left(string name) => System.Linq.Enumerable.Contains(spec.FromFile, name);
+            int Size(string name, int given, int? fromFile, int fallback)
+            {
+                if (Left(name)) return fromFile ?? fallback;
+                if (fromFile is int f && f != given) report("LSTM031", new[] { spec.Weights!, name, S(f), S(given) });
+                return given;
+            }
+            string Activation(int v) => v >= 0 && v < OutputActivationValues.Names.Length ? "OutputActivation." + OutputActivationValues.Names[v] : S(v);
+            int inputs = Size("InputSize", spec.InputSize, file.InputSize, 0);
+            int hidden = Size("HiddenSize", spec.HiddenSize, file.HiddenSize, 0);
+            int layers = Size("NumLayers", spec.NumLayers, file.NumLayers, 1);
+            int outputs = Size("OutputSize", spec.OutputSize, file.OutputSize, 0);
+            int skip = Size("Skip", spec.Skip, file.Skip, 0);
+            int activation = spec.OutputActivation;
+            if (Left("OutputActivation")) activation = file.OutputActivation ?? OutputActivationValues.None;
+            else if (file.OutputActivation is int a && a != activation && outputs > 0)
+                report("LSTM031", new[] { spec.Weights!, "OutputActivation", Activation(a), Activation(activation) });
+            bool learn = spec.LearnInitialState;
+            if (Left("LearnInitialState")) learn = file.LearnInitialState ?? false;
+            else if (file.LearnInitialState is bool l && l != learn)
+                report("LSTM031", new[] { spec.Weights!, "LearnInitialState", l ? "true" : "false", learn ? "true" : "false" });
+
+            foreach (var (name, value) in new[] { ("InputSize", inputs), ("HiddenSize", hidden) })
+                if (value == 0) report("LSTM007", new[] { name });
+            void Limit(string name, int value, long max, string reason)
+            {
+                if (Left(name) && value > max) report("LSTM003", new[] { name, S(value), S(max), reason });
+            }
+            Limit("InputSize", inputs, Limits.MaxInputSize, Limits.SizeReason);
+            Limit("HiddenSize", hidden, Limits.MaxHiddenSize, Limits.SizeReason);
+            Limit("NumLayers", layers, Limits.MaxNumLayers, Limits.LayersReason);
+            Limit("OutputSize", outputs, Limits.MaxOutputSize, Limits.SizeReason);
+            var filled = spec with
+            {
+                InputSize = inputs, HiddenSize = hidden, NumLayers = layers, OutputSize = outputs, OutputActivation = activation,
+                Skip = skip, LearnInitialState = learn, FromFile = EquatableArray<string>.Empty,
+            };
+            if (inputs == 0 || hidden == 0) return filled;
+            if (activation != OutputActivationValues.None && outputs == 0)
+                report("LSTM005", new[] { OutputActivationValues.Names[activation] });
+            if (Parser.SkipProblem(skip, outputs, activation, inputs) is string why)
+                report("LSTM014", new[] { S(skip), why });
+            if (spec.ProjSize > 0 && spec.ProjSize >= hidden)
+                report("LSTM009", new[] { S(spec.ProjSize), S(hidden) });
+            long count = ModelPlan.CountParameters(filled);
+            if (count > Limits.MaxParameters)
+                report("LSTM008", new[] { S(count), S(Limits.MaxParameters) });
+            return filled;
+        }
     }
 
     internal sealed partial class Emitter

@@ -37,16 +37,141 @@ internal static class WeightsFile
     /// 1-D tensor) and returns the float32 values, little-endian, in the model's order; or a problem.
     /// </summary>
     public static byte[]? Convert(string fileName, byte[] file, IReadOnlyList<(string Name, int Rows, int Columns)> tensors, out Problem? problem,
-        string? lstmPrefix = null, string? headPrefix = null, int skip = 0)
+        string? lstmPrefix = null, string? headPrefix = null, int skip = 0, int outputActivation = 0)
     {
         problem = null;
         try
         {
             if (fileName.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
-                return ConvertGuitarMLJson(fileName, file, tensors, skip);
+            {
+                // two JSON formats: GuitarML's (model_data + state_dict) and RTNeural's (in_shape + layers)
+                object? root = ReadJson(fileName, file, "; a NaN or Infinity written by Python is not JSON");
+                if (Field(root, "model_data") is null && Field(root, "layers") is List<object?>)
+                    return ConvertRTNeuralJson(fileName, root, tensors, skip, outputActivation);
+                return ConvertGuitarMLJson(fileName, root, tensors, skip);
+            }
             if (fileName.EndsWith(".nam", StringComparison.OrdinalIgnoreCase))
                 return ConvertNam(fileName, file, tensors, skip);
             return ConvertCore(fileName, file, tensors, lstmPrefix, headPrefix);
+        }
+        catch (ProblemException p)
+        {
+            problem = p.Problem;
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// The model a weights file describes, as far as its format says (null: the file does not say): what a model with
+    /// compiled-in weights takes from the file when the attribute leaves it out, and checks against the file when it does not.
+    /// </summary>
+    public sealed class FileModel
+    {
+        public int? InputSize, HiddenSize, NumLayers, OutputSize, OutputActivation, Skip;
+        public bool? LearnInitialState;
+    }
+
+    /// <summary>
+    /// What <paramref name="file"/> says about its model: GuitarML's model_data, a .nam config, RTNeural's layers, or a
+    /// safetensors file's tensor shapes (sizes only; the head's outputs from the one head-shaped pair, which needs the
+    /// model's directions and projection). Null with a problem when the file cannot be read that far; fields a
+    /// malformed file leaves unclear stay null, and converting the file reports them.
+    /// </summary>
+    public static FileModel? Describe(string fileName, byte[] file, bool bidirectional, int projSize, string? lstmPrefix, string? headPrefix, out Problem? problem)
+    {
+        problem = null;
+        try
+        {
+            static int? Int(object? v, int min = 0) =>
+                v is Json.Number n && int.TryParse(n.Text, NumberStyles.None, CultureInfo.InvariantCulture, out int i) && i >= min ? i : null;
+            static int? Last(object? shape) => shape is List<object?> l && l.Count > 0 ? Int(l[l.Count - 1], 1) : null;
+            if (fileName.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
+            {
+                object? root = ReadJson(fileName, file, "; a NaN or Infinity written by Python is not JSON");
+                if (Field(root, "model_data") is null && Field(root, "layers") is List<object?> layers)
+                {
+                    // RTNeural: in_shape, the lstm layers' units, the dense layer's units and activation, AIDA-X's in_skip
+                    var m = new FileModel { InputSize = Last(Field(root, "in_shape")), OutputSize = 0, OutputActivation = 0, LearnInitialState = false };
+                    int lstm = 0;
+                    string activation = "";
+                    foreach (object? layer in layers)
+                    {
+                        string? type = Field(layer, "type") as string;
+                        string a = Field(layer, "activation") as string ?? "";
+                        if (type == "lstm") { if (lstm++ == 0) m.HiddenSize = Last(Field(layer, "shape")); }
+                        else if (type is "dense" or "time-distributed-dense") { m.OutputSize = Last(Field(layer, "shape")); activation = a; }
+                        else if (type == "activation") activation = a;
+                    }
+                    m.NumLayers = lstm;
+                    m.OutputActivation = activation switch { "" or "linear" => 0, "sigmoid" => 1, "tanh" => 2, "softmax" => 3, _ => null };
+                    m.Skip = Field(root, "in_skip") is null ? 0 : Int(Field(root, "in_skip"));
+                    return m;
+                }
+                // GuitarML: model_data (Convert reports a file that has neither)
+                var data = Field(root, "model_data");
+                return new FileModel
+                {
+                    InputSize = Int(Field(data, "input_size"), 1), HiddenSize = Int(Field(data, "hidden_size"), 1),
+                    NumLayers = Field(data, "num_layers") is null ? 1 : Int(Field(data, "num_layers"), 1),
+                    OutputSize = Int(Field(data, "output_size"), 1), Skip = Field(data, "skip") is null ? 0 : Int(Field(data, "skip")),
+                    OutputActivation = 0, LearnInitialState = false,
+                };
+            }
+            if (fileName.EndsWith(".nam", StringComparison.OrdinalIgnoreCase))
+            {
+                // a .nam LSTM: one output from a learned initial state, no skip, no activation
+                var config = Field(ReadJson(fileName, file, ""), "config");
+                return new FileModel
+                {
+                    InputSize = Field(config, "input_size") is null ? 1 : Int(Field(config, "input_size"), 1),
+                    HiddenSize = Int(Field(config, "hidden_size"), 1), NumLayers = Int(Field(config, "num_layers"), 1),
+                    OutputSize = 1, Skip = 0, OutputActivation = 0, LearnInitialState = true,
+                };
+            }
+            // safetensors: the sizes from the shapes (the module prefixes found by the run-time rules)
+            var (entries, _) = ReadSafetensors(fileName, file);
+            string? prefix = lstmPrefix;
+            if (prefix is null)
+            {
+                var found = TensorPrefixes.LstmCandidates(entries.Select(e => e.Name));
+                if (found.Count > 1)
+                    throw new ProblemException(new Problem("LSTM029", fileName, "'" + TensorPrefixes.LstmAnchor + "'", TensorPrefixes.Describe(found), "LstmPrefix"));
+                prefix = found.Count == 1 ? found[0] : "";
+            }
+            var byName = new Dictionary<string, long[]>(StringComparer.Ordinal);
+            foreach (var e in entries) byName[e.Name] = e.Shape;
+            var model = new FileModel { LearnInitialState = byName.ContainsKey(prefix + "initial_h_l0") };
+            if (byName.TryGetValue(prefix + "weight_ih_l0", out long[]? ih) && ih.Length == 2 && ih[0] % LstmGates.Count == 0 && ih[0] > 0 && ih[1] > 0 && ih[0] / LstmGates.Count <= int.MaxValue && ih[1] <= int.MaxValue)
+            {
+                model.InputSize = (int)ih[1];
+                model.HiddenSize = (int)(ih[0] / LstmGates.Count);
+            }
+            int count = 0;
+            while (byName.ContainsKey(prefix + "weight_ih_l" + count.ToString(CultureInfo.InvariantCulture))) count++;
+            model.NumLayers = count > 0 ? count : null;
+            if (model.HiddenSize is int h)
+            {
+                // the head: the one P with Pweight [O, inputs] and Pbias [O] (any O); none: no head
+                long inputs = (bidirectional ? 2L : 1L) * (projSize > 0 ? projSize : h);
+                var heads = new List<string>();
+                int outputs = 0;
+                foreach (var e in entries)
+                {
+                    if (!e.Name.EndsWith("weight", StringComparison.Ordinal) || e.Shape.Length != 2 || e.Shape[1] != inputs || e.Shape[0] < 1 || e.Shape[0] > int.MaxValue) continue;
+                    string p = e.Name.Substring(0, e.Name.Length - "weight".Length);
+                    if ((p.Length == 0 || p.EndsWith(".", StringComparison.Ordinal)) && (headPrefix is null || p == headPrefix)
+                        && byName.TryGetValue(p + "bias", out long[]? b) && b.Length == 1 && b[0] == e.Shape[0])
+                    {
+                        heads.Add(p);
+                        outputs = (int)e.Shape[0];
+                    }
+                }
+                heads.Sort(StringComparer.Ordinal);
+                if (heads.Count > 1)
+                    throw new ProblemException(new Problem("LSTM029", fileName, "the dense head's weight and bias", TensorPrefixes.Describe(heads), "HeadPrefix"));
+                model.OutputSize = heads.Count == 1 ? outputs : 0;
+            }
+            return model;
         }
         catch (ProblemException p)
         {
@@ -69,12 +194,11 @@ internal static class WeightsFile
     /// dict of nested lists under rec. and lin.), by the rules of the run-time reader (src/LstmGen/Weights/GuitarMLJson.cs):
     /// its unit type, sizes and skip connection must be the attribute's; a head without bias (bias_fl false) gets 0.
     /// </summary>
-    private static byte[] ConvertGuitarMLJson(string fileName, byte[] file, IReadOnlyList<(string Name, int Rows, int Columns)> tensors, int skip)
+    private static byte[] ConvertGuitarMLJson(string fileName, object? root, IReadOnlyList<(string Name, int Rows, int Columns)> tensors, int skip)
     {
         ProblemException Bad(string what) => new(new Problem("LSTM021", fileName, what));
-        object? root = ReadJson(fileName, file, "; a NaN or Infinity written by Python is not JSON");
         var data = Field(root, "model_data") as List<KeyValuePair<string, object?>>
-            ?? throw Bad("no \"model_data\" object: it is not an Automated-GuitarAmpModelling / GuitarML model file");
+            ?? throw Bad("no \"model_data\" object (GuitarML) or \"layers\" list (RTNeural): it is neither JSON model format LstmGen reads");
         string model = Field(data, "model") as string ?? "SimpleRNN", unit = Field(data, "unit_type") as string ?? "LSTM";
         int Int(string name, int? fallback)
         {
@@ -229,6 +353,147 @@ internal static class WeightsFile
         return output;
     }
 
+    /// <summary>
+    /// An RTNeural / AIDA-X Keras-style JSON file (in_shape, and layers: "lstm" layers with [kernel I × 4H,
+    /// recurrent_kernel H × 4H, bias 4H], then at most one "dense" layer with [kernel H × O, bias O] and its activation,
+    /// possibly from an "activation" layer after it; AIDA-X's in_skip), by the rules of the run-time reader
+    /// (src/LstmGen/Weights/RTNeuralJson.cs): the attribute must have the file's sizes, head activation and skip; the
+    /// Keras kernels are transposed into PyTorch's layout, the one bias goes to bias_ih and bias_hh stays 0.
+    /// </summary>
+    private static byte[] ConvertRTNeuralJson(string fileName, object? root, IReadOnlyList<(string Name, int Rows, int Columns)> tensors, int skip, int outputActivation)
+    {
+        ProblemException Bad(string what) => new(new Problem("LSTM021", fileName, what));
+        ProblemException Refused(string what) => new(new Problem("LSTM030", fileName, what, "an LSTM model", "LstmGen reads LSTM layers, then at most one dense layer"));
+        int LastSize(object? owner, string property, string field)
+        {
+            if (Field(owner, property) is List<object?> shape && shape.Count > 0 && shape[shape.Count - 1] is Json.Number n
+                && int.TryParse(n.Text, NumberStyles.None, CultureInfo.InvariantCulture, out int size) && size >= 1)
+                return size;
+            throw Bad(field + " must be a shape list whose last entry is a whole number ≥ 1, such as [null, null, 40]");
+        }
+        int inputs = LastSize(root, "in_shape", "in_shape");
+        var layers = (List<object?>)Field(root, "layers")!;
+        var lstm = new List<object?>();
+        object? dense = null;
+        int hidden = 0, outputs = 0;
+        string? activation = null;
+        bool activationLayer = false;
+        for (int index = 0; index < layers.Count; index++)
+        {
+            object? layer = layers[index];
+            string field = "layers[" + index.ToString(CultureInfo.InvariantCulture) + "]";
+            if (Field(layer, "type") is not string type) throw Bad(field + " has no \"type\" string");
+            object? a = Field(layer, "activation");
+            string layerActivation = a is null ? "" : a as string ?? throw Bad(field + ".activation must be a string");
+            switch (type)
+            {
+                case "lstm":
+                    if (dense is not null) throw Refused("an LSTM layer after the dense layer (" + field + ")");
+                    int units = LastSize(layer, "shape", field + ".shape");
+                    if (lstm.Count > 0 && units != hidden) throw Refused("LSTM layers of " + hidden + " and " + units + " units; stacked layers share one hidden size");
+                    if (layerActivation is not ("" or "tanh")) throw Refused("an LSTM layer with activation '" + layerActivation + "' (" + field + "); LstmGen's LSTM uses tanh");
+                    hidden = units;
+                    lstm.Add(Field(layer, "weights"));
+                    break;
+                case "dense":
+                case "time-distributed-dense":
+                    if (lstm.Count == 0) throw Refused("a dense layer before any LSTM layer (" + field + ")");
+                    if (dense is not null) throw Refused("a second dense layer (" + field + "); LstmGen's head is one dense layer");
+                    outputs = LastSize(layer, "shape", field + ".shape");
+                    activation = layerActivation;
+                    dense = Field(layer, "weights") ?? new List<object?>();
+                    break;
+                case "activation":
+                    if (dense is null || activationLayer || activation is not ("" or "linear"))
+                        throw Refused("an activation layer (" + field + ") that does not directly follow a dense layer without an activation of its own");
+                    activation = layerActivation;
+                    activationLayer = true;
+                    break;
+                case "gru":
+                    throw new ProblemException(new Problem("LSTM030", fileName, "a GRU layer (" + field + ")", "an LSTM model", "this version reads LSTM models only (GRU is planned)"));
+                default:
+                    throw Refused("a '" + type + "' layer (" + field + ")");
+            }
+        }
+        if (lstm.Count == 0) throw Refused("no LSTM layer");
+        int fileActivation = (activation ?? "") switch
+        {
+            "" or "linear" => 0,
+            "sigmoid" => 1,
+            "tanh" => 2,
+            "softmax" => 3,
+            _ => throw Refused("a dense layer with activation '" + activation + "', which OutputActivation (None, Sigmoid, Tanh, Softmax) does not have"),
+        };
+        int fileSkip = 0;
+        object? inSkip = Field(root, "in_skip");
+        if (inSkip is not null && !(inSkip is Json.Number sn && int.TryParse(sn.Text, NumberStyles.None, CultureInfo.InvariantCulture, out fileSkip)))
+            throw Bad("in_skip must be a whole number ≥ 0");
+
+        // the attribute's model, read from its tensors
+        int modelLayers = 0;
+        while (tensors.Any(t => t.Name == "weight_ih_l" + modelLayers.ToString(CultureInfo.InvariantCulture))) modelLayers++;
+        var ih = tensors.FirstOrDefault(t => t.Name == "weight_ih_l0");
+        var head = tensors.FirstOrDefault(t => t.Name == "fc.weight");
+        int modelOutputs = head.Name is null ? 0 : head.Rows;
+        bool plain = modelLayers > 0 && tensors.Any(t => t.Name == "bias_ih_l0") && tensors.Count == 4 * modelLayers + (head.Name is null ? 0 : 2);
+        string activationName = Model.OutputActivationValues.Names[fileActivation];
+        string declare = "declare [LstmModel(InputSize = " + inputs + ", HiddenSize = " + hidden + (lstm.Count > 1 ? ", NumLayers = " + lstm.Count : "") +
+                         (outputs > 0 ? ", OutputSize = " + outputs : "") + (outputs > 0 && fileActivation != 0 ? ", OutputActivation = OutputActivation." + activationName : "") +
+                         (fileSkip > 0 ? ", Skip = " + fileSkip : "") + ")]";
+        string fileModel = "LSTM(" + inputs + ", " + hidden + ", " + lstm.Count + ")" + (outputs > 0 ? " → Dense(" + outputs + (fileActivation != 0 ? ", " + activationName : "") + ")" : " without a dense layer") +
+                           (fileSkip > 0 ? " with in_skip " + fileSkip : "");
+        if (!plain || ih.Columns != inputs || ih.Rows != 4 * hidden || modelLayers != lstm.Count || modelOutputs != outputs)
+            throw new ProblemException(new Problem("LSTM030", fileName, fileModel,
+                plain ? "LSTM(" + ih.Columns + ", " + ih.Rows / 4 + ", " + modelLayers + ") → " + (modelOutputs > 0 ? "Linear(" + modelOutputs + ")" : "no head") : "a model with other tensors (bias-free, bidirectional, projection, peepholes or learned initial state)",
+                declare));
+        if (outputs > 0 && fileActivation != outputActivation)
+            throw new ProblemException(new Problem("LSTM030", fileName, fileModel, "OutputActivation " + Model.OutputActivationValues.Names[outputActivation], declare));
+        if (fileSkip != skip)
+            throw new ProblemException(new Problem("LSTM030", fileName, fileModel, skip > 0 ? "Skip = " + skip : "no skip connection",
+                fileSkip > 0 ? "add Skip = " + fileSkip + " to [LstmModel]" : "remove Skip from [LstmModel]"));
+
+        long total = 0;
+        var offsets = new Dictionary<string, long>(StringComparer.Ordinal);
+        foreach (var t in tensors) { offsets[t.Name] = total; total += (long)t.Rows * Math.Max(1, t.Columns); }
+        var output = new byte[total * 4];
+        // A rows × columns list of lists (or a list of numbers, columns = 0), value (i, j) stored at index(i, j) of tensor.
+        void Read(object? value, string field, int rows, int columns, string tensor, Func<int, int, long> index)
+        {
+            string shape = columns == 0 ? "[" + rows + "]" : "[" + rows + ", " + columns + "]";
+            string Found() => value is List<object?> l ? "[" + l.Count + (l.Count > 0 && l[0] is List<object?> first ? ", " + first.Count : "") + "]" : "(not a list)";
+            if (value is not List<object?> list || list.Count != rows) throw new ProblemException(new Problem("LSTM024", fileName, field, Found(), shape));
+            for (int i = 0; i < rows; i++)
+            {
+                var row = columns == 0 ? new List<object?> { list[i] } : list[i] as List<object?>;
+                if (row is null || row.Count != Math.Max(1, columns)) throw new ProblemException(new Problem("LSTM024", fileName, field, Found(), shape));
+                for (int j = 0; j < row.Count; j++)
+                {
+                    if (row[j] is not Json.Number n || !double.TryParse(n.Text, NumberStyles.Float, CultureInfo.InvariantCulture, out double d))
+                        throw Bad(field + " holds something other than a number at [" + i + (columns == 0 ? "" : ", " + j) + "]");
+                    Store(fileName, field, (long)i * Math.Max(1, columns) + j, (float)d, output, offsets[tensor] + index(i, j));
+                }
+            }
+        }
+        for (int k = 0; k < lstm.Count; k++)
+        {
+            string l = k.ToString(CultureInfo.InvariantCulture), field = "layers[" + l + "].weights";
+            int columns = k == 0 ? inputs : hidden;
+            if (lstm[k] is not List<object?> w || w.Count != 3) throw Bad(field + " must be [kernel, recurrent_kernel, bias]");
+            // Keras stores x·kernel: kernel[i][r] is PyTorch's weight_ih[r][i]
+            Read(w[0], field + "[0] (kernel)", columns, 4 * hidden, "weight_ih_l" + l, (i, r) => (long)r * columns + i);
+            Read(w[1], field + "[1] (recurrent_kernel)", hidden, 4 * hidden, "weight_hh_l" + l, (i, r) => (long)r * hidden + i);
+            Read(w[2], field + "[2] (bias)", 4 * hidden, 0, "bias_ih_l" + l, (r, _) => r);   // bias_hh stays 0
+        }
+        if (outputs > 0)
+        {
+            string field = "layers[" + lstm.Count.ToString(CultureInfo.InvariantCulture) + "].weights";
+            if (dense is not List<object?> w || w.Count != 2) throw Bad(field + " must be [kernel, bias]");
+            Read(w[0], field + "[0] (kernel)", hidden, outputs, "fc.weight", (i, o) => (long)o * hidden + i);
+            Read(w[1], field + "[1] (bias)", outputs, 0, "fc.bias", (o, _) => o);
+        }
+        return output;
+    }
+
     /// <summary>A JSON weights file's document; invalid UTF-8 or JSON is LSTM021 (<paramref name="advice"/> follows the parser's message).</summary>
     private static object? ReadJson(string fileName, byte[] file, string advice)
     {
@@ -256,7 +521,8 @@ internal static class WeightsFile
         return null;
     }
 
-    private static byte[] ConvertCore(string fileName, byte[] file, IReadOnlyList<(string Name, int Rows, int Columns)> tensors, string? lstmPrefix, string? headPrefix)
+    /// <summary>A safetensors file's tensor entries (checked: names, dtypes, shapes, offsets tiling the data), and where its data start.</summary>
+    private static (List<Entry> Entries, int DataStart) ReadSafetensors(string fileName, byte[] file)
     {
         if (file.Length < 8) throw Malformed(fileName, "header length", "the file has " + file.Length + " bytes, fewer than the 8-byte header length");
         ulong length = BitConverter.ToUInt64(file, 0);
@@ -292,6 +558,12 @@ internal static class WeightsFile
             entries.Add(ReadEntry(fileName, property.Key, property.Value, dataLength));
         }
         CheckTiling(fileName, entries, dataLength);
+        return (entries, dataStart);
+    }
+
+    private static byte[] ConvertCore(string fileName, byte[] file, IReadOnlyList<(string Name, int Rows, int Columns)> tensors, string? lstmPrefix, string? headPrefix)
+    {
+        var (entries, dataStart) = ReadSafetensors(fileName, file);
 
         // Which names the model's tensors have in the file (the rules of src/LstmGen/Weights/TensorPrefixes.cs, as at run time):
         // the LSTM prefix is that of the one "...weight_ih_l0", the head's that of the one weight/bias pair with its shapes.

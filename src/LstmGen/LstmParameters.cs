@@ -45,6 +45,12 @@ public sealed class LstmParameters
     /// </summary>
     public int Skip { get; init; }
 
+    /// <summary>
+    /// The activation on the model's dense head (its <c>[LstmModel(OutputActivation = …)]</c>). It has no parameters;
+    /// loaders of formats that record it (RTNeural's JSON) check it against the file.
+    /// </summary>
+    public OutputActivation OutputActivation { get; init; }
+
     /// <summary>Total number of parameters (<c>sum(p.numel() for p in model.parameters())</c>).</summary>
     public int Count => _values.Length;
 

@@ -15,12 +15,16 @@ public enum JsonFormat
     GuitarML,
     /// <summary>Neural Amp Modeler's LSTM <c>.nam</c> files (<see cref="NamFile"/>).</summary>
     Nam,
+    /// <summary>RTNeural / AIDA-X Keras-style JSON (<see cref="RTNeuralJson"/>).</summary>
+    RTNeural,
 }
 
 /// <summary>
-/// Property-based mutation fuzzing of <see cref="GuitarMLJson.Load(ReadOnlySpan{byte}, LstmParameters)"/> and
-/// <see cref="NamFile.Load(ReadOnlySpan{byte}, LstmParameters)"/>: valid files (GuitarML: with and without skip, head
-/// bias, two layers; .nam: one and two layers with their learned initial state) are mutated by 1 to 4 random operators (bit flips, byte
+/// Property-based mutation fuzzing of <see cref="GuitarMLJson.Load(ReadOnlySpan{byte}, LstmParameters)"/>,
+/// <see cref="NamFile.Load(ReadOnlySpan{byte}, LstmParameters)"/> and <see cref="RTNeuralJson.Load(ReadOnlySpan{byte}, LstmParameters)"/>:
+/// valid files (GuitarML: with and without skip, head bias, two layers; .nam: one and two layers with their learned
+/// initial state; RTNeural: a snapshot with AIDA-X's skip and gain, two layers with a tanh head given by an activation
+/// layer, LSTM layers without a dense layer) are mutated by 1 to 4 random operators (bit flips, byte
 /// changes, truncation, splices of two files, and JSON-aware edits: a number, a literal, a bracket or a field name put
 /// in place of a token) and loaded. The property: the load succeeds or throws <see cref="WeightsFormatException"/>
 /// with a field and a message; nothing else is thrown; no iteration takes 2 s; a load allocates at most
@@ -42,7 +46,7 @@ public static class JsonFuzzHarness
 
     public static FuzzOutcome Run(long count, ulong seed, Action<string>? progress = null, JsonFormat format = JsonFormat.GuitarML)
     {
-        var seeds = format == JsonFormat.Nam ? NamSeeds() : Seeds();
+        var seeds = format switch { JsonFormat.Nam => NamSeeds(), JsonFormat.RTNeural => RTNeuralSeeds(), _ => Seeds() };
         var random = new Random(unchecked((int)seed ^ (int)(seed >> 32)));
         var outcome = new FuzzOutcome { AllocationFactor = AllocationFactor };
         var clock = Stopwatch.StartNew();
@@ -65,6 +69,7 @@ public static class JsonFuzzHarness
             try
             {
                 if (format == JsonFormat.Nam) NamFile.Load(file, s.Target);
+                else if (format == JsonFormat.RTNeural) RTNeuralJson.Load(file, s.Target);
                 else GuitarMLJson.Load(file, s.Target);
                 outcome.Loaded++;
             }
@@ -126,7 +131,37 @@ public static class JsonFuzzHarness
             "\"weights\": [" + string.Join(", ", values.Select(x => ((double)x).ToString("R", CultureInfo.InvariantCulture))) + "], \"sample_rate\": 48000}");
     }
 
-    private static LstmParameters Parameters(int i, int h, int layers, int o, int skip, int seed, bool initial = false)
+    // ---- seeds: RTNeural JSON as its Keras exporter and AIDA-X write it ----
+
+    private static List<Seed> RTNeuralSeeds() => new()
+    {
+        new("rtneural 1 -> 3 -> 1, in_skip 1", RTNeural(1, 3, 1, 1, 7, "", activationLayer: false, skip: 1), Parameters(1, 3, 1, 1, 1, 0)),
+        new("rtneural 2 -> 2 x 2 -> tanh 2", RTNeural(2, 2, 2, 2, 8, "tanh", activationLayer: true, skip: 0), Parameters(2, 2, 2, 2, 0, 0, activation: OutputActivation.Tanh)),
+        new("rtneural 2 -> 3, no dense", RTNeural(2, 3, 1, 0, 9, "", activationLayer: false, skip: 0), Parameters(2, 3, 1, 0, 0, 0)),
+    };
+
+    private static byte[] RTNeural(int inputs, int hidden, int layers, int outputs, int seed, string activation, bool activationLayer, int skip)
+    {
+        var random = new LstmRandom((ulong)seed);
+        string Matrix(int rows, int columns)
+        {
+            var v = new float[rows * columns];
+            random.FillUniform(v, 1f);
+            return "[" + string.Join(", ", Enumerable.Range(0, rows).Select(r => "[" + string.Join(", ", v.Skip(r * columns).Take(columns).Select(x => ((double)x).ToString("R", CultureInfo.InvariantCulture))) + "]")) + "]";
+        }
+        string Vector(int length) => Matrix(1, length)[1..^1];
+        var list = new List<string>();
+        for (int k = 0; k < layers; k++)
+            list.Add($"{{\"type\": \"lstm\", \"activation\": \"tanh\", \"shape\": [null, null, {hidden}], \"weights\": [{Matrix(k == 0 ? inputs : hidden, 4 * hidden)}, {Matrix(hidden, 4 * hidden)}, {Vector(4 * hidden)}]}}");
+        if (outputs > 0)
+        {
+            list.Add($"{{\"type\": \"dense\", \"activation\": \"{(activationLayer ? "" : activation)}\", \"shape\": [null, null, {outputs}], \"weights\": [{Matrix(hidden, outputs)}, {Vector(outputs)}]}}");
+            if (activationLayer) list.Add($"{{\"type\": \"activation\", \"activation\": \"{activation}\", \"shape\": [null, null, {outputs}], \"weights\": []}}");
+        }
+        return Encoding.UTF8.GetBytes($"{{\"in_shape\": [null, null, {inputs}], " + (skip > 0 ? $"\"in_skip\": {skip}, \"out_gain\": -3.0, " : "") + $"\"layers\": [{string.Join(", ", list)}]}}");
+    }
+
+    private static LstmParameters Parameters(int i, int h, int layers, int o, int skip, int seed, bool initial = false, OutputActivation activation = OutputActivation.None)
     {
         var tensors = new List<(string, int, int)>();
         for (int k = 0; k < layers; k++)
@@ -141,9 +176,12 @@ public static class JsonFuzzHarness
                 tensors.Add(($"initial_c_l{k}", h, 0));
             }
         }
-        tensors.Add(("fc.weight", o, h));
-        tensors.Add(("fc.bias", o, 0));
-        var p = new LstmParameters(tensors.ToArray()) { Skip = skip };
+        if (o > 0)
+        {
+            tensors.Add(("fc.weight", o, h));
+            tensors.Add(("fc.bias", o, 0));
+        }
+        var p = new LstmParameters(tensors.ToArray()) { Skip = skip, OutputActivation = activation };
         if (seed != 0) new LstmRandom((ulong)seed).FillUniform(p.GetWritableValues(), 1f);
         return p;
     }
@@ -171,6 +209,7 @@ public static class JsonFuzzHarness
         "[", "]", "{", "}", "[]", "{}", "[[]]", ",", ":", "\"GRU\"", "\"RecNet\"", "\"rec.weight_ih_l0\"", "\"lin.bias\"",
         "\"model_data\"", "\"state_dict\"", "\"skip\"", "\"bias_fl\"", "[[1.0, 2.0]]", "\"\\ud800\"",
         "\"LSTM\"", "\"WaveNet\"", "\"architecture\"", "\"config\"", "\"weights\"", "\"hidden_size\"", "\"num_layers\"", "\"sample_rate\"",
+        "\"lstm\"", "\"gru\"", "\"dense\"", "\"activation\"", "\"tanh\"", "\"relu\"", "\"layers\"", "\"in_shape\"", "\"in_skip\"", "\"shape\"", "[null, null, 3]",
     };
 
     private static (byte[], string) Mutate(byte[] file, byte[] other, Random random)

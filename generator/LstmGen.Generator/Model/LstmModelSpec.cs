@@ -28,7 +28,10 @@ internal sealed record LstmModelSpec(
     string? LstmPrefix = null,
     string? HeadPrefix = null,
     // The skip connection: the first Skip input channels are added to the head's output (0: none).
-    int Skip = 0);
+    int Skip = 0,
+    // With compiled-in weights, the properties the attribute left out, to be taken from the file (LstmGenerator.Weights.cs);
+    // until then they hold their defaults (InputSize and HiddenSize 0).
+    EquatableArray<string> FromFile = default);
 
 /// <summary>Values of the OutputActivation enum, kept in step with src/LstmGen/LstmModelAttribute.cs.</summary>
 internal static class OutputActivationValues

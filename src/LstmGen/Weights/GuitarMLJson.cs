@@ -165,9 +165,7 @@ public static class GuitarMLJson
     private static WeightsFormatException Mismatch(string name, string shape, JsonElement value) =>
         new(WeightsErrorKind.ShapeMismatch, name, $"Tensor '{name}' is not a {shape} list of numbers as the model's tensor is (found {Describe(value)}).");
 
-    private static string Describe(JsonElement value) => value.ValueKind == JsonValueKind.Array
-        ? $"a list of {value.GetArrayLength()}" + (value.GetArrayLength() > 0 && value[0].ValueKind == JsonValueKind.Array ? $" lists, the first of {value[0].GetArrayLength()}" : "")
-        : value.ValueKind.ToString();
+    private static string Describe(JsonElement value) => JsonModelFile.Describe(value);
 
     private static int IndexOf(IReadOnlyList<ParameterTensor> tensors, string name) => JsonModelFile.IndexOf(tensors, name);
 

@@ -5,7 +5,7 @@ using System.Text.Json;
 
 namespace LstmGen.Weights;
 
-/// <summary>What the JSON model-file readers (<see cref="GuitarMLJson"/>, <see cref="NamFile"/>) share: reading, parsing, numbers.</summary>
+/// <summary>What the JSON model-file readers (<see cref="GuitarMLJson"/>, <see cref="NamFile"/>, <see cref="RTNeuralJson"/>) share: reading, parsing, numbers.</summary>
 internal static class JsonModelFile
 {
     /// <summary>The file's bytes, refusing one above <paramref name="maxLength"/> before reading it.</summary>
@@ -45,6 +45,11 @@ internal static class JsonModelFile
             throw new WeightsFormatException(WeightsErrorKind.NonFiniteValue, field, $"{subject} holds {d}, which is not a finite float32.");
         return f;
     }
+
+    /// <summary>What a JSON value is, for a shape error: "a list of 3 lists, the first of 4".</summary>
+    public static string Describe(JsonElement value) => value.ValueKind == JsonValueKind.Array
+        ? $"a list of {value.GetArrayLength()}" + (value.GetArrayLength() > 0 && value[0].ValueKind == JsonValueKind.Array ? $" lists, the first of {value[0].GetArrayLength()}" : "")
+        : value.ValueKind.ToString();
 
     public static int IndexOf(IReadOnlyList<ParameterTensor> tensors, string name)
     {

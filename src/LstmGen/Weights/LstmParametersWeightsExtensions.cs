@@ -32,6 +32,15 @@ public static class LstmParametersWeightsExtensions
     /// <exception cref="WeightsFormatException">The file is malformed, is not an LSTM model, or describes another model.</exception>
     public static NamModelInfo LoadNam(this LstmParameters parameters, string path) => NamFile.Load(path, parameters);
 
+    /// <summary>
+    /// Loads an RTNeural / AIDA-X Keras-style JSON model file (<c>in_shape</c> and a <c>layers</c> list: LSTM layers, then
+    /// at most one dense layer), checking its sizes, head activation and skip connection against the model; see
+    /// <see cref="RTNeuralJson"/>.
+    /// </summary>
+    /// <returns>What the file says about its model (sizes, activation, AIDA-X's in_skip and out_gain).</returns>
+    /// <exception cref="WeightsFormatException">The file is malformed, holds layers LstmGen does not run, or describes another model.</exception>
+    public static RTNeuralModelInfo LoadRTNeuralJson(this LstmParameters parameters, string path) => RTNeuralJson.Load(path, parameters);
+
     /// <summary>Saves the parameters as safetensors (PyTorch names), atomically.</summary>
     public static void SaveSafetensors(this LstmParameters parameters, string path, SafetensorsSaveOptions? options = null) =>
         Safetensors.Save(path, parameters, options);

@@ -43,4 +43,14 @@ public sealed class FuzzSliceTests(ITestOutputHelper output)
         Assert.True(outcome.Loaded > 0, "no mutated file loaded: " + outcome.Summary());
         Assert.True(outcome.Rejected.Count >= 4, "fewer than 4 kinds of rejection seen: " + outcome.Summary());
     }
+
+    [Fact]
+    public void MutatedRTNeuralJsonOnlyEverThrowsWeightsFormatException()
+    {
+        var outcome = JsonFuzzHarness.Run(5_000, seed: 20261130, format: JsonFormat.RTNeural);
+        output.WriteLine(outcome.Summary());
+        Assert.True(outcome.Failures.Count == 0, outcome.Summary());
+        Assert.True(outcome.Loaded > 0, "no mutated file loaded: " + outcome.Summary());
+        Assert.True(outcome.Rejected.Count >= 4, "fewer than 4 kinds of rejection seen: " + outcome.Summary());
+    }
 }

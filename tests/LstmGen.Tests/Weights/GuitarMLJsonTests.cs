@@ -196,14 +196,17 @@ public sealed class GuitarMLJsonCompiledTests : IDisposable
     }
 
     [Theory]
-    [InlineData("InputSize = 1, HiddenSize = 20, OutputSize = 1", "add Skip = 1 to [LstmModel]")]
-    [InlineData("InputSize = 2, HiddenSize = 20, OutputSize = 1, Skip = 1", "declare [LstmModel(InputSize = 1, HiddenSize = 20, NumLayers = 1, OutputSize = 1, Skip = 1)]")]
-    public void AnotherModelIsLstm030WithWhatToDeclare(string attribute, string advice)
+    // what the attribute gives must agree with the file (what it leaves out, such as Skip, comes from the file)
+    [InlineData("InputSize = 1, HiddenSize = 20, OutputSize = 1, Skip = 0", "LSTM031", "Skip = 1")]
+    [InlineData("InputSize = 2, HiddenSize = 20, OutputSize = 1, Skip = 1", "LSTM031", "InputSize = 1")]
+    // a model the file cannot fill: another kind of model
+    [InlineData("InputSize = 1, HiddenSize = 20, OutputSize = 1, Skip = 1, Bidirectional = true", "LSTM030", "declare [LstmModel(InputSize = 1, HiddenSize = 20, NumLayers = 1, OutputSize = 1, Skip = 1)]")]
+    public void AnotherModelIsAnErrorWithWhatToDeclare(string attribute, string id, string advice)
     {
         string path = Write(Json(new Amp_1_20(seed: 3).Parameters, 1, 20, 1, 1, 1));
         var (diagnostics, _, _) = LstmGen.Tests.Generator.GeneratorHarness.Run(Source(attribute), path);
         var d = Assert.Single(diagnostics);
-        Assert.Equal("LSTM030", d.Id);
+        Assert.Equal(id, d.Id);
         Assert.Contains(advice, d.GetMessage());
     }
 

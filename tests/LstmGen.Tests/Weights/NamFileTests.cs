@@ -254,14 +254,17 @@ public sealed class NamFileCompiledTests : IDisposable
     }
 
     [Theory]
-    [InlineData("InputSize = 1, HiddenSize = 3, OutputSize = 1", "LearnInitialState = true")]
-    [InlineData("InputSize = 1, HiddenSize = 4, OutputSize = 1, LearnInitialState = true", "HiddenSize = 3")]
-    [InlineData("InputSize = 1, HiddenSize = 3, OutputSize = 1, LearnInitialState = true, Skip = 1", "remove Skip")]
-    public void AnotherModelIsLstm030WithWhatToDeclare(string attribute, string advice)
+    // what the attribute gives must agree with the file (what it leaves out comes from the file)
+    [InlineData("InputSize = 1, HiddenSize = 3, OutputSize = 1, LearnInitialState = false", "LSTM031", "LearnInitialState = true")]
+    [InlineData("InputSize = 1, HiddenSize = 4, OutputSize = 1, LearnInitialState = true", "LSTM031", "HiddenSize = 3")]
+    [InlineData("InputSize = 1, HiddenSize = 3, OutputSize = 1, LearnInitialState = true, Skip = 1", "LSTM031", "remove Skip")]
+    // a model the file cannot fill: another kind of model
+    [InlineData("InputSize = 1, HiddenSize = 3, OutputSize = 1, Peepholes = true", "LSTM030", "LearnInitialState = true")]
+    public void AnotherModelIsAnErrorWithWhatToDeclare(string attribute, string id, string advice)
     {
         var (diagnostics, _, _) = LstmGen.Tests.Generator.GeneratorHarness.Run(Source(attribute), Write(NamText(3, 1, 12)));
         var d = Assert.Single(diagnostics);
-        Assert.Equal("LSTM030", d.Id);
+        Assert.Equal(id, d.Id);
         Assert.Contains(advice, d.GetMessage());
     }
 
