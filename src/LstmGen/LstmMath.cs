@@ -11,8 +11,8 @@ namespace LstmGen;
 /// and a multiply-add that uses a fused instruction only where the hardware has one.
 /// </summary>
 /// <remarks>
-/// tanh(x) is approximated on [-7.99, 7.99] by x·P(x²)/Q(x²) with P of degree 5 and Q of degree 3 in x² (fitted
-/// here for least maximum absolute error), and clamped outside. Maximum absolute error in float32:
+/// tanh(x) is approximated on [-7.99, 7.99] by x·P(x²)/Q(x²) with P of degree 5 and Q of degree 4 in x² (a weighted
+/// least-squares fit whose error has no systematic sign, docs/maths.md §9), and clamped outside. Maximum absolute error in float32:
 /// <see cref="MaxTanhError"/> for tanh and half of it for sigmoid, over the whole float range. NaN propagates,
 /// ±0 and subnormals are returned unchanged (to within the error bound), ±∞ give ±1.
 /// </remarks>
