@@ -58,7 +58,9 @@ public sealed partial class LstmGenerator
             cancellationToken.ThrowIfCancellationRequested();
 
             // The model's shape: what the attribute left out from the file, what it gave checked against the file.
-            var fileModel = WeightsFile.Describe(spec.Weights, bytes, spec.Bidirectional, spec.ProjSize, spec.LstmPrefix, spec.HeadPrefix, out var described);
+            var parsed = WeightsFile.Parse(spec.Weights, bytes, out var unread);
+            if (parsed is null) return Fail(unread!.Id, unread.Arguments);
+            var fileModel = WeightsFile.Describe(parsed, spec.Bidirectional, spec.ProjSize, spec.LstmPrefix, spec.HeadPrefix, out var described);
             if (fileModel is null) return Fail(described!.Id, described.Arguments);
             var shapeProblems = ImmutableArray.CreateBuilder<DiagnosticInfo>();
             spec = FileShape.Apply(spec, fileModel, (id, args) => shapeProblems.Add(new DiagnosticInfo(id, null, new EquatableArray<string>(ImmutableArray.Create(args)))));
@@ -69,7 +71,7 @@ public sealed partial class LstmGenerator
             foreach (var t in tensors) count += (long)t.Rows * Math.Max(1, t.Columns);
             if (count > MaxCompiledParameters) return Fail("LSTM027", count.ToString(CultureInfo.InvariantCulture), MaxCompiledParameters.ToString(CultureInfo.InvariantCulture));
 
-            byte[]? values = WeightsFile.Convert(spec.Weights!, bytes, tensors, out var problem, spec.LstmPrefix, spec.HeadPrefix, spec.Skip, spec.OutputActivation);
+            byte[]? values = WeightsFile.Convert(parsed, tensors, out var problem, spec.LstmPrefix, spec.HeadPrefix, spec.Skip, spec.OutputActivation);
             if (values is null) return Fail(problem!.Id, problem.Arguments);
             return new WeightsResult(spec.HintName, spec with { CompiledWeights = new EquatableArray<byte>(ImmutableArray.Create(values)) }, EquatableArray<DiagnosticInfo>.Empty);
         }

@@ -24,7 +24,7 @@ internal static class WeightsFile
         public string[] Arguments { get; }
     }
 
-    private sealed class Entry
+    internal sealed class Entry
     {
         public string Name = "";
         public string DType = "";
@@ -36,23 +36,22 @@ internal static class WeightsFile
     /// Checks <paramref name="file"/> against the model's tensors (PyTorch names and shapes; <c>columns = 0</c> is a
     /// 1-D tensor) and returns the float32 values, little-endian, in the model's order; or a problem.
     /// </summary>
-    public static byte[]? Convert(string fileName, byte[] file, IReadOnlyList<(string Name, int Rows, int Columns)> tensors, out Problem? problem,
+    public static byte[]? Convert(ParsedFile parsed, IReadOnlyList<(string Name, int Rows, int Columns)> tensors, out Problem? problem,
         string? lstmPrefix = null, string? headPrefix = null, int skip = 0, int outputActivation = 0)
     {
         problem = null;
+        string fileName = parsed.FileName;
         try
         {
-            if (fileName.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
+            if (parsed.Entries is null)
             {
-                // two JSON formats: GuitarML's (model_data + state_dict) and RTNeural's (in_shape + layers)
-                object? root = ReadJson(fileName, file, "; a NaN or Infinity written by Python is not JSON");
-                if (Field(root, "model_data") is null && Field(root, "layers") is List<object?>)
-                    return ConvertRTNeuralJson(fileName, root, tensors, skip, outputActivation);
+                // the JSON formats: GuitarML's (model_data + state_dict), RTNeural's (in_shape + layers), a .nam file
+                object? root = parsed.Json;
+                if (parsed.IsNam) return ConvertNam(fileName, root, tensors, skip);
+                if (IsRTNeural(root)) return ConvertRTNeuralJson(fileName, root, tensors, skip, outputActivation);
                 return ConvertGuitarMLJson(fileName, root, tensors, skip);
             }
-            if (fileName.EndsWith(".nam", StringComparison.OrdinalIgnoreCase))
-                return ConvertNam(fileName, file, tensors, skip);
-            return ConvertCore(fileName, file, tensors, lstmPrefix, headPrefix);
+            return ConvertCore(fileName, parsed.Bytes, parsed.Entries, parsed.DataStart, tensors, lstmPrefix, headPrefix);
         }
         catch (ProblemException p)
         {
@@ -77,18 +76,19 @@ internal static class WeightsFile
     /// model's directions and projection). Null with a problem when the file cannot be read that far; fields a
     /// malformed file leaves unclear stay null, and converting the file reports them.
     /// </summary>
-    public static FileModel? Describe(string fileName, byte[] file, bool bidirectional, int projSize, string? lstmPrefix, string? headPrefix, out Problem? problem)
+    public static FileModel? Describe(ParsedFile parsed, bool bidirectional, int projSize, string? lstmPrefix, string? headPrefix, out Problem? problem)
     {
         problem = null;
+        string fileName = parsed.FileName;
         try
         {
             static int? Int(object? v, int min = 0) =>
                 v is Json.Number n && int.TryParse(n.Text, NumberStyles.None, CultureInfo.InvariantCulture, out int i) && i >= min ? i : null;
             static int? Last(object? shape) => shape is List<object?> l && l.Count > 0 ? Int(l[l.Count - 1], 1) : null;
-            if (fileName.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
+            if (parsed.Entries is null && !parsed.IsNam)
             {
-                object? root = ReadJson(fileName, file, "; a NaN or Infinity written by Python is not JSON");
-                if (Field(root, "model_data") is null && Field(root, "layers") is List<object?> layers)
+                object? root = parsed.Json;
+                if (IsRTNeural(root) && Field(root, "layers") is List<object?> layers)
                 {
                     // RTNeural: in_shape, the lstm layers' units, the dense layer's units and activation, AIDA-X's in_skip
                     var m = new FileModel { InputSize = Last(Field(root, "in_shape")), OutputSize = 0, OutputActivation = 0, LearnInitialState = false };
@@ -117,10 +117,10 @@ internal static class WeightsFile
                     OutputActivation = 0, LearnInitialState = false,
                 };
             }
-            if (fileName.EndsWith(".nam", StringComparison.OrdinalIgnoreCase))
+            if (parsed.IsNam)
             {
                 // a .nam LSTM: one output from a learned initial state, no skip, no activation
-                var config = Field(ReadJson(fileName, file, ""), "config");
+                var config = Field(parsed.Json, "config");
                 return new FileModel
                 {
                     InputSize = Field(config, "input_size") is null ? 1 : Int(Field(config, "input_size"), 1),
@@ -129,7 +129,7 @@ internal static class WeightsFile
                 };
             }
             // safetensors: the sizes from the shapes (the module prefixes found by the run-time rules)
-            var (entries, _) = ReadSafetensors(fileName, file);
+            var entries = parsed.Entries!;
             string? prefix = lstmPrefix;
             if (prefix is null)
             {
@@ -179,6 +179,50 @@ internal static class WeightsFile
             return null;
         }
     }
+
+    /// <summary>A weights file read once: its JSON document (.json, .nam) or its safetensors entries, for <see cref="Describe"/> and <see cref="Convert"/>.</summary>
+    public sealed class ParsedFile
+    {
+        internal ParsedFile(string fileName, byte[] bytes) { FileName = fileName; Bytes = bytes; }
+        internal string FileName { get; }
+        internal byte[] Bytes { get; }
+        internal bool IsNam { get; set; }
+        internal object? Json { get; set; }
+        internal List<Entry>? Entries { get; set; }
+        internal int DataStart { get; set; }
+    }
+
+    /// <summary>Reads <paramref name="file"/> by its name: a .json or .nam file as JSON, anything else as safetensors (LSTM021 when it is not).</summary>
+    public static ParsedFile? Parse(string fileName, byte[] file, out Problem? problem)
+    {
+        problem = null;
+        var parsed = new ParsedFile(fileName, file);
+        try
+        {
+            if (fileName.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
+                parsed.Json = ReadJson(fileName, file, "; a NaN or Infinity written by Python is not JSON");
+            else if (fileName.EndsWith(".nam", StringComparison.OrdinalIgnoreCase))
+            {
+                parsed.IsNam = true;
+                parsed.Json = ReadJson(fileName, file, "");
+            }
+            else
+            {
+                var (entries, dataStart) = ReadSafetensors(fileName, file);
+                parsed.Entries = entries;
+                parsed.DataStart = dataStart;
+            }
+            return parsed;
+        }
+        catch (ProblemException p)
+        {
+            problem = p.Problem;
+            return null;
+        }
+    }
+
+    /// <summary>Whether a .json document is RTNeural's (a layers list and no model_data) rather than GuitarML's.</summary>
+    private static bool IsRTNeural(object? root) => Field(root, "model_data") is null && Field(root, "layers") is List<object?>;
 
     private sealed class ProblemException : Exception
     {
@@ -282,10 +326,9 @@ internal static class WeightsFile
     /// by the rules of the run-time reader (src/LstmGen/Weights/NamFile.cs): the attribute must have the file's sizes, one
     /// output, LearnInitialState and no skip; the bias goes to bias_ih and bias_hh stays 0.
     /// </summary>
-    private static byte[] ConvertNam(string fileName, byte[] file, IReadOnlyList<(string Name, int Rows, int Columns)> tensors, int skip)
+    private static byte[] ConvertNam(string fileName, object? root, IReadOnlyList<(string Name, int Rows, int Columns)> tensors, int skip)
     {
         ProblemException Bad(string what) => new(new Problem("LSTM021", fileName, what));
-        object? root = ReadJson(fileName, file, "");
         string architecture = Field(root, "architecture") as string
             ?? throw Bad("no \"architecture\" string: it is not a Neural Amp Modeler (.nam) model file");
         var config = Field(root, "config") as List<KeyValuePair<string, object?>>;
@@ -561,9 +604,8 @@ internal static class WeightsFile
         return (entries, dataStart);
     }
 
-    private static byte[] ConvertCore(string fileName, byte[] file, IReadOnlyList<(string Name, int Rows, int Columns)> tensors, string? lstmPrefix, string? headPrefix)
+    private static byte[] ConvertCore(string fileName, byte[] file, List<Entry> entries, int dataStart, IReadOnlyList<(string Name, int Rows, int Columns)> tensors, string? lstmPrefix, string? headPrefix)
     {
-        var (entries, dataStart) = ReadSafetensors(fileName, file);
 
         // Which names the model's tensors have in the file (the rules of src/LstmGen/Weights/TensorPrefixes.cs, as at run time):
         // the LSTM prefix is that of the one "...weight_ih_l0", the head's that of the one weight/bias pair with its shapes.
