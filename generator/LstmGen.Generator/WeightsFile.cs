@@ -130,14 +130,7 @@ internal static class WeightsFile
             }
             // safetensors: the sizes from the shapes (the module prefixes found by the run-time rules)
             var entries = parsed.Entries!;
-            string? prefix = lstmPrefix;
-            if (prefix is null)
-            {
-                var found = TensorPrefixes.LstmCandidates(entries.Select(e => e.Name));
-                if (found.Count > 1)
-                    throw new ProblemException(new Problem("LSTM029", fileName, "'" + TensorPrefixes.LstmAnchor + "'", TensorPrefixes.Describe(found), "LstmPrefix"));
-                prefix = found.Count == 1 ? found[0] : "";
-            }
+            string prefix = LstmPrefix(fileName, entries, lstmPrefix);
             var byName = new Dictionary<string, long[]>(StringComparer.Ordinal);
             foreach (var e in entries) byName[e.Name] = e.Shape;
             var model = new FileModel { LearnInitialState = byName.ContainsKey(prefix + "initial_h_l0") };
@@ -604,19 +597,22 @@ internal static class WeightsFile
         return (entries, dataStart);
     }
 
+    /// <summary>The LSTM's module prefix in a safetensors file: the attribute's LstmPrefix, or that of the one "...weight_ih_l0" (LSTM029 when several).</summary>
+    private static string LstmPrefix(string fileName, List<Entry> entries, string? lstmPrefix)
+    {
+        if (lstmPrefix is not null) return lstmPrefix;
+        var found = TensorPrefixes.LstmCandidates(entries.Select(e => e.Name));
+        if (found.Count > 1)
+            throw new ProblemException(new Problem("LSTM029", fileName, "'" + TensorPrefixes.LstmAnchor + "'", TensorPrefixes.Describe(found), "LstmPrefix"));
+        return found.Count == 1 ? found[0] : "";
+    }
+
     private static byte[] ConvertCore(string fileName, byte[] file, List<Entry> entries, int dataStart, IReadOnlyList<(string Name, int Rows, int Columns)> tensors, string? lstmPrefix, string? headPrefix)
     {
 
         // Which names the model's tensors have in the file (the rules of src/LstmGen/Weights/TensorPrefixes.cs, as at run time):
         // the LSTM prefix is that of the one "...weight_ih_l0", the head's that of the one weight/bias pair with its shapes.
-        string? prefix = lstmPrefix;
-        if (prefix is null)
-        {
-            var found = TensorPrefixes.LstmCandidates(entries.Select(e => e.Name));
-            if (found.Count > 1)
-                throw new ProblemException(new Problem("LSTM029", fileName, "'" + TensorPrefixes.LstmAnchor + "'", TensorPrefixes.Describe(found), "LstmPrefix"));
-            prefix = found.Count == 1 ? found[0] : "";
-        }
+        string prefix = LstmPrefix(fileName, entries, lstmPrefix);
         string head = headPrefix ?? TensorPrefixes.ModelHeadPrefix;
         var headWeight = tensors.FirstOrDefault(t => t.Name == TensorPrefixes.ModelHeadPrefix + "weight");
         if (headPrefix is null && headWeight.Name is not null)
