@@ -364,7 +364,8 @@ public static class Program
 
     private static readonly (string Method, string System)[] TrainSystems =
     {
-        (nameof(T_Train_8x32x2x1.LstmGenTrain), "LstmGen Trainer.Step"),
+        (nameof(T_Train_8x32x2x1.LstmGenTrain), "LstmGen Trainer.Step, every core"),
+        (nameof(T_Train_8x32x2x1.LstmGenTrainOneThread), "LstmGen Trainer.Step, 1 thread"),
         (nameof(T_Train_8x32x2x1.TorchTrain), "torch nn.LSTM + nn.Linear, MSELoss, backward, optim.SGD"),
     };
 

@@ -27,11 +27,12 @@ public class T_Train_8x32x2x1
     public const int CheckSteps = 5;
 
     /// <summary>Sequences per training step.</summary>
-    [Params(1, 32)]
+    [Params(1, 8, 32)]
     public int Batch { get; set; }
 
     private ShapeT _model = null!;
     private ShapeT.Trainer _trainer = null!;
+    private ShapeT.Trainer _trainerOneThread = null!;
     private TorchTrainingPeer? _torch;
     private float[] _xs = Array.Empty<float>();   // B·T·I
     private float[] _ys = Array.Empty<float>();   // B·T·O
@@ -70,6 +71,7 @@ public class T_Train_8x32x2x1
         _model.LoadParameters(initial);
         _torch.Load(_model.Parameters.Tensors, initial);
         _trainer = _model.CreateTrainer(new Sgd(LearningRate), Loss.MeanSquaredError, clipNorm: 0f, clipValue: 0f, maxSequenceLength: Steps);
+        _trainerOneThread = _model.CreateTrainer(new Sgd(LearningRate), Loss.MeanSquaredError, clipNorm: 0f, clipValue: 0f, maxSequenceLength: Steps, threads: 1);
     }
 
     /// <summary>A benchmark of a wrong training step is worthless: same loss, same weights after a few steps, or no run.</summary>
@@ -128,9 +130,13 @@ public class T_Train_8x32x2x1
         _torch = null;
     }
 
-    /// <summary>LstmGen: one <c>Trainer.Step</c> (forward, BPTT, SGD update) on <see cref="Batch"/> sequences.</summary>
+    /// <summary>LstmGen: one <c>Trainer.Step</c> (forward, BPTT, SGD update) on <see cref="Batch"/> sequences, on every core (the default).</summary>
     [Benchmark(Baseline = true, Description = "LstmGen training step")]
     public float LstmGenTrain() => _lastLoss = _trainer.Step(_xs, _ys, Batch);
+
+    /// <summary>As <see cref="LstmGenTrain"/> on one thread (<c>threads: 1</c>).</summary>
+    [Benchmark(Description = "LstmGen training step, 1 thread")]
+    public float LstmGenTrainOneThread() => _lastLoss = _trainerOneThread.Step(_xs, _ys, Batch);
 
     /// <summary>libtorch: zero_grad, nn.LSTM + nn.Linear forward on (B, 50, 8), mse_loss, backward, SGD step.</summary>
     [Benchmark(Description = "torch training step")]

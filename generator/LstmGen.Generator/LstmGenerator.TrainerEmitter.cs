@@ -135,9 +135,12 @@ public sealed partial class LstmGenerator
             _w.Line("/// <param name=\"clipValue\">If above 0, every gradient is clamped to [−clipValue, clipValue].</param>");
             _w.Line($"/// <param name=\"maxSequenceLength\">The longest sequence a step will see{(_spec.SequenceLength > 0 ? "; defaults to SequenceLength" : "")}.</param>");
             _w.Line("/// <param name=\"seed\">Seeds the dropout masks (if the model has dropout): the same seed gives the same masks.</param>");
-            _w.Open($"public Trainer CreateTrainer(global::LstmGen.Training.Optimizer optimizer, global::LstmGen.Training.Loss loss, float clipNorm = 0f, float clipValue = 0f, int maxSequenceLength = {defaultLength}, int seed = 0)");
+            _w.Line("/// <param name=\"threads\">Threads a mini-batch step may use, the caller's included; 0 (the default) is every processor, at most 8.");
+            _w.Line("/// The result does not depend on it: any number of threads gives the same bits.</param>");
+            _w.Open($"public Trainer CreateTrainer(global::LstmGen.Training.Optimizer optimizer, global::LstmGen.Training.Loss loss, float clipNorm = 0f, float clipValue = 0f, int maxSequenceLength = {defaultLength}, int seed = 0, int threads = 0)");
             _w.Line($"{Core}.CheckCreate(optimizer, clipNorm, clipValue, maxSequenceLength);");
-            _w.Line("return new Trainer(this, optimizer, loss, clipNorm, clipValue, maxSequenceLength, seed);");
+            _w.Line("if (threads < 0) throw new global::System.ArgumentOutOfRangeException(nameof(threads), threads, \"threads must be 0 (every processor, at most 8) or more.\");");
+            _w.Line("return new Trainer(this, optimizer, loss, clipNorm, clipValue, maxSequenceLength, seed, threads == 0 ? global::LstmGen.Training.BatchWorkers.DefaultThreads : threads);");
             _w.Close();
             _w.Line();
             _w.Line($"global::LstmGen.Training.ILstmTrainer global::LstmGen.ILstmModel<State>.CreateTrainer(global::LstmGen.Training.Optimizer optimizer, global::LstmGen.Training.Loss loss, float clipNorm, float clipValue, int maxSequenceLength) =>");
@@ -154,26 +157,39 @@ public sealed partial class LstmGenerator
             _w.Line($"/// Trains a <see cref=\"{cls}\"/>: forward pass keeping activations, BPTT (docs/maths.md §4), clipping, a NaN/∞ guard and the");
             _w.Line("/// optimizer's update, allocation-free. Deterministic: the same seed, data and settings give the same weights.");
             _w.Line("/// </summary>");
-            _w.Open("public sealed class Trainer : global::LstmGen.Training.ILstmTrainer");
+            _w.Open("public sealed class Trainer : global::LstmGen.Training.ILstmTrainer, global::LstmGen.Training.IBatchChunks, global::System.IDisposable");
             _w.Line($"private readonly {cls} _model;");
             _w.Line("private readonly global::LstmGen.Training.Optimizer _optimizer;");
             _w.Line("private readonly global::LstmGen.Training.Loss _loss;");
             _w.Line("private readonly float _clipNorm, _clipValue;");
             _w.Line("private readonly int _maxT;");
-            _w.Line("private readonly global::LstmGen.AlignedBuffer _buffer;");
+            _w.Line("// A batch is cut into at most MaxChunks chunks, a number that depends only on the batch size; each chunk sums its own");
+            _w.Line("// gradients, and the chunks are added in order: the same bits for any number of threads.");
+            _w.Line("private const int MaxChunks = 8;");
+            _w.Line("private readonly global::LstmGen.AlignedBuffer?[] _buffers; // one per worker thread, created by the calling thread at the first step that uses it");
+            _w.Line("private global::LstmGen.AlignedBuffer _lastBuffer; // the buffer that ran the batch's last sequence (the dropout masks)");
+            _w.Line("private global::LstmGen.AlignedBuffer? _chunkGradients; // MaxChunks · ParameterCount, created at the first batch of two or more");
+            _w.Line("private readonly double[] _chunkLoss = new double[MaxChunks];");
+            _w.Line("private readonly global::LstmGen.Training.BatchWorkers _workers;");
+            _w.Line("private int _steps, _targetRows, _perStep, _batch, _chunks;");
+            _w.Line("private float _scale;");
             if (_plan.Reduced)
             {
                 _w.Line("private readonly global::LstmGen.AlignedBuffer _packed = new global::LstmGen.AlignedBuffer(PackedTrainingLength); // float32 weights for the training kernels");
                 _w.Line("private int _packedVersion = -1;");
             }
-            _w.Line("private readonly State _carried;");
+            _w.Line("private State[] _carried; // one per stream of a CarryState batch");
             _w.Line("private global::LstmGen.LstmRandom _random;");
+            if (LayerDrop || RecDrop)
+                _w.Line("private ulong[] _maskSeeds = new ulong[1]; // per sequence of the step, drawn in sequence order");
             _w.Line();
-            _w.Open($"internal Trainer({cls} model, global::LstmGen.Training.Optimizer optimizer, global::LstmGen.Training.Loss loss, float clipNorm, float clipValue, int maxT, int seed)");
+            _w.Open($"internal Trainer({cls} model, global::LstmGen.Training.Optimizer optimizer, global::LstmGen.Training.Loss loss, float clipNorm, float clipValue, int maxT, int seed, int threads)");
             _w.Line("_model = model; _optimizer = optimizer; _loss = loss; _clipNorm = clipNorm; _clipValue = clipValue; _maxT = maxT;");
             _w.Line("_random = new global::LstmGen.LstmRandom(0x5DEECE66DUL ^ (ulong)(uint)seed);");
-            _w.Line("_buffer = new global::LstmGen.AlignedBuffer(TrainLength(maxT));");
-            _w.Line("_carried = model.NewState();");
+            _w.Line("_workers = new global::LstmGen.Training.BatchWorkers(threads);");
+            _w.Line("_buffers = new global::LstmGen.AlignedBuffer?[threads];");
+            _w.Line("_lastBuffer = Buffer(0);");
+            _w.Line("_carried = new[] { model.NewState() };");
             _w.Line($"Gradients = {Core}.NewGradients(model._parameters);");
             _w.Line("optimizer.Initialize(ParameterCount);");
             _w.Close();
@@ -193,11 +209,24 @@ public sealed partial class LstmGenerator
             _w.Line("/// </summary>");
             _w.Line("public bool CarryState { get; set; }");
             _w.Line();
-            _w.Line("/// <summary>The state carried between windows when <see cref=\"CarryState\"/> is set.</summary>");
-            _w.Line("public State CarriedState => _carried;");
+            _w.Line("/// <summary>The state carried between windows when <see cref=\"CarryState\"/> is set (of stream 0 in a batch).</summary>");
+            _w.Line("public State CarriedState => _carried[0];");
             _w.Line();
-            _w.Line("/// <summary>Zeroes the carried state (the start of a new stream).</summary>");
-            _w.Line("public void ResetState() => _carried.Reset();");
+            _w.Line("/// <summary>The state carried for stream <paramref name=\"stream\"/> (sequence <paramref name=\"stream\"/> of every batch) when <see cref=\"CarryState\"/> is set.</summary>");
+            _w.Open("public State GetCarriedState(int stream)");
+            _w.Line("if (stream < 0) throw new global::System.ArgumentOutOfRangeException(nameof(stream), stream, \"stream must be 0 or more.\");");
+            _w.Line("EnsureStreams(stream + 1);");
+            _w.Line("return _carried[stream];");
+            _w.Close();
+            _w.Line();
+            _w.Line("/// <summary>Zeroes the carried state of every stream (the start of new streams).</summary>");
+            _w.Line("public void ResetState() { foreach (var state in _carried) state.Reset(); }");
+            _w.Line();
+            _w.Line("/// <summary>Threads a mini-batch step may use, the caller's included.</summary>");
+            _w.Line("public int Threads => _workers.Threads;");
+            _w.Line();
+            _w.Line("/// <summary>Stops the trainer's worker threads now (else they end when the trainer is collected); a later step starts them again.</summary>");
+            _w.Line("public void Dispose() => _workers.Dispose();");
             _w.Line();
 
             // Step overloads
@@ -233,7 +262,60 @@ public sealed partial class LstmGenerator
             }
             _w.Line($"global::System.Span<float> gradients = Gradients.GetWritableValues();");
             _w.Line("gradients.Clear();");
-            _w.Line("ref float tb = ref _buffer.Reference;");
+            _w.Line("_steps = steps; _targetRows = targetRows; _perStep = perStep; _batch = batchSize; _scale = 1f / batchSize;");
+            _w.Line("_chunks = global::System.Math.Min(batchSize, MaxChunks);");
+            _w.Line("if (CarryState) EnsureStreams(batchSize);");
+            if (LayerDrop || RecDrop)
+            {
+                _w.Line("// the masks' seeds, one per sequence in sequence order: the masks do not depend on which thread draws them");
+                _w.Line("if (_maskSeeds.Length < batchSize) _maskSeeds = new ulong[batchSize];");
+                _w.Line("for (int b = 0; b < batchSize; b++) _maskSeeds[b] = _random.NextUInt64();");
+            }
+            _w.Line("if (_chunks > 1 && _chunkGradients == null) _chunkGradients = new global::LstmGen.AlignedBuffer(MaxChunks * ParameterCount);");
+            _w.Line("for (int w = 0; w < global::System.Math.Min(_workers.Threads, _chunks); w++) Buffer(w); // created here, so a worker thread never allocates");
+            _w.Line("_workers.Run(this, _chunks, inputs, targets);");
+            _w.Line("double total = 0;");
+            _w.Line("for (int k = 0; k < _chunks; k++) total += _chunkLoss[k];");
+            _w.Line("// the chunks' sums, added in chunk order (one chunk wrote into the gradients directly)");
+            _w.Line("for (int k = 0; _chunks > 1 && k < _chunks; k++)");
+            _w.Line($"    {Core}.Accumulate(gradients, _chunkGradients!.Span.Slice(k * ParameterCount, ParameterCount));");
+            _w.Line("float loss = (float)(total / batchSize);");
+            _w.Line($"{Core}.CheckLoss(loss);");
+            _w.Line("// non-finite guard (names the tensor and index), then clipping by value and by global norm");
+            _w.Line($"LastGradientNorm = {Core}.FinishGradients(gradients, Gradients, _clipNorm, _clipValue);");
+            _w.Line("return loss;");
+            _w.Close();
+            _w.Line();
+            EmitRunChunk();
+
+            EmitSequence();
+            _w.Close();
+            _w.Line();
+        }
+
+        private void EmitRunChunk()
+        {
+            _w.Line("/// <summary>The buffer of worker <paramref name=\"worker\"/>, created at its first use.</summary>");
+            _w.Line("private global::LstmGen.AlignedBuffer Buffer(int worker) => _buffers[worker] ??= new global::LstmGen.AlignedBuffer(TrainLength(_maxT));");
+            _w.Line();
+            _w.Line("/// <summary>Carried states for at least <paramref name=\"streams\"/> streams (new streams start from zero).</summary>");
+            _w.Open("private void EnsureStreams(int streams)");
+            _w.Line("if (_carried.Length >= streams) return;");
+            _w.Line("int old = _carried.Length;");
+            _w.Line("global::System.Array.Resize(ref _carried, streams);");
+            _w.Line("for (int b = old; b < streams; b++) _carried[b] = _model.NewState();");
+            _w.Close();
+            _w.Line();
+            _w.Line("/// <summary>");
+            _w.Line("/// One chunk of the step's batch, on one worker's buffer: its sequences in order, their gradients summed into the chunk's");
+            _w.Line("/// own sums (the trainer's gradients when the batch is one chunk), and its loss.");
+            _w.Line("/// </summary>");
+            _w.Open("void global::LstmGen.Training.IBatchChunks.RunChunk(int chunk, int worker, global::System.ReadOnlySpan<float> inputs, global::System.ReadOnlySpan<float> targets)");
+            _w.Line("var buffer = Buffer(worker);");
+            _w.Line("ref float tb = ref buffer.Reference;");
+            _w.Line("int steps = _steps, targetRows = _targetRows, perStep = _perStep;");
+            _w.Line("global::System.Span<float> gradients = _chunks == 1 ? Gradients.GetWritableValues() : _chunkGradients!.Span.Slice(chunk * ParameterCount, ParameterCount);");
+            _w.Line("if (_chunks > 1) gradients.Clear();");
             _w.Line($"{MemoryMarshal}.CreateSpan(ref {Unsafe}.Add(ref tb, TrainBias(0, _maxT)), {N(U * Cell.Gates * Hq)}).Clear();");
             if (CellRows > 0)
             {
@@ -245,23 +327,16 @@ public sealed partial class LstmGenerator
                 _w.Line($"    _model._parameters.Values.Slice(offset + gate * HiddenSize, HiddenSize).CopyTo({MemoryMarshal}.CreateSpan(ref {Unsafe}.Add(ref tb, Train{RowsName}(unit, _maxT) + gate * TrainHq), HiddenSize));");
                 _w.Close();
             }
-            _w.Line("float scale = 1f / batchSize;");
+            _w.Line("int first = chunk * _batch / _chunks, end = (chunk + 1) * _batch / _chunks;");
             _w.Line("double total = 0;");
-            _w.Open("for (int b = 0; b < batchSize; b++)");
+            _w.Open("for (int b = first; b < end; b++)");
             _w.Line("var x = inputs.Slice(b * steps * InputSize, steps * InputSize);");
             _w.Line("var t = targets.Slice(b * targetRows * perStep, targetRows * perStep);");
-            _w.Line("total += Sequence(x, t, steps, targetRows, scale, gradients);");
+            _w.Line("total += Sequence(ref tb, b, x, t, steps, targetRows, _scale, gradients);");
             _w.Close();
-            _w.Line("float loss = (float)(total / batchSize);");
-            _w.Line($"{Core}.CheckLoss(loss);");
+            _w.Line("_chunkLoss[chunk] = total;");
+            _w.Line("if (end == _batch) _lastBuffer = buffer;");
             EmitBiasCopy();
-            _w.Line("// non-finite guard (names the tensor and index), then clipping by value and by global norm");
-            _w.Line($"LastGradientNorm = {Core}.FinishGradients(gradients, Gradients, _clipNorm, _clipValue);");
-            _w.Line("return loss;");
-            _w.Close();
-            _w.Line();
-
-            EmitSequence();
             _w.Close();
             _w.Line();
         }
@@ -296,8 +371,7 @@ public sealed partial class LstmGenerator
         private void EmitSequence()
         {
             _w.Line("/// <summary>Forward and backward for one sequence; adds its gradients (scaled by <paramref name=\"scale\"/>) and returns its loss.</summary>");
-            _w.Open("private float Sequence(global::System.ReadOnlySpan<float> inputs, global::System.ReadOnlySpan<float> targets, int steps, int targetRows, float scale, global::System.Span<float> gradients)");
-            _w.Line("ref float tb = ref _buffer.Reference;");
+            _w.Open("private float Sequence(ref float tb, int sequence, global::System.ReadOnlySpan<float> inputs, global::System.ReadOnlySpan<float> targets, int steps, int targetRows, float scale, global::System.Span<float> gradients)");
             _w.Line(_plan.Reduced ? "ref float w = ref _packed.Reference;" : "ref float w = ref _model._packed.Reference;");
             _w.Line($"ref float x = ref {MemoryMarshal}.GetReference(inputs);");
             _w.Line("int maxT = _maxT;");
@@ -308,7 +382,7 @@ public sealed partial class LstmGenerator
             _w.Line($"var h0 = {MemoryMarshal}.CreateSpan(ref {Unsafe}.Add(ref tb, TrainHs(unit, maxT)), ProjectedSize);");
             foreach (var v in carried)
                 _w.Line($"var {v.Symbol}0 = {MemoryMarshal}.CreateSpan(ref {Unsafe}.Add(ref tb, Train{v.Pascal}s(unit, maxT)), HiddenSize);");
-            _w.Line($"if (CarryState) {{ _carried.Hidden(unit / {N(D)}, unit % {N(D)}).CopyTo(h0);{string.Concat(carried.Select(v => $" _carried.{v.Accessor}(unit / {N(D)}, unit % {N(D)}).CopyTo({v.Symbol}0);"))} }}");
+            _w.Line($"if (CarryState) {{ _carried[sequence].Hidden(unit / {N(D)}, unit % {N(D)}).CopyTo(h0);{string.Concat(carried.Select(v => $" _carried[sequence].{v.Accessor}(unit / {N(D)}, unit % {N(D)}).CopyTo({v.Symbol}0);"))} }}");
             if (_plan.LearnInit)
             {
                 _w.Open("else");
@@ -328,16 +402,17 @@ public sealed partial class LstmGenerator
             if (LayerDrop || RecDrop)
             {
                 _w.Line("// dropout masks for this sequence: each value kept with probability 1 − p and then scaled by 1/(1 − p)");
+                _w.Line("var random = new global::LstmGen.LstmRandom(_maskSeeds[sequence]);");
                 if (LayerDrop)
                 {
                     string pd = _plan.DropoutP.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
-                    _w.Line($"FillMask({MemoryMarshal}.CreateSpan(ref {Unsafe}.Add(ref tb, TrainDMask(0, maxT)), {N(L - 1)} * maxT * {N(Row)}), {pd}f);");
+                    _w.Line($"FillMask({MemoryMarshal}.CreateSpan(ref {Unsafe}.Add(ref tb, TrainDMask(0, maxT)), {N(L - 1)} * maxT * {N(Row)}), {pd}f, ref random);");
                 }
                 if (RecDrop)
                 {
                     string pr = _plan.RecurrentDropoutP.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
                     _w.Line($"for (int unit = 0; unit < {N(U)}; unit++)");
-                    _w.Line($"    FillMask({MemoryMarshal}.CreateSpan(ref {Unsafe}.Add(ref tb, TrainRMask(unit, maxT)), ProjectedSize), {pr}f);");
+                    _w.Line($"    FillMask({MemoryMarshal}.CreateSpan(ref {Unsafe}.Add(ref tb, TrainRMask(unit, maxT)), ProjectedSize), {pr}f, ref random);");
                 }
             }
             EmitDispatch("TrainSequence(ref w, ref tb, ref x, steps, maxT);");
@@ -389,9 +464,9 @@ public sealed partial class LstmGenerator
             _w.Line("{");
             _w.Line($"    for (int unit = 0; unit < {N(U)}; unit++)");
             _w.Line("    {");
-            _w.Line($"        {MemoryMarshal}.CreateReadOnlySpan(ref {Unsafe}.Add(ref tb, TrainHs(unit, maxT) + steps * TrainHq), ProjectedSize).CopyTo(_carried.Hidden(unit / {N(D)}, unit % {N(D)}));");
+            _w.Line($"        {MemoryMarshal}.CreateReadOnlySpan(ref {Unsafe}.Add(ref tb, TrainHs(unit, maxT) + steps * TrainHq), ProjectedSize).CopyTo(_carried[sequence].Hidden(unit / {N(D)}, unit % {N(D)}));");
             foreach (var v in Cell.Carried)
-                _w.Line($"        {MemoryMarshal}.CreateReadOnlySpan(ref {Unsafe}.Add(ref tb, Train{v.Pascal}s(unit, maxT) + steps * TrainHq), HiddenSize).CopyTo(_carried.{v.Accessor}(unit / {N(D)}, unit % {N(D)}));");
+                _w.Line($"        {MemoryMarshal}.CreateReadOnlySpan(ref {Unsafe}.Add(ref tb, Train{v.Pascal}s(unit, maxT) + steps * TrainHq), HiddenSize).CopyTo(_carried[sequence].{v.Accessor}(unit / {N(D)}, unit % {N(D)}));");
             _w.Line("    }");
             _w.Line("}");
             _w.Line("return loss;");
@@ -400,9 +475,9 @@ public sealed partial class LstmGenerator
             if (LayerDrop || RecDrop)
             {
                 _w.Line("/// <summary>Fills <paramref name=\"mask\"/> with 0 (probability <paramref name=\"p\"/>) or 1/(1 − p).</summary>");
-                _w.Open("private void FillMask(global::System.Span<float> mask, float p)");
+                _w.Open("private static void FillMask(global::System.Span<float> mask, float p, ref global::LstmGen.LstmRandom random)");
                 _w.Line("float keep = 1f / (1f - p);");
-                _w.Line("for (int k = 0; k < mask.Length; k++) mask[k] = _random.NextDouble() < p ? 0f : keep;");
+                _w.Line("for (int k = 0; k < mask.Length; k++) mask[k] = random.NextDouble() < p ? 0f : keep;");
                 _w.Close();
                 _w.Line();
             }
@@ -412,7 +487,7 @@ public sealed partial class LstmGenerator
                 _w.Open("public global::System.ReadOnlySpan<float> DropoutMask(int layer, int steps)");
                 _w.Line($"if ((uint)layer >= {N(L - 1)}) throw new global::System.ArgumentOutOfRangeException(nameof(layer), layer, \"Dropout applies to the output of layers 0 to NumLayers − 2.\");");
                 _w.Line("if ((uint)steps > (uint)_maxT) throw new global::System.ArgumentOutOfRangeException(nameof(steps));");
-                _w.Line($"return _buffer.Span.Slice(TrainDMask(layer, _maxT), steps * {N(Row)});");
+                _w.Line($"return _lastBuffer.Span.Slice(TrainDMask(layer, _maxT), steps * {N(Row)});");
                 _w.Close();
                 _w.Line();
             }
@@ -421,7 +496,7 @@ public sealed partial class LstmGenerator
                 _w.Line("/// <summary>The recurrent dropout mask of the last sequence for one layer and direction (0 or 1/(1 − p) per value of h).</summary>");
                 _w.Open("public global::System.ReadOnlySpan<float> RecurrentDropoutMask(int layer, int direction = 0)");
                 _w.Line($"if ((uint)layer >= NumLayers || (uint)direction >= NumDirections) throw new global::System.ArgumentOutOfRangeException(nameof(layer));");
-                _w.Line("return _buffer.Span.Slice(TrainRMask(layer * NumDirections + direction, _maxT), ProjectedSize);");
+                _w.Line("return _lastBuffer.Span.Slice(TrainRMask(layer * NumDirections + direction, _maxT), ProjectedSize);");
                 _w.Close();
                 _w.Line();
             }

@@ -55,7 +55,6 @@ public static class TrainerCore
                                 Loss loss, int outputs, out int targetRows, out int perStep)
     {
         if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "batchSize must be at least 1.");
-        if (carryState && batchSize != 1) throw new InvalidOperationException("CarryState (truncated BPTT) trains one stream: use batchSize 1.");
         if (carryState && bidirectional)
             throw new InvalidOperationException("CarryState (truncated BPTT) needs a model that runs forwards in time; a bidirectional model's reverse direction starts from each window's end.");
         if (inputs == 0 || inputs % (batchSize * inputSize) != 0)
@@ -68,6 +67,20 @@ public static class TrainerCore
         else if (targets == batchSize * perStep) targetRows = 1;
         else throw new ArgumentException($"targets has length {targets}; expected {batchSize * steps * perStep} (every step) or {batchSize * perStep} (last step only) for {loss} with batchSize {batchSize}.", nameof(targets));
         return steps;
+    }
+
+    /// <summary><paramref name="sums"/>[k] += <paramref name="chunk"/>[k]: one chunk's gradients added to a batch's (each value's additions in chunk order).</summary>
+    public static void Accumulate(Span<float> sums, ReadOnlySpan<float> chunk)
+    {
+        if (chunk.Length != sums.Length) throw new ArgumentException("The chunk's gradients and the sums differ in length.", nameof(chunk));
+        ref float s = ref MemoryMarshal.GetReference(sums);
+        ref float c = ref MemoryMarshal.GetReference(chunk);
+        int k = 0;
+        if (System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated)
+            for (; k <= sums.Length - 8; k += 8)
+                System.Runtime.Intrinsics.Vector256.StoreUnsafe(
+                    System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref s, (nuint)k) + System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref c, (nuint)k), ref s, (nuint)k);
+        for (; k < sums.Length; k++) Unsafe.Add(ref s, k) += Unsafe.Add(ref c, k);
     }
 
     /// <summary>Throws <see cref="NonFiniteTrainingException"/> when the step's loss is NaN or infinite.</summary>

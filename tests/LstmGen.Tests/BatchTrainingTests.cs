@@ -1,0 +1,179 @@
+using System;
+using System.Linq;
+using LstmGen.Tests.Variants;
+using LstmGen.Training;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace LstmGen.Tests;
+
+/// <summary>
+/// Mini-batch training on several threads: the batch is cut into chunks by its size alone and the chunks' gradients are
+/// added in chunk order, so any thread count gives the same bits; a batch's gradients are the mean of its sequences';
+/// CarryState keeps one state per stream.
+/// </summary>
+public sealed class BatchTrainingTests(ITestOutputHelper output)
+{
+    /// <summary>A model, the values it outputs per step, and a trainer on it with a given thread count.</summary>
+    public sealed record Case(string Name, int Inputs, int Outputs, Func<int, (ILstmTrainer Trainer, LstmParameters Parameters)> Create)
+    {
+        public override string ToString() => Name;
+    }
+
+    private const int MaxT = 12;
+
+    public static readonly Case[] Cases =
+    {
+        new("ShapeT", 8, 1, t => { var m = new ShapeT(3); return (m.CreateTrainer(new Adam(1e-2f), Loss.MeanSquaredError, maxSequenceLength: MaxT, threads: t), m.Parameters); }),
+        new("Peep_8_32_2_1", 8, 1, t => { var m = new Peep_8_32_2_1(3); return (m.CreateTrainer(new Adam(1e-2f), Loss.MeanSquaredError, maxSequenceLength: MaxT, threads: t), m.Parameters); }),
+        new("Proj_3_17_2_P5_2", 3, 2, t => { var m = new Proj_3_17_2_P5_2(3); return (m.CreateTrainer(new Adam(1e-2f), Loss.MeanSquaredError, maxSequenceLength: MaxT, threads: t), m.Parameters); }),
+        new("BiProj_4_16_2_P6", 4, 12, t => { var m = new BiProj_4_16_2_P6(3); return (m.CreateTrainer(new Adam(1e-2f), Loss.MeanSquaredError, maxSequenceLength: MaxT, threads: t), m.Parameters); }),
+        new("Learn_3_17_2_1", 3, 1, t => { var m = new Learn_3_17_2_1(3); return (m.CreateTrainer(new Adam(1e-2f), Loss.MeanSquaredError, maxSequenceLength: MaxT, threads: t), m.Parameters); }),
+        new("Drop_5_16_3_1", 5, 1, t => { var m = new Drop_5_16_3_1(3); return (m.CreateTrainer(new Adam(1e-2f), Loss.MeanSquaredError, maxSequenceLength: MaxT, seed: 4, threads: t), m.Parameters); }),
+        new("RecDrop_3_17_1_2", 3, 2, t => { var m = new RecDrop_3_17_1_2(3); return (m.CreateTrainer(new Adam(1e-2f), Loss.MeanSquaredError, maxSequenceLength: MaxT, seed: 4, threads: t), m.Parameters); }),
+    };
+
+    public static TheoryData<string> Names() => new(Cases.Select(c => c.Name));
+    private static Case Get(string name) => Cases.Single(c => c.Name == name);
+
+    [Theory]
+    [MemberData(nameof(Names))]
+    public void AnyThreadCountGivesTheSameBits(string name)
+    {
+        var c = Get(name);
+        // 13 sequences: eight chunks of one or two (uneven), 3 threads take them in whatever order they come
+        const int batch = 13, steps = 10;
+        float[] xs = Models.Inputs(batch * steps * c.Inputs, 31);
+        float[] ys = Models.Inputs(batch * steps * c.Outputs, 32);
+        float[]? reference = null;
+        float[]? referenceLosses = null;
+        foreach (int threads in new[] { 1, 2, 3, 8 })
+        {
+            var (trainer, parameters) = c.Create(threads);
+            var losses = new float[4];
+            for (int k = 0; k < losses.Length; k++) losses[k] = trainer.Step(xs, ys, batch);
+            float[] weights = parameters.Values.ToArray();
+            ((IDisposable)trainer).Dispose();
+            if (reference == null) { reference = weights; referenceLosses = losses; continue; }
+            Assert.Equal(referenceLosses, losses);
+            int differing = weights.Where((w, k) => BitConverter.SingleToInt32Bits(w) != BitConverter.SingleToInt32Bits(reference[k])).Count();
+            Assert.True(differing == 0, $"{threads} threads: {differing} of {weights.Length} weights differ from 1 thread's after 4 steps");
+        }
+        output.WriteLine($"{name}: 1, 2, 3 and 8 threads give the same weights, bit for bit, after 4 Adam steps at batch {batch}");
+    }
+
+    [Theory]
+    [InlineData("ShapeT")]
+    [InlineData("Peep_8_32_2_1")]
+    [InlineData("Proj_3_17_2_P5_2")]
+    [InlineData("BiProj_4_16_2_P6")]
+    [InlineData("Learn_3_17_2_1")]
+    public void BatchGradientsAreTheMeanOfTheSequences(string name)
+    {
+        var c = Get(name);
+        const int batch = 11, steps = 9;
+        float[] xs = Models.Inputs(batch * steps * c.Inputs, 41);
+        float[] ys = Models.Inputs(batch * steps * c.Outputs, 42);
+        var (trainer, _) = c.Create(2);
+        float loss = trainer.ComputeGradients(xs, ys, batch);
+        float[] got = trainer.Gradients.Values.ToArray();
+
+        var (single, _) = c.Create(1);
+        var mean = new double[got.Length];
+        double meanLoss = 0;
+        for (int b = 0; b < batch; b++)
+        {
+            meanLoss += single.ComputeGradients(xs.AsSpan(b * steps * c.Inputs, steps * c.Inputs), ys.AsSpan(b * steps * c.Outputs, steps * c.Outputs)) / batch;
+            var g = single.Gradients.Values;
+            for (int k = 0; k < mean.Length; k++) mean[k] += g[k] / (double)batch;
+        }
+        double scale = mean.Max(Math.Abs), worst = 0;
+        for (int k = 0; k < got.Length; k++) worst = Math.Max(worst, Math.Abs(got[k] - mean[k]));
+        output.WriteLine($"{name}: batch {batch} against the mean of {batch} single-sequence gradients: worst |difference| {worst:E2} (largest gradient {scale:E2}); loss {loss} against {meanLoss}");
+        Assert.True(worst <= 1e-6 * scale, $"worst difference {worst:E2} above 1e-6 of the largest gradient ({scale:E2})");
+        Assert.Equal(meanLoss, loss, 1e-6 * Math.Abs(meanLoss));
+    }
+
+    [Fact]
+    public void CarryStateKeepsOneStatePerStream()
+    {
+        // Three streams of two windows each. The batch trainer's second window must give the mean of three batch-1
+        // trainers' second windows, each carrying its own stream's state, and the same carried state per stream.
+        const int streams = 3, window = 8;
+        int I = Tiny_3_4_2_2.InputSize, O = Tiny_3_4_2_2.OutputSize;
+        float[] xs = Models.Inputs(streams * 2 * window * I, 51); // stream s: 2·window steps
+        float[] ys = Models.Inputs(streams * 2 * window * O, 52);
+        float[] Window(float[] data, int width, int w, int s0, int count)
+        {
+            var result = new float[count * window * width];
+            for (int s = 0; s < count; s++)
+                Array.Copy(data, ((s0 + s) * 2 * window + w * window) * width, result, s * window * width, window * width);
+            return result;
+        }
+
+        var model = new Tiny_3_4_2_2(seed: 6);
+        var batched = model.CreateTrainer(new Sgd(0.1f), Loss.MeanSquaredError, maxSequenceLength: window, threads: 2);
+        batched.CarryState = true;
+        batched.ComputeGradients(Window(xs, I, 0, 0, streams), Window(ys, O, 0, 0, streams), streams);
+        batched.ComputeGradients(Window(xs, I, 1, 0, streams), Window(ys, O, 1, 0, streams), streams);
+        float[] got = batched.Gradients.Values.ToArray();
+
+        var mean = new double[got.Length];
+        for (int s = 0; s < streams; s++)
+        {
+            var one = model.CreateTrainer(new Sgd(0.1f), Loss.MeanSquaredError, maxSequenceLength: window, threads: 1);
+            one.CarryState = true;
+            one.ComputeGradients(Window(xs, I, 0, s, 1), Window(ys, O, 0, s, 1));
+            one.ComputeGradients(Window(xs, I, 1, s, 1), Window(ys, O, 1, s, 1));
+            for (int k = 0; k < mean.Length; k++) mean[k] += one.Gradients.Values[k] / (double)streams;
+            for (int l = 0; l < Tiny_3_4_2_2.NumLayers; l++)
+            {
+                Assert.Equal(one.CarriedState.Hidden(l).ToArray(), batched.GetCarriedState(s).Hidden(l).ToArray());
+                Assert.Equal(one.CarriedState.Cell(l).ToArray(), batched.GetCarriedState(s).Cell(l).ToArray());
+            }
+        }
+        double scale = mean.Max(Math.Abs), worst = 0;
+        for (int k = 0; k < got.Length; k++) worst = Math.Max(worst, Math.Abs(got[k] - mean[k]));
+        Assert.True(worst <= 1e-6 * scale, $"worst difference {worst:E2} above 1e-6 of the largest gradient ({scale:E2})");
+        // and the streams really differ: stream 1's carried state is not stream 0's
+        Assert.NotEqual(batched.GetCarriedState(0).Hidden(1).ToArray(), batched.GetCarriedState(1).Hidden(1).ToArray());
+        batched.ResetState();
+        Assert.All(batched.GetCarriedState(2).Hidden(1).ToArray(), v => Assert.Equal(0f, v));
+    }
+
+    [Theory]
+    [InlineData(1, 1)]
+    [InlineData(8, 1)]
+    [InlineData(8, 2)]
+    [InlineData(32, 2)]
+    [InlineData(32, 4)]
+    public void BatchStepsAllocateNothing(int batch, int threads)
+    {
+        var model = new ShapeT(3);
+        var trainer = model.CreateTrainer(new Adam(1e-3f), Loss.MeanSquaredError, maxSequenceLength: MaxT, threads: threads);
+        float[] xs = Models.Inputs(batch * MaxT * 8, 61), ys = Models.Inputs(batch * MaxT, 62);
+        long onWorkers = 0;
+        // the calling thread's bytes, and the workers' (each worker thread counts its own, summed over the process: the
+        // trainers of tests running beside this one allocate nothing on their workers either, their buffers being made
+        // on the calling thread)
+        long onCaller = AllocationTests.Allocated(() =>
+        {
+            long before = BatchWorkers.WorkerAllocatedBytes;
+            for (int k = 0; k < 20; k++) trainer.Step(xs, ys, batch);
+            onWorkers = BatchWorkers.WorkerAllocatedBytes - before;
+        });
+        trainer.Dispose();
+        Assert.Equal(0, onCaller);
+        Assert.Equal(0, onWorkers);
+    }
+
+    [Fact]
+    public void ThreadsIsAnOptionWithADefault()
+    {
+        var model = new ShapeT(3);
+        Assert.Equal(BatchWorkers.DefaultThreads, model.CreateTrainer(new Sgd(0.1f), Loss.MeanSquaredError).Threads);
+        Assert.Equal(3, model.CreateTrainer(new Sgd(0.1f), Loss.MeanSquaredError, threads: 3).Threads);
+        Assert.Throws<ArgumentOutOfRangeException>(() => model.CreateTrainer(new Sgd(0.1f), Loss.MeanSquaredError, threads: -1));
+    }
+}
+
