@@ -151,6 +151,7 @@ public abstract class BatchBenchmark
     protected abstract int H { get; }
     protected abstract int L { get; }
     protected float[] Xs = Array.Empty<float>();   // per step, 8 streams of I
+    protected float[] XsByStream = Array.Empty<float>();   // the same, batch-first: stream after stream, Forward's layout
     protected float[] Y = Array.Empty<float>();
     private TorchSharp.Modules.LSTMCell[] _cells = Array.Empty<TorchSharp.Modules.LSTMCell>();
     private Tensor[] _xStep = Array.Empty<Tensor>();
@@ -160,6 +161,8 @@ public abstract class BatchBenchmark
     protected abstract LstmParameters CreateModels();
     protected abstract void BatchedSteps(float[] xs, float[] y);
     protected abstract void SingleSteps(float[] xs, float[] y);
+    /// <summary>Forward over the whole sequence of every stream (batch-first input), the last step's outputs into y.</summary>
+    protected abstract void BatchedForward(float[] xsByStream, float[] y);
 
     [GlobalSetup]
     public void Setup()
@@ -173,6 +176,10 @@ public abstract class BatchBenchmark
             for (int b = 0; b < Batch; b++)
                 for (int j = 0; j < I; j++)
                     Xs[(t * Batch + b) * I + j] = (float)(0.5 * Math.Sin(0.05 * t + j + 0.7 * b));
+        XsByStream = new float[Steps * Batch * I];
+        for (int t = 0; t < Steps; t++)
+            for (int b = 0; b < Batch; b++)
+                Array.Copy(Xs, (t * Batch + b) * I, XsByStream, (b * Steps + t) * I, I);
         Y = new float[Batch * H];
         _cells = new TorchSharp.Modules.LSTMCell[L];
         for (int l = 0; l < L; l++)
@@ -192,6 +199,9 @@ public abstract class BatchBenchmark
         SingleSteps(Xs, single);
         for (int t = 0; t < Steps; t++) TorchStepsN(1);
         VariantPeers.Check("batched vs single", single, batched);
+        var forward = new float[Batch * H];
+        BatchedForward(XsByStream, forward);
+        VariantPeers.Check("batched Forward vs batched Step", batched, forward);
         VariantPeers.Check("batched vs torch", _h[L - 1].data<float>().ToArray(), batched);
         ResetTorch();
     }
@@ -226,6 +236,10 @@ public abstract class BatchBenchmark
     [Benchmark(OperationsPerInvoke = Steps)]
     public void LstmGenEightSingle() => SingleSteps(Xs, Y);
 
+    /// <summary>One Forward call over <see cref="Steps"/> steps of all streams; reported per step (all streams).</summary>
+    [Benchmark(OperationsPerInvoke = Steps)]
+    public void LstmGenBatchedForward() => BatchedForward(XsByStream, Y);
+
     [Benchmark(OperationsPerInvoke = TorchSteps)]
     public void TorchCellBatch8() => TorchStepsN(TorchSteps);
 }
@@ -248,6 +262,12 @@ public class V_ABatch8 : BatchBenchmark
     {
         _bs.Reset();
         for (int t = 0; t < Steps; t++) _batched.Step(xs.AsSpan(t * Batch, Batch), _bs, y);
+    }
+
+    protected override void BatchedForward(float[] xsByStream, float[] y)
+    {
+        _bs.Reset();
+        _batched.Forward(xsByStream, _bs, y);
     }
 
     protected override void SingleSteps(float[] xs, float[] y)
@@ -276,6 +296,12 @@ public class V_CBatch8 : BatchBenchmark
     {
         _bs.Reset();
         for (int t = 0; t < Steps; t++) _batched.Step(xs.AsSpan(t * Batch * 8, Batch * 8), _bs, y);
+    }
+
+    protected override void BatchedForward(float[] xsByStream, float[] y)
+    {
+        _bs.Reset();
+        _batched.Forward(xsByStream, _bs, y);
     }
 
     protected override void SingleSteps(float[] xs, float[] y)

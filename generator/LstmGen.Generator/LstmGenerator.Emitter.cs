@@ -346,6 +346,8 @@ public sealed partial class LstmGenerator
             _w.Line($"/// Runs a whole sequence from <paramref name=\"state\"/> and leaves the final {_plan.Cell.StateNames} in it" + (_plan.D == 2 ? $" (PyTorch's {_plan.Cell.FinalStateNames.Trim('(', ')').Replace(", ", " and ")}: the forward direction's at the last step, the reverse direction's at the first)" : "") + ".");
             _w.Line(_plan.D == 2
                 ? "/// Each layer runs forward over the whole sequence, then backward; the first call with a longer sequence than before grows the state's sequence buffer (see <see cref=\"NewState\"/>), later calls allocate nothing."
+                : _plan.Batch > 1
+                ? "/// All BatchSize streams advance together, one step at a time, in Step's kernel (each weight load serves a group of streams). Allocation-free."
                 : "/// The input projection W_ih·x_t is computed for a chunk of steps at once, ahead of the recurrence. Allocation-free.");
             _w.Line("/// </summary>");
             _w.Line($"/// <param name=\"xs\">{(_plan.Batch > 1 ? "BatchSize sequences one after another (batch-first), each " : "")}T steps of input, time-major: {perStream}T·<see cref=\"InputSize\"/> values, T ≥ 1.</param>");
@@ -364,6 +366,24 @@ public sealed partial class LstmGenerator
             _w.Line("EnsurePacked();");
             if (_plan.D == 2) _w.Line("state.EnsureSequence(steps);");
             _w.Line("int rows = everyStep ? steps : 1;");
+            if (_plan.Batch > 1 && _plan.D == 1)
+            {
+                // all streams together, one step at a time: Step's kernel, whose every weight load feeds a group of streams
+                _w.Line("ref float s = ref state.Buffer.Reference;");
+                _w.Line("ref float w = ref _packed.Reference;");
+                _w.Line($"ref float x0 = ref {MemoryMarshal}.GetReference(xs);");
+                _w.Open("for (int t = 0; t < steps; t++)");
+                _w.Line("for (int b = 0; b < BatchSize; b++)");
+                _w.Line($"    {MemoryMarshal}.CreateReadOnlySpan(ref {Unsafe}.Add(ref x0, (b * steps + t) * InputSize), InputSize).CopyTo({MemoryMarshal}.CreateSpan(ref {Unsafe}.Add(ref s, b * StreamStride + StateZ0), InputSize));");
+                EmitDispatch("Step(ref w, ref s);");
+                _w.Line("if (!everyStep && t != steps - 1) continue;");
+                _w.Line("for (int b = 0; b < BatchSize; b++)");
+                _w.Line("    " + HeadCall($"ref {Unsafe}.Add(ref s, b * StreamStride + StateZ{_plan.UnitCount - 1} + {N(_plan.LayerInputs(_plan.L - 1))})", $"ref {Unsafe}.Add(ref x0, (b * steps + t) * InputSize)", "ys.Slice((b * rows + (everyStep ? t : 0)) * OutputSize, OutputSize)"));
+                _w.Close();
+                _w.Close();
+                _w.Line();
+                return;
+            }
             _w.Line("for (int b = 0; b < BatchSize; b++)");
             _w.Line("    ForwardStream(xs.Slice(b * steps * InputSize, steps * InputSize), state, b, steps, ys.Slice(b * rows * OutputSize, rows * OutputSize), everyStep);");
             _w.Close();
