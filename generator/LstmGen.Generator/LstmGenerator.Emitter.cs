@@ -346,7 +346,7 @@ public sealed partial class LstmGenerator
             _w.Line($"/// Runs a whole sequence from <paramref name=\"state\"/> and leaves the final {_plan.Cell.StateNames} in it" + (_plan.D == 2 ? $" (PyTorch's {_plan.Cell.FinalStateNames.Trim('(', ')').Replace(", ", " and ")}: the forward direction's at the last step, the reverse direction's at the first)" : "") + ".");
             _w.Line(_plan.D == 2
                 ? "/// Each layer runs forward over the whole sequence, then backward; the first call with a longer sequence than before grows the state's sequence buffer (see <see cref=\"NewState\"/>), later calls allocate nothing."
-                : _plan.Batch > 1
+                : _plan.ForwardStreamsTogether
                 ? "/// All BatchSize streams advance together, one step at a time, in Step's kernel (each weight load serves a group of streams). Allocation-free."
                 : "/// The input projection W_ih·x_t is computed for a chunk of steps at once, ahead of the recurrence. Allocation-free.");
             _w.Line("/// </summary>");
@@ -366,7 +366,7 @@ public sealed partial class LstmGenerator
             _w.Line("EnsurePacked();");
             if (_plan.D == 2) _w.Line("state.EnsureSequence(steps);");
             _w.Line("int rows = everyStep ? steps : 1;");
-            if (_plan.Batch > 1 && _plan.D == 1)
+            if (_plan.ForwardStreamsTogether)
             {
                 // all streams together, one step at a time: Step's kernel, whose every weight load feeds a group of streams
                 _w.Line("ref float s = ref state.Buffer.Reference;");

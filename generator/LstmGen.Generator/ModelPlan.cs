@@ -73,6 +73,16 @@ internal sealed class ModelPlan
     internal static string Suffix(int direction) => direction == 1 ? "_reverse" : "";
     internal string UnitName(int unit) => $"l{N(unit / D)}{Suffix(unit % D)}";
 
+    /// <summary>
+    /// Whether Forward of a batched model advances all streams together through Step's kernel rather than running each
+    /// stream's sequence with the hoisted input projection. Together wins where one stream's step is a short, latency-bound
+    /// chain (every layer's single-stream step straight-line on AVX-512: the 1 → 16 shape at batch 8 ran 332 against
+    /// 513 ns per step); where it is a loop over many columns the hoisted projection wins (8 → 32 × 2 at batch 8: 3,497
+    /// together against 2,914 ns). bf16/int8 models step their streams one after another, so they keep the hoisted path.
+    /// </summary>
+    internal bool ForwardStreamsTogether => Batch > 1 && D == 1 && !Reduced &&
+        Enumerable.Range(0, L).All(k => new LayerPlan(LayerInputs(k), Hp, H, VectorWidth.All[0]).UnrollColumns(LayerInputs(k) + Hp));
+
     /// <summary>How layer <paramref name="layer"/> is tiled for <paramref name="width"/>; batched models keep one block per tile.</summary>
     internal LayerPlan Tiling(int layer, VectorWidth width) => new(LayerInputs(layer), Hp, H, width, Batch > 1 ? 1 : 4);
 
