@@ -28,6 +28,9 @@ public sealed class BatchTrainingTests(ITestOutputHelper output)
         new("Peep_8_32_2_1", 8, 1, t => { var m = new Peep_8_32_2_1(3); return (m.CreateTrainer(new Adam(1e-2f), Loss.MeanSquaredError, maxSequenceLength: MaxT, threads: t), m.Parameters); }),
         new("Proj_3_17_2_P5_2", 3, 2, t => { var m = new Proj_3_17_2_P5_2(3); return (m.CreateTrainer(new Adam(1e-2f), Loss.MeanSquaredError, maxSequenceLength: MaxT, threads: t), m.Parameters); }),
         new("BiProj_4_16_2_P6", 4, 12, t => { var m = new BiProj_4_16_2_P6(3); return (m.CreateTrainer(new Adam(1e-2f), Loss.MeanSquaredError, maxSequenceLength: MaxT, threads: t), m.Parameters); }),
+        new("Bi_5_8_2_3", 5, 3, t => { var m = new Bi_5_8_2_3(3); return (m.CreateTrainer(new Adam(1e-2f), Loss.MeanSquaredError, maxSequenceLength: MaxT, threads: t), m.Parameters); }),
+        // every option at once, dropout included (no mean-of-sequences check: each sequence draws its own masks)
+        new("All_5_12_2", 5, 2, t => { var m = new All_5_12_2(3); return (m.CreateTrainer(new Adam(1e-2f), Loss.MeanSquaredError, maxSequenceLength: MaxT, seed: 4, threads: t), m.Parameters); }),
         new("Learn_3_17_2_1", 3, 1, t => { var m = new Learn_3_17_2_1(3); return (m.CreateTrainer(new Adam(1e-2f), Loss.MeanSquaredError, maxSequenceLength: MaxT, threads: t), m.Parameters); }),
         new("Drop_5_16_3_1", 5, 1, t => { var m = new Drop_5_16_3_1(3); return (m.CreateTrainer(new Adam(1e-2f), Loss.MeanSquaredError, maxSequenceLength: MaxT, seed: 4, threads: t), m.Parameters); }),
         new("RecDrop_3_17_1_2", 3, 2, t => { var m = new RecDrop_3_17_1_2(3); return (m.CreateTrainer(new Adam(1e-2f), Loss.MeanSquaredError, maxSequenceLength: MaxT, seed: 4, threads: t), m.Parameters); }),
@@ -68,6 +71,7 @@ public sealed class BatchTrainingTests(ITestOutputHelper output)
     [InlineData("Proj_3_17_2_P5_2")]
     [InlineData("BiProj_4_16_2_P6")]
     [InlineData("Learn_3_17_2_1")]
+    [InlineData("Bi_5_8_2_3")]
     public void BatchGradientsAreTheMeanOfTheSequences(string name)
     {
         var c = Get(name);

@@ -121,7 +121,7 @@ public sealed class BatchWorkers : IDisposable
 
         // the job of the current Run; cleared afterwards so the workers do not keep the trainer alive
         private IBatchChunks? _job;
-        private int _chunks, _next, _pending;
+        private int _chunks, _threads, _pending;
         private float* _x, _y;
         private int _xLength, _yLength;
         private ExceptionDispatchInfo? _error;
@@ -146,7 +146,7 @@ public sealed class BatchWorkers : IDisposable
             lock (this)
             {
                 var crew = _crew ??= StartCrew();
-                _job = job; _chunks = chunks; _next = 0; _pending = helpers; _error = null;
+                _job = job; _chunks = chunks; _threads = helpers + 1; _pending = helpers; _error = null;
                 _x = x; _xLength = xLength; _y = y; _yLength = yLength;
                 for (int w = 0; w < helpers; w++) crew.Start[w].Set();
                 Drain(0);
@@ -181,14 +181,17 @@ public sealed class BatchWorkers : IDisposable
             }
         }
 
-        /// <summary>Takes chunks until none is left. Chunks are independent: the order they are taken in changes nothing.</summary>
+        /// <summary>
+        /// Runs chunks worker, worker + threads, …: the chunks of a batch cost the same, so a fixed share keeps the threads
+        /// even (taking chunks as they come let the first thread take one more while the others woke). Chunks are
+        /// independent: which thread runs one changes nothing.
+        /// </summary>
         private void Drain(int worker)
         {
             var x = new ReadOnlySpan<float>(_x, _xLength);
             var y = new ReadOnlySpan<float>(_y, _yLength);
             var job = _job!;
-            int k;
-            while ((k = Interlocked.Increment(ref _next) - 1) < _chunks)
+            for (int k = worker; k < _chunks; k += _threads)
             {
                 try
                 {
