@@ -1,7 +1,7 @@
 // TextGen: a character-level language model of the King James Bible (Genesis and Exodus), trained on the device with
 // LstmGen, sampled with a temperature as it learns.
 //
-//   dotnet run -c Release --project samples/TextGen              # full run (a few minutes on 2 cores)
+//   dotnet run -c Release --project samples/TextGen              # full run (about 1.5 minutes on 2 cores)
 //   dotnet run -c Release --project samples/TextGen -- --quick   # a short run, as CI does: checks that the loss falls
 //
 // Options: --steps N, --out DIR (default out/textgen: the loss curve is written there as loss.svg).
