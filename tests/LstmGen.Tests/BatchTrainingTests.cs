@@ -181,3 +181,32 @@ public sealed class BatchTrainingTests(ITestOutputHelper output)
     }
 }
 
+
+/// <summary>Counts the process's threads, so it runs alone.</summary>
+[CollectionDefinition(nameof(ProcessThreads), DisableParallelization = true)]
+public sealed class ProcessThreads;
+
+[Collection(nameof(ProcessThreads))]
+public sealed class BatchWorkerLifetimeTests(ITestOutputHelper output)
+{
+    [Fact]
+    public void AbandonedTrainersStopTheirThreads()
+    {
+        // Each trainer starts a worker thread at its first batch step and is then dropped without Dispose: once the
+        // trainers are collected their threads must end (else 100 trainers would leave 100 parked threads).
+        float[] xs = Models.Inputs(8 * 10 * 8, 71), ys = Models.Inputs(8 * 10, 72);
+        static int Threads() => System.Diagnostics.Process.GetCurrentProcess().Threads.Count;
+        static void Collect() { GC.Collect(); GC.WaitForPendingFinalizers(); GC.Collect(); System.Threading.Thread.Sleep(300); }
+        Collect();
+        int before = Threads();
+        for (int k = 0; k < 100; k++)
+        {
+            var trainer = new ShapeT(k).CreateTrainer(new Sgd(1e-3f), Loss.MeanSquaredError, maxSequenceLength: 10, threads: 2);
+            trainer.Step(xs, ys, 8);
+        }
+        Collect();
+        int after = Threads();
+        output.WriteLine($"threads before {before}, after 100 abandoned two-thread trainers and a collection {after}");
+        Assert.True(after <= before + 5, $"{after - before} more threads than before 100 abandoned trainers");
+    }
+}
