@@ -76,13 +76,15 @@ public sealed partial class LstmGenerator
             EmitPack();
             if (!_plan.Bidirectional && Reduced) EmitReducedStep();
             else if (!_plan.Bidirectional) EmitStep();
-            if (_plan.Bidirectional) EmitForwardBidirectional(); else EmitForwardChunk();
+            // a batched model whose Forward steps its streams together (ModelPlan.ForwardStreamsTogether) calls Step instead
+            if (_plan.Bidirectional) EmitForwardBidirectional(); else if (!_plan.ForwardStreamsTogether) EmitForwardChunk();
             foreach (int k in LayerIndexByShape())
             {
                 var plan = Plan(k);
                 if (!_plan.Bidirectional && !Reduced)
                     EmitCell(plan, recurrentOnly: false, batch: Batch);
-                EmitCell(plan, recurrentOnly: true, reduced: Reduced);
+                if (!_plan.ForwardStreamsTogether) // the recurrence of ForwardChunk
+                    EmitCell(plan, recurrentOnly: true, reduced: Reduced);
                 EmitCell(plan, recurrentOnly: true, training: true);
                 // the input projections are the runtime's InputProjection (every storage)
             }
