@@ -80,10 +80,6 @@ public sealed partial class LstmGenerator
         private const string Products = "Training.GradientProducts";
         private string Gates => N(Cell.Gates);
 
-        /// <summary>out = Wᵀ·da for a PyTorch-layout W of Gates × H rows and <paramref name="columns"/> columns.</summary>
-        private string MatTVec(string w, string da, string output, int columns) =>
-            $"{Products}.MatTVec({w}, {Gates}, {N(H)}, {N(columns)}, {da}, TrainHq, {output});";
-
         private string Tb(string offset) => $"ref {Unsafe}.Add(ref tb, {offset})";
 
         /// <summary>Layer k's input rows and their stride, as the training buffers hold them.</summary>
@@ -94,33 +90,44 @@ public sealed partial class LstmGenerator
 
         private void EmitTrainSequence()
         {
-            _w.Line("/// <summary>Forward pass over n steps for training: every layer's activations are kept in the trainer's buffer tb.</summary>");
-            _w.Open("internal static void TrainSequence(ref float w, ref float tb, ref float x, int n, int maxT)");
+            _w.Line("/// <summary>");
+            _w.Line("/// Forward pass over n steps for training, for <paramref name=\"count\"/> sequences side by side: sequence s keeps every layer's");
+            _w.Line("/// activations in its buffer at tb + s·bs and reads its input at x + s·xSeq.");
+            _w.Line("/// </summary>");
+            _w.Open("internal static void TrainGroup(ref float w, ref float tb, int bs, int count, ref float x, int xSeq, int n, int maxT)");
             for (int k = 0; k < L; k++)
             {
                 int inputs = _plan.LayerInputs(k);
                 var (source, stride) = LayerSource(k, "ref x");
+                string sourceSeq = k == 0 ? "xSeq" : "bs";
                 for (int d = 0; d < D; d++)
                 {
                     int u = k * D + d;
-                    string src = source;
+                    string src = source, srcSeq = sourceSeq;
                     if (d == 1)
                     {
                         _w.Line($"// layer {N(k)} reverse: its input in reverse time order, so the same kernels run it forwards");
-                        _w.Line($"{Core}.ReverseRows({source}, {stride}, {Tb("TrainRevX(maxT)")}, {stride}, n, {N(inputs)});");
+                        _w.Open("for (int s = 0; s < count; s++)");
+                        _w.Line($"ref float tbs = ref {Unsafe}.Add(ref tb, s * bs);");
+                        _w.Line($"{Core}.ReverseRows({Seq(source, sourceSeq)}, {stride}, {Tbs("TrainRevX(maxT)")}, {stride}, n, {N(inputs)});");
+                        _w.Close();
                         src = Tb("TrainRevX(maxT)");
+                        srcSeq = "bs";
                     }
                     string peep = Cell.PackedRows > 0 ? $"ref {Unsafe}.Add(ref w, {N(_plan.PackedCellOffset(_v!, u))}), " : "";
                     string proj = P > 0 ? $", ref {Unsafe}.Add(ref w, {N(_plan.PackedProjOffset(_v!, u))}), {Tb("TrainM(maxT)")}" : "";
                     string rd = RecDrop ? $", {Tb($"TrainHd({N(u)}, maxT)")}, {Tb($"TrainRMask({N(u)}, maxT)")}" : "";
-                    _w.Line($"TrainLayer{N(inputs)}(ref {Unsafe}.Add(ref w, {N(_plan.PackedWeightOffset(_v!, u))}), ref {Unsafe}.Add(ref w, {N(_plan.PackedBiasOffset(_v!, u))}), {peep}{src}, {stride}, n,");
+                    _w.Line($"TrainLayer{N(inputs)}(ref {Unsafe}.Add(ref w, {N(_plan.PackedWeightOffset(_v!, u))}), ref {Unsafe}.Add(ref w, {N(_plan.PackedBiasOffset(_v!, u))}), {peep}{src}, {stride}, {srcSeq}, n, count, bs,");
                     _w.Line($"    {Tb("TrainG(maxT)")}, {UnitRows(u)}{proj}{rd});");
                 }
                 if (_plan.TrainHasOut(k))
                 {
                     bool drop = LayerDrop && k < L - 1;
                     _w.Line($"// layer {N(k)}'s output rows{(D == 2 ? " [forward ; reverse]" : "")}{(drop ? ", with dropout" : "")}: the next layer's input");
-                    _w.Line($"{Core}.GatherOutput({Tb($"TrainHs({N(k * D)}, maxT) + TrainHq")}, {(D == 2 ? Tb($"TrainHs({N(k * D + 1)}, maxT) + TrainHq") : Tb("0"))}, {(D == 2 ? "true" : "false")}, TrainHq, {N(Hp)}, {Tb($"TrainOut({N(k)}, maxT)")}, {N(Row)}, {(drop ? Tb($"TrainDMask({N(k)}, maxT)") : Tb("0"))}, {(drop ? "true" : "false")}, n);");
+                    _w.Open("for (int s = 0; s < count; s++)");
+                    _w.Line($"ref float tbs = ref {Unsafe}.Add(ref tb, s * bs);");
+                    _w.Line($"{Core}.GatherOutput({Tbs($"TrainHs({N(k * D)}, maxT) + TrainHq")}, {(D == 2 ? Tbs($"TrainHs({N(k * D + 1)}, maxT) + TrainHq") : Tbs("0"))}, {(D == 2 ? "true" : "false")}, TrainHq, {N(Hp)}, {Tbs($"TrainOut({N(k)}, maxT)")}, {N(Row)}, {(drop ? Tbs($"TrainDMask({N(k)}, maxT)") : Tbs("0"))}, {(drop ? "true" : "false")}, n);");
+                    _w.Close();
                 }
             }
             _w.Close();
@@ -130,27 +137,34 @@ public sealed partial class LstmGenerator
         private void EmitBackwardSequence()
         {
             _w.Line("/// <summary>");
-            _w.Line("/// Back-propagation through time over n steps, from the top layer down. ∂L/∂output of the top layer is in TrainDh(0);");
-            _w.Line("/// each layer hands ∂L/∂x_t to the layer below through the other TrainDh buffer. Gradients accumulate into gr.");
+            _w.Line("/// Back-propagation through time over n steps for <paramref name=\"count\"/> sequences at once, from the top layer down:");
+            _w.Line("/// sequence s has its buffer at tb + s·bs and its input at x + s·xSeq. ∂L/∂output of the top layer is in TrainDh(0);");
+            _w.Line("/// each layer hands ∂L/∂x_t to the layer below through the other TrainDh buffer. Gradients accumulate into gr, sequence by");
+            _w.Line("/// sequence; the bias and cell-row sums into sequence 0's buffer.");
             _w.Line("/// </summary>");
-            _w.Open("internal static void BackwardSequence(ref float p, ref float gr, ref float tb, ref float x, int n, int maxT)");
+            _w.Open("internal static void BackwardGroup(ref float p, ref float gr, ref float tb, int bs, int count, ref float x, int xSeq, int n, int maxT)");
             for (int k = L - 1; k >= 0; k--)
             {
                 int inputs = _plan.LayerInputs(k);
                 var (source, stride) = LayerSource(k, "ref x");
+                string sourceSeq = k == 0 ? "xSeq" : "bs";
                 int above = (L - 1 - k) % 2, below = 1 - above;
                 bool wantDx = k > 0;
                 _w.Line($"// layer {N(k)}");
                 for (int d = 0; d < D; d++)
                 {
                     int u = k * D + d;
-                    string src = source, dhA = Tb($"TrainDh({N(above)}, maxT)"), dhStride = "TrainDhStride", dxOut = Tb($"TrainDh({N(below)}, maxT)");
+                    string src = source, srcSeq = sourceSeq, dhA = Tb($"TrainDh({N(above)}, maxT)"), dhStride = "TrainDhStride", dxOut = Tb($"TrainDh({N(below)}, maxT)");
                     if (d == 1)
                     {
                         _w.Line("// reverse direction: its input and its ∂L/∂h rows in its own (reversed) step order");
-                        _w.Line($"{Core}.ReverseRows({source}, {stride}, {Tb("TrainRevX(maxT)")}, {stride}, n, {N(inputs)});");
-                        _w.Line($"{Core}.ReverseRows({Tb($"TrainDh({N(above)}, maxT) + {N(Hp)}")}, TrainDhStride, {Tb("TrainRevDh(maxT)")}, TrainHq, n, {N(Hp)});");
+                        _w.Open("for (int s = 0; s < count; s++)");
+                        _w.Line($"ref float tbs = ref {Unsafe}.Add(ref tb, s * bs);");
+                        _w.Line($"{Core}.ReverseRows({Seq(source, sourceSeq)}, {stride}, {Tbs("TrainRevX(maxT)")}, {stride}, n, {N(inputs)});");
+                        _w.Line($"{Core}.ReverseRows({Tbs($"TrainDh({N(above)}, maxT) + {N(Hp)}")}, TrainDhStride, {Tbs("TrainRevDh(maxT)")}, TrainHq, n, {N(Hp)});");
+                        _w.Close();
                         src = Tb("TrainRevX(maxT)");
+                        srcSeq = "bs";
                         dhA = Tb("TrainRevDh(maxT)");
                         dhStride = "TrainHq";
                         dxOut = Tb("TrainRevDx(maxT)");
@@ -161,62 +175,84 @@ public sealed partial class LstmGenerator
                     string rd = RecDrop ? $", {Tb($"TrainHd({N(u)}, maxT)")}, {Tb($"TrainRMask({N(u)}, maxT)")}" : "";
                     _w.Line($"BackwardLayer{N(inputs)}(ref {Unsafe}.Add(ref p, {T("weight_ih")}), ref {Unsafe}.Add(ref p, {T("weight_hh")}),");
                     _w.Line($"    ref {Unsafe}.Add(ref gr, {T("weight_ih")}), ref {Unsafe}.Add(ref gr, {T("weight_hh")}), {Tb($"TrainBias({N(u)}, maxT)")},");
-                    _w.Line($"    {src}, {stride}, n, {UnitRows(u)},");
+                    _w.Line($"    {src}, {stride}, {srcSeq}, n, count, bs, {UnitRows(u)},");
                     _w.Line($"    {Tb("TrainDa(maxT)")}, {dhA}, {dhStride}, {dxOut}, {(wantDx ? "true" : "false")},");
                     _w.Line($"    {string.Join(", ", new[] { "h" }.Concat(Cell.Carried.Select(v => v.Symbol)).Select(v => Tb($"TrainD{v}Next(maxT)")))}{peep}{proj}{rd});");
                     if (_plan.LearnInit)
                     {
                         _w.Line("// the learned initial state gets what flowed past the first step");
-                        _w.Line($"{Core}.AddRow({Tb("TrainDhNext(maxT)")}, ref {Unsafe}.Add(ref gr, {T("initial_h")}), {N(Hp)});");
+                        _w.Open("for (int s = 0; s < count; s++)");
+                        _w.Line($"ref float tbs = ref {Unsafe}.Add(ref tb, s * bs);");
+                        _w.Line($"{Core}.AddRow({Tbs("TrainDhNext(maxT)")}, ref {Unsafe}.Add(ref gr, {T("initial_h")}), {N(Hp)});");
                         foreach (var v in Cell.Carried)
-                            _w.Line($"{Core}.AddRow({Tb($"TrainD{v.Symbol}Next(maxT)")}, ref {Unsafe}.Add(ref gr, {T(v.Initial)}), {N(H)});");
+                            _w.Line($"{Core}.AddRow({Tbs($"TrainD{v.Symbol}Next(maxT)")}, ref {Unsafe}.Add(ref gr, {T(v.Initial)}), {N(H)});");
+                        _w.Close();
                     }
                 }
-                if (wantDx && D == 2)
+                if (wantDx && (D == 2 || LayerDrop))
                 {
-                    _w.Line("// ∂L/∂x_t of the layer below: the forward direction's plus the reverse direction's (back in time order)");
-                    _w.Line($"{Core}.AddReversedRows({Tb("TrainRevDx(maxT)")}, {Tb($"TrainDh({N(below)}, maxT)")}, TrainDhStride, n, {N(inputs)});");
-                }
-                if (wantDx && LayerDrop)
-                {
-                    _w.Line($"// through the dropout on layer {N(k - 1)}'s output");
-                    _w.Line($"{Core}.MultiplyRows({Tb($"TrainDh({N(below)}, maxT)")}, TrainDhStride, {Tb($"TrainDMask({N(k - 1)}, maxT)")}, {N(Row)}, n, {N(inputs)});");
+                    _w.Open("for (int s = 0; s < count; s++)");
+                    _w.Line($"ref float tbs = ref {Unsafe}.Add(ref tb, s * bs);");
+                    if (D == 2)
+                    {
+                        _w.Line("// ∂L/∂x_t of the layer below: the forward direction's plus the reverse direction's (back in time order)");
+                        _w.Line($"{Core}.AddReversedRows({Tbs("TrainRevDx(maxT)")}, {Tbs($"TrainDh({N(below)}, maxT)")}, TrainDhStride, n, {N(inputs)});");
+                    }
+                    if (LayerDrop)
+                    {
+                        _w.Line($"// through the dropout on layer {N(k - 1)}'s output");
+                        _w.Line($"{Core}.MultiplyRows({Tbs($"TrainDh({N(below)}, maxT)")}, TrainDhStride, {Tbs($"TrainDMask({N(k - 1)}, maxT)")}, {N(Row)}, n, {N(inputs)});");
+                    }
+                    _w.Close();
                 }
             }
             _w.Close();
             _w.Line();
         }
 
+        /// <summary>A reference into sequence s's buffer (inside a loop over s that declares tbs).</summary>
+        private static string Tbs(string offset) => $"ref {Unsafe}.Add(ref tbs, {offset})";
+
+        /// <summary>Sequence s's copy of a "ref …" argument whose sequences are <paramref name="seqStride"/> apart.</summary>
+        private static string Seq(string reference, string seqStride) =>
+            reference.StartsWith("ref " + Unsafe + ".Add(ref tb, ", StringComparison.Ordinal)
+                ? "ref " + Unsafe + ".Add(ref tbs, " + reference.Substring(("ref " + Unsafe + ".Add(ref tb, ").Length)
+                : $"ref {Unsafe}.Add({reference}, s * {seqStride})";
+
         private void EmitTrainLayer(LayerPlan plan)
         {
             int inputs = plan.Inputs;
             string peepParam = Cell.PackedParameter;
             string peepArg = Cell.PackedRows > 0 ? $"ref {Cell.PackedRowsName.ToLowerInvariant()}, " : "";
-            _w.Line($"/// <summary>One layer with {N(inputs)} inputs over n steps: the hoisted projection, then the recurrence keeping {string.Concat(Cell.Carried.Select(v => v.Symbol + "_t, "))}h_t, {Cell.KeptDescription}.</summary>");
-            _w.Open($"private static void TrainLayer{N(inputs)}(ref float w, ref float bias, {peepParam}ref float x, int xStride, int n, ref float g, {UnitRowParameters}" +
+            _w.Line($"/// <summary>One layer with {N(inputs)} inputs over n steps for count sequences (rows bs floats apart, inputs xSeq): the hoisted projections, then the recurrence keeping {string.Concat(Cell.Carried.Select(v => v.Symbol + "_t, "))}h_t, {Cell.KeptDescription}.</summary>");
+            _w.Open($"private static void TrainLayer{N(inputs)}(ref float w, ref float bias, {peepParam}ref float x, int xStride, int xSeq, int n, int count, int bs, ref float g, {UnitRowParameters}" +
                     (P > 0 ? ", ref float wr, ref float m" : "") + (RecDrop ? ", ref float hd, ref float rmask" : "") + ")");
-            _w.Line(KernelEmitter.ProjectCall(_plan, plan, reduced: false, "ref w", "ref bias", "", "ref x", "xStride", "ref g"));
+            _w.Line("for (int s = 0; s < count; s++)");
+            _w.Line("    " + KernelEmitter.ProjectCall(_plan, plan, reduced: false, "ref w", "ref bias", "", $"ref {Unsafe}.Add(ref x, s * xSeq)", "xStride", $"ref {Unsafe}.Add(ref g, s * bs)"));
             _w.Open("for (int t = 0; t < n; t++)");
+            // the row references of sequence s
+            string At(string reference, string offset, string sq) => $"ref {Unsafe}.Add(ref {reference}, {(offset == "0" ? sq : $"{sq} + {offset}")})";
+            _w.Open("for (int s = 0; s < count; s++)");
             foreach (string c in Cell.Carried.Select(v => v.Symbol))
             {
                 _w.Line($"// {c}_t starts as a copy of {c}_(t-1), which stays in row t for the backward pass");
-                _w.Line($"ref float {c} = ref {Unsafe}.Add(ref {c}s, (t + 1) * TrainHq);");
-                _w.Line($"Copy(ref {Unsafe}.Add(ref {c}s, t * TrainHq), ref {c}, {N(H)});");
+                _w.Line($"Copy({At(c + "s", "t * TrainHq", "s * bs")}, {At(c + "s", "(t + 1) * TrainHq", "s * bs")}, {N(H)});");
             }
-            string z = $"ref {Unsafe}.Add(ref hs, t * TrainHq)";
             if (RecDrop)
             {
                 _w.Line("// recurrent dropout: W_hh sees mask ⊙ h_(t-1), kept in hd for the backward pass");
-                _w.Line($"{Core}.MultiplyRow({z}, ref rmask, ref {Unsafe}.Add(ref hd, t * TrainHq), {N(Hp)});");
-                z = $"ref {Unsafe}.Add(ref hd, t * TrainHq)";
+                _w.Line($"{Core}.MultiplyRow({At("hs", "t * TrainHq", "s * bs")}, {At("rmask", "0", "s * bs")}, {At("hd", "t * TrainHq", "s * bs")}, {N(Hp)});");
             }
-            string hOut = P > 0 ? "ref m" : $"ref {Unsafe}.Add(ref hs, (t + 1) * TrainHq)";
-            string carried = string.Concat(Cell.Carried.Select(v => $"ref {v.Symbol}, "));
-            string kept = string.Join(", ", Cell.Kept.Select(v => $"ref {Unsafe}.Add(ref {v.Symbol}, t * {(v.Rows == 1 ? "TrainHq" : N(v.Rows * Hq))})"));
-            _w.Line($"{K}.{KernelNames.Recur(_plan, plan, training: true, reduced: false)}(ref {Unsafe}.Add(ref w, {N(plan.RecurrentWeightOffset(4))}), ref {Unsafe}.Add(ref g, t * {N(Cell.Gates * plan.PaddedHidden)}), {peepArg}{z}, {carried}{hOut},");
-            _w.Line($"    {kept});");
+            string Args(string sq) =>
+                $"ref {Unsafe}.Add(ref w, {N(plan.RecurrentWeightOffset(4))}), {At("g", $"t * {N(Cell.Gates * plan.PaddedHidden)}", sq)}, {peepArg}" +
+                $"{(RecDrop ? At("hd", "t * TrainHq", sq) : At("hs", "t * TrainHq", sq))}, " +
+                string.Concat(Cell.Carried.Select(v => At(v.Symbol + "s", "(t + 1) * TrainHq", sq) + ", ")) +
+                (P > 0 ? At("m", "0", sq) : At("hs", "(t + 1) * TrainHq", sq)) + ", " +
+                string.Join(", ", Cell.Kept.Select(v => At(v.Symbol, $"t * {(v.Rows == 1 ? "TrainHq" : N(v.Rows * Hq))}", sq)));
+            _w.Line($"{K}.{KernelNames.Recur(_plan, plan, training: true, reduced: false)}({Args("s * bs")});");
             if (P > 0)
-                _w.Line($"{K}.{KernelNames.ProjectOut(_plan)}(ref wr, ref m, ref {Unsafe}.Add(ref hs, (t + 1) * TrainHq)); // h_t = W_hr·m_t");
+                _w.Line($"{K}.{KernelNames.ProjectOut(_plan)}(ref wr, {At("m", "0", "s * bs")}, {At("hs", "(t + 1) * TrainHq", "s * bs")}); // h_t = W_hr·m_t");
+            _w.Close();
             _w.Close();
             _w.Close();
             _w.Line();
@@ -224,15 +260,36 @@ public sealed partial class LstmGenerator
 
         private void EmitBackwardLayer(int inputs)
         {
-            _w.Line($"/// <summary>BPTT for one layer with {N(inputs)} inputs (docs/maths.md §4): da_t for t = n−1 … 0, then the weight gradients as matrix products over all steps.</summary>");
-            _w.Line($"private static void BackwardLayer{N(inputs)}(ref float wih, ref float whh, ref float dwih, ref float dwhh, ref float db, ref float x, int xStride, int n,");
-            _w.Open($"    {UnitRowParameters}, ref float da, ref float dhAbove, int dhStride, ref float dxOut, bool wantDx, ref float dhNext" + string.Concat(Cell.Carried.Select(v => $", ref float d{v.Symbol}Next")) +
-                    Cell.BackwardPackedParameters + (P > 0 ? ", ref float whr, ref float dwhr, ref float dhp, ref float m, ref float dm" : "") + (RecDrop ? ", ref float hd, ref float rmask" : "") + ")");
+            // The per-sequence rows are parameters named with a trailing 0 (sequence 0's); sequence s's are bs floats further
+            // (x: xSeq), declared under the plain names inside the loops over s, where the cell's backward step reads them.
+            var perSequence = new List<string> { "hs" };
+            perSequence.AddRange(Cell.Carried.Select(v => v.Symbol + "s"));
+            perSequence.AddRange(Cell.Kept.Select(v => v.Symbol));
+            perSequence.AddRange(new[] { "da", "dhAbove", "dxOut", "dhNext" });
+            perSequence.AddRange(Cell.Carried.Select(v => $"d{v.Symbol}Next"));
+            if (P > 0) perSequence.AddRange(new[] { "dhp", "m", "dm" });
+            if (RecDrop) perSequence.AddRange(new[] { "hd", "rmask" });
+            string Zero(string name) => name + "0";
+            _w.Line($"/// <summary>BPTT for one layer with {N(inputs)} inputs over count sequences (docs/maths.md §4): da_t for t = n−1 … 0, each step's ∂L/∂h_(t-1) for all of them from one product with W_hh, then the weight gradients as matrix products over all steps.</summary>");
+            _w.Line($"private static void BackwardLayer{N(inputs)}(ref float wih, ref float whh, ref float dwih, ref float dwhh, ref float db, ref float x0, int xStride, int xSeq, int n, int count, int bs,");
+            _w.Open($"    {string.Join(", ", new[] { "hs" }.Concat(Cell.Carried.Select(v => v.Symbol + "s")).Concat(Cell.Kept.Select(v => v.Symbol)).Select(v => $"ref float {Zero(v)}"))}, ref float da0, ref float dhAbove0, int dhStride, ref float dxOut0, bool wantDx, ref float dhNext0" +
+                    string.Concat(Cell.Carried.Select(v => $", ref float d{v.Symbol}Next0")) +
+                    Cell.BackwardPackedParameters + (P > 0 ? ", ref float whr, ref float dwhr, ref float dhp0, ref float m0, ref float dm0" : "") + (RecDrop ? ", ref float hd0, ref float rmask0" : "") + ")");
+            void Declare(IEnumerable<string> names)
+            {
+                foreach (string v in names)
+                    _w.Line($"ref float {v} = ref {Unsafe}.Add(ref {Zero(v)}, s * bs);");
+            }
             var next = new[] { "h" }.Concat(Cell.Carried.Select(v => v.Symbol)).ToList();
             _w.Line($"// {string.Join(" and ", next.Select(v => $"d{v}_next"))} are zero after the last step: gradients do not flow past the sequence (or window) end");
+            _w.Line("for (int s = 0; s < count; s++)");
+            _w.Line("{");
             foreach (string v in next)
-                _w.Line($"MemoryMarshal.CreateSpan(ref d{v}Next, TrainHq).Clear();");
+                _w.Line($"    MemoryMarshal.CreateSpan(ref {Unsafe}.Add(ref d{v}Next0, s * bs), TrainHq).Clear();");
+            _w.Line("}");
             _w.Open("for (int t = n - 1; t >= 0; t--)");
+            _w.Open("for (int s = 0; s < count; s++)");
+            Declare(perSequence.Where(v => v != "dxOut" && v != "hs" && v != "hd" && v != "rmask"));
             _w.Line($"ref float dat = ref {Unsafe}.Add(ref da, t * {N(Cell.Gates * Hq)});");
             Cell.EmitBackwardLocals(_w, Hq);
             if (P > 0)
@@ -247,10 +304,18 @@ public sealed partial class LstmGenerator
             {
                 Cell.EmitBackwardStep(_w, new BackwardStep { DhAbove = $"ref {Unsafe}.Add(ref dhAbove, t * dhStride)", DhNext = "ref dhNext", Hidden = H, RowLength = Hq });
             }
-            _w.Line("// dh_next = W_hhᵀ · da_t" + (RecDrop ? ", through the recurrent dropout mask" : ""));
-            _w.Line(MatTVec("ref whh", "ref dat", "ref dhNext", Hp));
-            if (RecDrop) _w.Line($"{Core}.MultiplyRow(ref dhNext, ref rmask, ref dhNext, {N(Hp)});");
             _w.Close();
+            _w.Line("// dh_next = W_hhᵀ · da_t for every sequence: one product, each weight read once for four sequences" + (RecDrop ? "; then through the recurrent dropout mask" : ""));
+            _w.Line($"{Products}.MatTMat(ref whh, {Gates}, {N(H)}, {N(Hp)}, ref {Unsafe}.Add(ref da0, t * {N(Cell.Gates * Hq)}), TrainHq, bs, count, ref dhNext0, bs);");
+            if (RecDrop)
+            {
+                _w.Line("for (int s = 0; s < count; s++)");
+                _w.Line($"    {Core}.MultiplyRow(ref {Unsafe}.Add(ref dhNext0, s * bs), ref {Unsafe}.Add(ref rmask0, s * bs), ref {Unsafe}.Add(ref dhNext0, s * bs), {N(Hp)});");
+            }
+            _w.Close();
+            _w.Open("for (int s = 0; s < count; s++)");
+            Declare(perSequence.Where(v => v == "da" || v == "hs" || v == "dxOut" || v == "hd" || v == "dhp" || v == "m"));
+            _w.Line($"ref float x = ref {Unsafe}.Add(ref x0, s * xSeq);");
             _w.Line("// dW_ih += Σ_t da_t · x_tᵀ;  dW_hh += Σ_t da_t · h_(t-1)ᵀ;  db += Σ_t da_t");
             string daRows = $"ref da, TrainHq, {N(Cell.Gates * Hq)}";
             _w.Line($"{Products}.OuterAccumulate(ref dwih, {Gates}, {N(H)}, {N(inputs)}, {daRows}, ref x, xStride, n);");
@@ -261,12 +326,10 @@ public sealed partial class LstmGenerator
                 _w.Line("// dW_hr += Σ_t dh_t · m_tᵀ");
                 _w.Line($"{Products}.OuterAccumulate(ref dwhr, 1, {N(P)}, {N(H)}, ref dhp, 0, TrainHq, ref m, TrainHq, n);");
             }
-            _w.Line("// dx_t = W_ihᵀ · da_t, handed to the layer below");
+            _w.Line("// dx_t = W_ihᵀ · da_t for every step, handed to the layer below: one product over the steps");
             _w.Line("if (wantDx)");
-            _w.Line("{");
-            _w.Line("    for (int t = 0; t < n; t++)");
-            _w.Line("        " + MatTVec("ref wih", $"ref {Unsafe}.Add(ref da, t * {N(Cell.Gates * Hq)})", $"ref {Unsafe}.Add(ref dxOut, t * TrainDhStride)", inputs));
-            _w.Line("}");
+            _w.Line($"    {Products}.MatTMat(ref wih, {Gates}, {N(H)}, {N(inputs)}, ref da, TrainHq, {N(Cell.Gates * Hq)}, n, ref dxOut, TrainDhStride);");
+            _w.Close();
             _w.Close();
             _w.Line();
         }

@@ -114,6 +114,7 @@ public sealed partial class LstmGenerator
             _w.Line($"private static int TrainLogits(int maxT) => TrainFixed(maxT) + {N(gateRows + 2 * cellRows)};");
             _w.Line($"private static int TrainDLogits(int maxT) => TrainLogits(maxT) + maxT * {N(Oq)};");
             _w.Line($"private static int TrainLength(int maxT) => TrainDLogits(maxT) + maxT * {N(Oq)};");
+            _w.Line("private static int TrainStride(int maxT) => (TrainLength(maxT) + 15) & ~15; // from one sequence's buffer to the next in a group");
         }
 
         private void EmitCreate()
@@ -166,12 +167,16 @@ public sealed partial class LstmGenerator
             _w.Line("// A batch is cut into at most MaxChunks chunks, a number that depends only on the batch size; each chunk sums its own");
             _w.Line("// gradients, and the chunks are added in order: the same bits for any number of threads.");
             _w.Line("private const int MaxChunks = 8;");
-            _w.Line("private readonly global::LstmGen.AlignedBuffer?[] _buffers; // one per worker thread, created by the calling thread at the first step that uses it");
-            _w.Line("private global::LstmGen.AlignedBuffer _lastBuffer; // the buffer that ran the batch's last sequence (the dropout masks)");
+            _w.Line("// A chunk's sequences run in groups of up to GroupSize side by side (each with its own part of the worker's buffer),");
+            _w.Line("// so the backward pass reads each weight once per step for the group.");
+            _w.Line($"private const int GroupSize = {N(ModelPlan.TrainGroup)};");
+            _w.Line("private readonly global::LstmGen.AlignedBuffer?[] _buffers; // one per worker thread (room for a group), created by the calling thread at the first step that needs it");
+            _w.Line("private global::LstmGen.AlignedBuffer _lastBuffer; // the buffer that ran the batch's last sequence (the dropout masks), at _lastOffset");
+            _w.Line("private int _lastOffset;");
             _w.Line("private global::LstmGen.AlignedBuffer? _chunkGradients; // MaxChunks · ParameterCount, created at the first batch of two or more");
             _w.Line("private readonly double[] _chunkLoss = new double[MaxChunks];");
             _w.Line("private readonly global::LstmGen.Training.BatchWorkers _workers;");
-            _w.Line("private int _steps, _targetRows, _perStep, _batch, _chunks;");
+            _w.Line("private int _steps, _targetRows, _perStep, _batch, _chunks, _group;");
             _w.Line("private float _scale;");
             if (_plan.Reduced)
             {
@@ -188,7 +193,7 @@ public sealed partial class LstmGenerator
             _w.Line("_random = new global::LstmGen.LstmRandom(0x5DEECE66DUL ^ (ulong)(uint)seed);");
             _w.Line("_workers = new global::LstmGen.Training.BatchWorkers(threads);");
             _w.Line("_buffers = new global::LstmGen.AlignedBuffer?[threads];");
-            _w.Line("_lastBuffer = Buffer(0);");
+            _w.Line("_lastBuffer = Buffer(0, 1);");
             _w.Line("_carried = new[] { model.NewState() };");
             _w.Line($"Gradients = {Core}.NewGradients(model._parameters);");
             _w.Line("optimizer.Initialize(ParameterCount);");
@@ -263,7 +268,7 @@ public sealed partial class LstmGenerator
             _w.Line($"global::System.Span<float> gradients = Gradients.GetWritableValues();");
             _w.Line("gradients.Clear();");
             _w.Line("_steps = steps; _targetRows = targetRows; _perStep = perStep; _batch = batchSize; _scale = 1f / batchSize;");
-            _w.Line("_chunks = global::System.Math.Min(batchSize, MaxChunks);");
+            _w.Line("_chunks = global::LstmGen.Training.BatchWorkers.ChunkCount(batchSize, GroupSize, MaxChunks);");
             _w.Line("if (CarryState) EnsureStreams(batchSize);");
             if (LayerDrop || RecDrop)
             {
@@ -272,7 +277,8 @@ public sealed partial class LstmGenerator
                 _w.Line("for (int b = 0; b < batchSize; b++) _maskSeeds[b] = _random.NextUInt64();");
             }
             _w.Line("if (_chunks > 1 && _chunkGradients == null) _chunkGradients = new global::LstmGen.AlignedBuffer(MaxChunks * ParameterCount);");
-            _w.Line("for (int w = 0; w < global::System.Math.Min(_workers.Threads, _chunks); w++) Buffer(w); // created here, so a worker thread never allocates");
+            _w.Line("_group = global::System.Math.Min(GroupSize, (batchSize + _chunks - 1) / _chunks); // the largest group a chunk runs");
+            _w.Line("for (int w = 0; w < global::System.Math.Min(_workers.Threads, _chunks); w++) Buffer(w, _group); // created here, so a worker thread never allocates");
             _w.Line("_workers.Run(this, _chunks, inputs, targets);");
             _w.Line("double total = 0;");
             _w.Line("for (int k = 0; k < _chunks; k++) total += _chunkLoss[k];");
@@ -295,8 +301,12 @@ public sealed partial class LstmGenerator
 
         private void EmitRunChunk()
         {
-            _w.Line("/// <summary>The buffer of worker <paramref name=\"worker\"/>, created at its first use.</summary>");
-            _w.Line("private global::LstmGen.AlignedBuffer Buffer(int worker) => _buffers[worker] ??= new global::LstmGen.AlignedBuffer(TrainLength(_maxT));");
+            _w.Line("/// <summary>The buffer of worker <paramref name=\"worker\"/>, with room for <paramref name=\"streams\"/> sequences side by side; made anew only when it has less.</summary>");
+            _w.Open("private global::LstmGen.AlignedBuffer Buffer(int worker, int streams)");
+            _w.Line("var buffer = _buffers[worker];");
+            _w.Line("if (buffer == null || buffer.Length < streams * TrainStride(_maxT)) _buffers[worker] = buffer = new global::LstmGen.AlignedBuffer(streams * TrainStride(_maxT));");
+            _w.Line("return buffer;");
+            _w.Close();
             _w.Line();
             _w.Line("/// <summary>Carried states for at least <paramref name=\"streams\"/> streams (new streams start from zero).</summary>");
             _w.Open("private void EnsureStreams(int streams)");
@@ -311,7 +321,7 @@ public sealed partial class LstmGenerator
             _w.Line("/// own sums (the trainer's gradients when the batch is one chunk), and its loss.");
             _w.Line("/// </summary>");
             _w.Open("void global::LstmGen.Training.IBatchChunks.RunChunk(int chunk, int worker, global::System.ReadOnlySpan<float> inputs, global::System.ReadOnlySpan<float> targets)");
-            _w.Line("var buffer = Buffer(worker);");
+            _w.Line("var buffer = _buffers[worker]!;");
             _w.Line("ref float tb = ref buffer.Reference;");
             _w.Line("int steps = _steps, targetRows = _targetRows, perStep = _perStep;");
             _w.Line("global::System.Span<float> gradients = _chunks == 1 ? Gradients.GetWritableValues() : _chunkGradients!.Span.Slice(chunk * ParameterCount, ParameterCount);");
@@ -329,13 +339,19 @@ public sealed partial class LstmGenerator
             }
             _w.Line("int first = chunk * _batch / _chunks, end = (chunk + 1) * _batch / _chunks;");
             _w.Line("double total = 0;");
-            _w.Open("for (int b = first; b < end; b++)");
-            _w.Line("var x = inputs.Slice(b * steps * InputSize, steps * InputSize);");
-            _w.Line("var t = targets.Slice(b * targetRows * perStep, targetRows * perStep);");
-            _w.Line("total += Sequence(ref tb, b, x, t, steps, targetRows, _scale, gradients);");
+            _w.Line("int bs = TrainStride(_maxT);");
+            _w.Open("for (int b = first; b < end; b += GroupSize)");
+            _w.Line("int count = global::System.Math.Min(GroupSize, end - b);");
+            _w.Line("Forward(ref tb, bs, b, count, inputs, steps);");
+            _w.Open("for (int s = 0; s < count; s++)");
+            _w.Line("var x = inputs.Slice((b + s) * steps * InputSize, steps * InputSize);");
+            _w.Line("var t = targets.Slice((b + s) * targetRows * perStep, targetRows * perStep);");
+            _w.Line($"total += Head(ref {Unsafe}.Add(ref tb, s * bs), x, t, steps, targetRows, _scale, gradients);");
+            _w.Close();
+            _w.Line("Backward(ref tb, bs, b, count, inputs, steps, gradients);");
             _w.Close();
             _w.Line("_chunkLoss[chunk] = total;");
-            _w.Line("if (end == _batch) _lastBuffer = buffer;");
+            _w.Line("if (end == _batch) { _lastBuffer = buffer; _lastOffset = (end - 1 - first) % GroupSize * bs; }");
             EmitBiasCopy();
             _w.Close();
             _w.Line();
@@ -370,12 +386,18 @@ public sealed partial class LstmGenerator
 
         private void EmitSequence()
         {
-            _w.Line("/// <summary>Forward and backward for one sequence; adds its gradients (scaled by <paramref name=\"scale\"/>) and returns its loss.</summary>");
-            _w.Open("private float Sequence(ref float tb, int sequence, global::System.ReadOnlySpan<float> inputs, global::System.ReadOnlySpan<float> targets, int steps, int targetRows, float scale, global::System.Span<float> gradients)");
+            _w.Line("/// <summary>The forward pass of sequences first … first + count − 1 side by side, each in its buffer at tb + s·bs.</summary>");
+            _w.Open("private void Forward(ref float tb, int bs, int first, int count, global::System.ReadOnlySpan<float> inputs, int steps)");
             _w.Line(_plan.Reduced ? "ref float w = ref _packed.Reference;" : "ref float w = ref _model._packed.Reference;");
-            _w.Line($"ref float x = ref {MemoryMarshal}.GetReference(inputs);");
+            _w.Line($"ref float x = ref {MemoryMarshal}.GetReference(inputs.Slice(first * steps * InputSize));");
+            _w.Line("int maxT = _maxT, xSeq = steps * InputSize;");
+            _w.Line($"for (int s = 0; s < count; s++) Prepare(ref {Unsafe}.Add(ref tb, s * bs), first + s);");
+            EmitDispatch("TrainGroup(ref w, ref tb, bs, count, ref x, xSeq, steps, maxT);");
+            _w.Close();
+            _w.Line();
+            _w.Line("/// <summary>The initial state of one sequence (zero, learned or carried) and its dropout masks, in its buffer.</summary>");
+            _w.Open("private void Prepare(ref float tb, int sequence)");
             _w.Line("int maxT = _maxT;");
-            _w.Line($"ref float p = ref {MemoryMarshal}.GetReference(_model._parameters.Values);");
             var carried = Cell.Carried;
             _w.Line($"// {string.Join(" and ", new[] { "h" }.Concat(carried.Select(v => v.Symbol)).Select(v => v + "_0"))} of every layer{(D == 2 ? " and direction" : "")}: {(_plan.LearnInit ? "the learned initial state" : "zero")}, or the carried state");
             _w.Open($"for (int unit = 0; unit < {N(U)}; unit++)");
@@ -415,8 +437,16 @@ public sealed partial class LstmGenerator
                     _w.Line($"    FillMask({MemoryMarshal}.CreateSpan(ref {Unsafe}.Add(ref tb, TrainRMask(unit, maxT)), ProjectedSize), {pr}f, ref random);");
                 }
             }
-            EmitDispatch("TrainSequence(ref w, ref tb, ref x, steps, maxT);");
+            _w.Close();
             _w.Line();
+            _w.Line("/// <summary>");
+            _w.Line("/// The head of one sequence after its forward pass, its loss and the head's backward pass: adds the head's gradients");
+            _w.Line("/// (scaled by <paramref name=\"scale\"/>), leaves ∂L/∂(top layer output) in the buffer for <see cref=\"Backward\"/> and returns the loss.");
+            _w.Line("/// </summary>");
+            _w.Open("private float Head(ref float tb, global::System.ReadOnlySpan<float> inputs, global::System.ReadOnlySpan<float> targets, int steps, int targetRows, float scale, global::System.Span<float> gradients)");
+            _w.Line($"ref float x = ref {MemoryMarshal}.GetReference(inputs);");
+            _w.Line("int maxT = _maxT;");
+            _w.Line($"ref float p = ref {MemoryMarshal}.GetReference(_model._parameters.Values);");
             bool topOut = _plan.TrainHasOut(L - 1);
             string topStride = topOut ? N(Row) : "TrainHq";
             _w.Line($"// the head: z_t = W_fc·h_t + b_fc on the top layer's h_t{(HasHead ? "" : " (no head: z_t = h_t)")}");
@@ -455,21 +485,27 @@ public sealed partial class LstmGenerator
                 _w.Line($"{MemoryMarshal}.CreateReadOnlySpan(ref {Unsafe}.Add(ref dLogits, t * OutputSize), OutputSize).CopyTo(dh);");
                 _w.Close();
             }
-            _w.Line();
-            _w.Line("// back-propagation through time, top layer first");
-            _w.Line($"ref float gr = ref {MemoryMarshal}.GetReference(gradients);");
-            _w.Line("// BPTT: the same code on every width (it reads the PyTorch-layout weights)");
-            _w.Line($"global::LstmGen.Generated.{_plan.KernelHost}.BackwardSequence(ref p, ref gr, ref tb, ref x, steps, maxT);");
-            _w.Line("if (CarryState)");
-            _w.Line("{");
-            _w.Line($"    for (int unit = 0; unit < {N(U)}; unit++)");
-            _w.Line("    {");
-            _w.Line($"        {MemoryMarshal}.CreateReadOnlySpan(ref {Unsafe}.Add(ref tb, TrainHs(unit, maxT) + steps * TrainHq), ProjectedSize).CopyTo(_carried[sequence].Hidden(unit / {N(D)}, unit % {N(D)}));");
-            foreach (var v in Cell.Carried)
-                _w.Line($"        {MemoryMarshal}.CreateReadOnlySpan(ref {Unsafe}.Add(ref tb, Train{v.Pascal}s(unit, maxT) + steps * TrainHq), HiddenSize).CopyTo(_carried[sequence].{v.Accessor}(unit / {N(D)}, unit % {N(D)}));");
-            _w.Line("    }");
-            _w.Line("}");
+
             _w.Line("return loss;");
+            _w.Close();
+            _w.Line();
+            _w.Line("/// <summary>Back-propagation through time for sequences first … first + count − 1, whose forward passes are in the buffers at tb + s·bs; then their carried states.</summary>");
+            _w.Open("private void Backward(ref float tb, int bs, int first, int count, global::System.ReadOnlySpan<float> inputs, int steps, global::System.Span<float> gradients)");
+            _w.Line($"ref float p = ref {MemoryMarshal}.GetReference(_model._parameters.Values);");
+            _w.Line($"ref float gr = ref {MemoryMarshal}.GetReference(gradients);");
+            _w.Line($"ref float x = ref {MemoryMarshal}.GetReference(inputs.Slice(first * steps * InputSize));");
+            _w.Line("int maxT = _maxT;");
+            _w.Line("// BPTT, top layer first: the same code on every width (it reads the PyTorch-layout weights)");
+            _w.Line($"global::LstmGen.Generated.{_plan.KernelHost}.BackwardGroup(ref p, ref gr, ref tb, bs, count, ref x, steps * InputSize, steps, maxT);");
+            _w.Line("if (!CarryState) return;");
+            _w.Open("for (int s = 0; s < count; s++)");
+            _w.Line($"ref float tbs = ref {Unsafe}.Add(ref tb, s * bs);");
+            _w.Open($"for (int unit = 0; unit < {N(U)}; unit++)");
+            _w.Line($"{MemoryMarshal}.CreateReadOnlySpan(ref {Unsafe}.Add(ref tbs, TrainHs(unit, maxT) + steps * TrainHq), ProjectedSize).CopyTo(_carried[first + s].Hidden(unit / {N(D)}, unit % {N(D)}));");
+            foreach (var v in Cell.Carried)
+                _w.Line($"{MemoryMarshal}.CreateReadOnlySpan(ref {Unsafe}.Add(ref tbs, Train{v.Pascal}s(unit, maxT) + steps * TrainHq), HiddenSize).CopyTo(_carried[first + s].{v.Accessor}(unit / {N(D)}, unit % {N(D)}));");
+            _w.Close();
+            _w.Close();
             _w.Close();
             _w.Line();
             if (LayerDrop || RecDrop)
@@ -487,7 +523,7 @@ public sealed partial class LstmGenerator
                 _w.Open("public global::System.ReadOnlySpan<float> DropoutMask(int layer, int steps)");
                 _w.Line($"if ((uint)layer >= {N(L - 1)}) throw new global::System.ArgumentOutOfRangeException(nameof(layer), layer, \"Dropout applies to the output of layers 0 to NumLayers − 2.\");");
                 _w.Line("if ((uint)steps > (uint)_maxT) throw new global::System.ArgumentOutOfRangeException(nameof(steps));");
-                _w.Line($"return _lastBuffer.Span.Slice(TrainDMask(layer, _maxT), steps * {N(Row)});");
+                _w.Line($"return _lastBuffer.Span.Slice(_lastOffset + TrainDMask(layer, _maxT), steps * {N(Row)});");
                 _w.Close();
                 _w.Line();
             }
@@ -496,7 +532,7 @@ public sealed partial class LstmGenerator
                 _w.Line("/// <summary>The recurrent dropout mask of the last sequence for one layer and direction (0 or 1/(1 − p) per value of h).</summary>");
                 _w.Open("public global::System.ReadOnlySpan<float> RecurrentDropoutMask(int layer, int direction = 0)");
                 _w.Line($"if ((uint)layer >= NumLayers || (uint)direction >= NumDirections) throw new global::System.ArgumentOutOfRangeException(nameof(layer));");
-                _w.Line("return _lastBuffer.Span.Slice(TrainRMask(layer * NumDirections + direction, _maxT), ProjectedSize);");
+                _w.Line("return _lastBuffer.Span.Slice(_lastOffset + TrainRMask(layer * NumDirections + direction, _maxT), ProjectedSize);");
                 _w.Close();
                 _w.Line();
             }

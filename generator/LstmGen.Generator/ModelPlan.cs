@@ -60,6 +60,8 @@ internal sealed class ModelPlan
 
     internal int LayerPlanHidden => H;
     internal int TrainHq => Align16(H);
+    /// <summary>Sequences a training chunk runs side by side (the trainer's GroupSize): one weight load per step feeds all of them.</summary>
+    internal const int TrainGroup = 4;
     internal int LayerCount => L;
     internal int UnitCount => L * D;
     internal bool HasBias => _spec.Bias;

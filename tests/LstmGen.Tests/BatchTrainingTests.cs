@@ -94,7 +94,10 @@ public sealed class BatchTrainingTests(ITestOutputHelper output)
         double scale = mean.Max(Math.Abs), worst = 0;
         for (int k = 0; k < got.Length; k++) worst = Math.Max(worst, Math.Abs(got[k] - mean[k]));
         output.WriteLine($"{name}: batch {batch} against the mean of {batch} single-sequence gradients: worst |difference| {worst:E2} (largest gradient {scale:E2}); loss {loss} against {meanLoss}");
-        Assert.True(worst <= 1e-6 * scale, $"worst difference {worst:E2} above 1e-6 of the largest gradient ({scale:E2})");
+        // The batch runs its sequences in groups, whose products sum in another order than one sequence's (one FMA chain per
+        // output instead of four partial sums), so the two differ by float32 rounding: seen up to 1.2e-6 of the largest
+        // gradient on the scalar path, where nothing is fused, and 5.5e-7 with FMA.
+        Assert.True(worst <= 4e-6 * scale, $"worst difference {worst:E2} above 4e-6 of the largest gradient ({scale:E2})");
         Assert.Equal(meanLoss, loss, 1e-6 * Math.Abs(meanLoss));
     }
 
@@ -138,7 +141,10 @@ public sealed class BatchTrainingTests(ITestOutputHelper output)
         }
         double scale = mean.Max(Math.Abs), worst = 0;
         for (int k = 0; k < got.Length; k++) worst = Math.Max(worst, Math.Abs(got[k] - mean[k]));
-        Assert.True(worst <= 1e-6 * scale, $"worst difference {worst:E2} above 1e-6 of the largest gradient ({scale:E2})");
+        // The batch runs its sequences in groups, whose products sum in another order than one sequence's (one FMA chain per
+        // output instead of four partial sums), so the two differ by float32 rounding: seen up to 1.2e-6 of the largest
+        // gradient on the scalar path, where nothing is fused, and 5.5e-7 with FMA.
+        Assert.True(worst <= 4e-6 * scale, $"worst difference {worst:E2} above 4e-6 of the largest gradient ({scale:E2})");
         // and the streams really differ: stream 1's carried state is not stream 0's
         Assert.NotEqual(batched.GetCarriedState(0).Hidden(1).ToArray(), batched.GetCarriedState(1).Hidden(1).ToArray());
         batched.ResetState();

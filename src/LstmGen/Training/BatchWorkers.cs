@@ -29,6 +29,21 @@ public sealed class BatchWorkers : IDisposable
     /// <summary>The threads a trainer uses when the caller does not say: every processor, at most 8.</summary>
     public static int DefaultThreads => Math.Clamp(Environment.ProcessorCount, 1, 8);
 
+    /// <summary>
+    /// How many chunks a batch of <paramref name="batch"/> sequences is cut into. It depends on the batch size alone, so
+    /// the sums (and the bits) do not depend on the threads. A chunk holds about <paramref name="groupSize"/> sequences,
+    /// which one worker runs side by side; there are at least two chunks from two sequences up, so two threads share even
+    /// a small batch, an even number where the sequences allow it, so two threads get equal shares, and at most
+    /// <paramref name="maxChunks"/>.
+    /// </summary>
+    public static int ChunkCount(int batch, int groupSize, int maxChunks)
+    {
+        if (batch <= 1) return 1;
+        int chunks = Math.Max(2, (batch + groupSize - 1) / groupSize);
+        if (chunks % 2 == 1 && chunks < batch) chunks++;
+        return Math.Min(chunks, Math.Min(maxChunks, batch));
+    }
+
     private static long s_workerAllocated;
 
     /// <summary>

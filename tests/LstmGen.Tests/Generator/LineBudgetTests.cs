@@ -8,7 +8,9 @@ namespace LstmGen.Tests.Generator;
 /// The emitted code's size, held to a budget so it cannot creep back: every line is compiled by the user's build and
 /// analysed by their IDE. A budget counts all generated files of the compilation (the models' files and the shared
 /// kernel file). The budgets sit a few percent above what the generator writes today (issue 15's table is in
-/// docs/generator.md); when a change needs more, raise the budget in the same commit and say why.
+/// docs/generator.md); when a change needs more, raise the budget in the same commit and say why. Raised for issue
+/// 17: the training walks run a group of sequences side by side (loops over the group in every layer's forward and
+/// backward code), 35–80 lines more per model.
 /// </summary>
 public sealed class LineBudgetTests(ITestOutputHelper output)
 {
@@ -16,11 +18,11 @@ public sealed class LineBudgetTests(ITestOutputHelper output)
 
     [Theory]
     // the Forecast sample's float32 model (6 → 2 × LSTM(32) → 4, trained on windows of 30)
-    [InlineData("Forecast", 2_700, Forecast + ", SequenceLength = 30")]
+    [InlineData("Forecast", 2_850, Forecast + ", SequenceLength = 30")]
     // the audio shapes: 1 → 16 keeps straight-line steps on every width (its chain bounds it), 1 → 40 loops
-    [InlineData("Audio16", 2_350, "InputSize = 1, HiddenSize = 16, OutputSize = 1")]
-    [InlineData("Audio40", 2_200, "InputSize = 1, HiddenSize = 40, OutputSize = 1")]
-    [InlineData("Large", 1_850, "InputSize = 256, HiddenSize = 256")]
+    [InlineData("Audio16", 2_500, "InputSize = 1, HiddenSize = 16, OutputSize = 1")]
+    [InlineData("Audio40", 2_350, "InputSize = 1, HiddenSize = 40, OutputSize = 1")]
+    [InlineData("Large", 1_950, "InputSize = 256, HiddenSize = 256")]
     public void OneModelStaysWithinItsBudget(string name, int budget, string arguments)
     {
         int lines = GeneratedLines($"[LstmModel({arguments})] public partial class {name} {{ }}");
@@ -32,7 +34,7 @@ public sealed class LineBudgetTests(ITestOutputHelper output)
     [Fact]
     public void TheForecastSampleStaysWithinItsBudget()
     {
-        const int budget = 6_400;
+        const int budget = 6_750;
         int lines = GeneratedLines(
             $"[LstmModel({Forecast}, SequenceLength = 30)] public partial class F32 {{ }}\n" +
             $"[LstmModel({Forecast}, WeightStorage = WeightStorage.BFloat16)] public partial class Bf16 {{ }}\n" +
