@@ -132,30 +132,17 @@ public static class TrainerCore
     /// <summary>
     /// The dense head's backward pass (docs/maths.md §4): ∂L/∂r_t = Wᵀ·dz_t into rows of <paramref name="dRows"/>
     /// (<paramref name="dRowStride"/> apart), and dW += dz_t·r_tᵀ, db += dz_t into <paramref name="gradients"/> at the
-    /// head's offsets. Rows with dz = 0 (masked targets) are skipped.
+    /// head's offsets, as matrix products over the steps (<see cref="GradientProducts"/>).
     /// </summary>
     public static void HeadBackward(ref float rows, int rowStride, int steps, ref float parameters, Span<float> gradients, int weightOffset, int biasOffset,
                                     int inputs, int outputs, ref float dLogits, ref float dRows, int dRowStride)
     {
-        for (int t = 0; t < steps; t++)
-        {
-            var dr = MemoryMarshal.CreateSpan(ref Unsafe.Add(ref dRows, t * dRowStride), inputs);
-            dr.Clear();
-            ref float r = ref Unsafe.Add(ref rows, t * rowStride);
-            for (int o = 0; o < outputs; o++)
-            {
-                float dz = Unsafe.Add(ref dLogits, t * outputs + o);
-                if (dz == 0f) continue;
-                gradients[biasOffset + o] += dz;
-                var weightRow = MemoryMarshal.CreateReadOnlySpan(ref Unsafe.Add(ref parameters, weightOffset + o * inputs), inputs);
-                var gradientRow = gradients.Slice(weightOffset + o * inputs, inputs);
-                for (int j = 0; j < inputs; j++)
-                {
-                    gradientRow[j] += dz * Unsafe.Add(ref r, j);
-                    dr[j] += dz * weightRow[j];
-                }
-            }
-        }
+        // three products over all steps (dz_t rows are outputs floats apart): db += Σ_t dz_t; dW += Σ_t dz_t·r_tᵀ; and
+        // [∂L/∂r_0 … ∂L/∂r_(T-1)] = Wᵀ·[dz_0 … dz_(T-1)]
+        ref float g = ref MemoryMarshal.GetReference(gradients);
+        GradientProducts.BiasAccumulate(ref Unsafe.Add(ref g, biasOffset), ref dLogits, outputs, outputs, steps);
+        GradientProducts.OuterAccumulate(ref Unsafe.Add(ref g, weightOffset), 1, outputs, inputs, ref dLogits, 0, outputs, ref rows, rowStride, steps);
+        GradientProducts.MatTMat(ref Unsafe.Add(ref parameters, weightOffset), 1, outputs, inputs, ref dLogits, 0, outputs, steps, ref dRows, dRowStride);
     }
 
     /// <summary>
