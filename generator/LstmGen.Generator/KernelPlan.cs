@@ -196,6 +196,9 @@ internal static class KernelNames
     public static string Recur(ModelPlan m, LayerPlan p, bool training, bool reduced) =>
         $"{(training ? "RecurTrain" : "Recur")}{Storage(m, reduced)}_{(p.Tiles == 1 ? p.RecurrentKey : p.Key)}{Peep(m)}";
 
+    /// <summary>The training cell update alone, from complete pre-activations (a group of sequences, whose products are InputProjection.ProjectAdd).</summary>
+    public static string CellTrain(ModelPlan m, LayerPlan p) => $"CellTrain_{p.RecurrentKey}{Peep(m)}";
+
     /// <summary>h = W_hr·m (proj_size).</summary>
     public static string ProjectOut(ModelPlan m) => $"ProjectOut_{N(m.P)}x{N(m.H)}";
 

@@ -229,9 +229,11 @@ public sealed partial class LstmGenerator
                     (P > 0 ? ", ref float wr, ref float m" : "") + (RecDrop ? ", ref float hd, ref float rmask" : "") + ")");
             _w.Line("for (int s = 0; s < count; s++)");
             _w.Line("    " + KernelEmitter.ProjectCall(_plan, plan, reduced: false, "ref w", "ref bias", "", $"ref {Unsafe}.Add(ref x, s * xSeq)", "xStride", $"ref {Unsafe}.Add(ref g, s * bs)"));
+            bool product = _plan.TrainGroupProduct(plan);
             _w.Open("for (int t = 0; t < n; t++)");
-            // the row references of sequence s
-            string At(string reference, string offset, string sq) => $"ref {Unsafe}.Add(ref {reference}, {(offset == "0" ? sq : $"{sq} + {offset}")})";
+            // the row references of sequence s ("" for sequence 0's, which ProjectAdd offsets itself)
+            string At(string reference, string offset, string sq) => $"ref {Unsafe}.Add(ref {reference}, {(sq.Length == 0 ? offset : offset == "0" ? sq : $"{sq} + {offset}")})";
+            string z = RecDrop ? "hd" : "hs";
             _w.Open("for (int s = 0; s < count; s++)");
             foreach (string c in Cell.Carried.Select(v => v.Symbol))
             {
@@ -245,14 +247,36 @@ public sealed partial class LstmGenerator
             }
             string Args(string sq) =>
                 $"ref {Unsafe}.Add(ref w, {N(plan.RecurrentWeightOffset(4))}), {At("g", $"t * {N(Cell.Gates * plan.PaddedHidden)}", sq)}, {peepArg}" +
-                $"{(RecDrop ? At("hd", "t * TrainHq", sq) : At("hs", "t * TrainHq", sq))}, " +
+                $"{At(z, "t * TrainHq", sq)}, " +
                 string.Concat(Cell.Carried.Select(v => At(v.Symbol + "s", "(t + 1) * TrainHq", sq) + ", ")) +
                 (P > 0 ? At("m", "0", sq) : At("hs", "(t + 1) * TrainHq", sq)) + ", " +
                 string.Join(", ", Cell.Kept.Select(v => At(v.Symbol, $"t * {(v.Rows == 1 ? "TrainHq" : N(v.Rows * Hq))}", sq)));
-            _w.Line($"{K}.{KernelNames.Recur(_plan, plan, training: true, reduced: false)}({Args("s * bs")});");
-            if (P > 0)
-                _w.Line($"{K}.{KernelNames.ProjectOut(_plan)}(ref wr, {At("m", "0", "s * bs")}, {At("hs", "(t + 1) * TrainHq", "s * bs")}); // h_t = W_hr·m_t");
-            _w.Close();
+            string recur = $"{K}.{KernelNames.Recur(_plan, plan, training: true, reduced: false)}";
+            if (product)
+            {
+                _w.Close();
+                _w.Open("if (count > 1)");
+                _w.Line("// G_s[t] += W_hh·h_s(t-1) for the whole group, each weight loaded once for it; then the cell of each sequence");
+                _w.Line($"InputProjection.ProjectAdd(ref {Unsafe}.Add(ref w, {N(plan.RecurrentWeightOffset(4))}), {At(z, "t * TrainHq", "")}, bs, count, {At("g", $"t * {N(Cell.Gates * plan.PaddedHidden)}", "")}, bs,");
+                _w.Line($"    {N(plan.Width.Lanes)}, {N(plan.Recurrent)}, {N(plan.Tiles)}, {N(plan.VectorsPerTile)}, {N(plan.TileStride)});");
+                _w.Line("for (int s = 0; s < count; s++)");
+                _w.Line($"    {K}.{KernelNames.CellTrain(_plan, plan)}({Args("s * bs")});");
+                _w.Close();
+                _w.Line("else");
+                _w.Line($"    {recur}({Args("")});");
+                if (P > 0)
+                {
+                    _w.Line("for (int s = 0; s < count; s++)");
+                    _w.Line($"    {K}.{KernelNames.ProjectOut(_plan)}(ref wr, {At("m", "0", "s * bs")}, {At("hs", "(t + 1) * TrainHq", "s * bs")}); // h_t = W_hr·m_t");
+                }
+            }
+            else
+            {
+                _w.Line($"{recur}({Args("s * bs")});");
+                if (P > 0)
+                    _w.Line($"{K}.{KernelNames.ProjectOut(_plan)}(ref wr, {At("m", "0", "s * bs")}, {At("hs", "(t + 1) * TrainHq", "s * bs")}); // h_t = W_hr·m_t");
+                _w.Close();
+            }
             _w.Close();
             _w.Close();
             _w.Line();

@@ -86,6 +86,8 @@ public sealed partial class LstmGenerator
                 if (!_plan.ForwardStreamsTogether) // the recurrence of ForwardChunk
                     EmitCell(plan, recurrentOnly: true, reduced: Reduced);
                 EmitCell(plan, recurrentOnly: true, training: true);
+                if (_plan.TrainGroupProduct(plan)) // a group of sequences: the product is InputProjection.ProjectAdd, then the cell alone
+                    EmitCell(plan, recurrentOnly: true, training: true, cellOnly: true);
                 // the input projections are the runtime's InputProjection (every storage)
             }
             if (P > 0) EmitProjectOut();
@@ -368,10 +370,10 @@ public sealed partial class LstmGenerator
         /// Emits a cell kernel. The full step (<c>Cell{Ik}</c>) starts each accumulator from the bias and runs over all
         /// columns of z = [x; h]; the recurrence (<c>Recur{Ik}</c>) starts from the hoisted G row and runs over the h columns.
         /// </summary>
-        private void EmitCell(LayerPlan plan, bool recurrentOnly, bool training = false, int batch = 1, bool reduced = false)
+        private void EmitCell(LayerPlan plan, bool recurrentOnly, bool training = false, int batch = 1, bool reduced = false, bool cellOnly = false)
         {
-            string name = recurrentOnly ? KernelNames.Recur(_plan, plan, training, reduced) : KernelNames.Cell(_plan, plan, batch);
-            Shared(name, () => EmitCellBody(name, plan, recurrentOnly, training, batch, reduced));
+            string name = cellOnly ? KernelNames.CellTrain(_plan, plan) : recurrentOnly ? KernelNames.Recur(_plan, plan, training, reduced) : KernelNames.Cell(_plan, plan, batch);
+            Shared(name, () => EmitCellBody(name, plan, recurrentOnly, training, batch, reduced, cellOnly));
         }
 
         /// <summary>The call of a cell step over the columns from <paramref name="weights"/> on (a Cell over [x; h], or a Recur over h).</summary>
@@ -386,10 +388,12 @@ public sealed partial class LstmGenerator
         /// bf16 and int8 weights (<paramref name="reduced"/>) come only in the recurrence of one stream: those models run
         /// their Step as one step of the input projection plus this recurrence (EmitReducedStep).
         /// </remarks>
-        private void EmitCellBody(string name, LayerPlan plan, bool recurrentOnly, bool training, int batch, bool reduced)
+        /// <param name="cellOnly">No columns: init holds the whole pre-activation (a training group's G[t] after
+        /// InputProjection.ProjectAdd added W_hh·h_(t-1)), and the kernel is the cell update alone.</param>
+        private void EmitCellBody(string name, LayerPlan plan, bool recurrentOnly, bool training, int batch, bool reduced, bool cellOnly = false)
         {
             int first = recurrentOnly ? plan.Inputs : 0;
-            int columns = plan.Columns - first;
+            int columns = cellOnly ? 0 : plan.Columns - first;
             int streams = batch > 1 ? plan.StreamGroup(batch) : 1;
             int splits = streams == 1 ? plan.Splits(columns) : 1;
             int vectors = plan.VectorsPerTile;
@@ -401,7 +405,9 @@ public sealed partial class LstmGenerator
             bool int8 = reduced && Int8;
             // weight offsets: floats into a float ref, or bytes into a byte ref for reduced storage
             int bytes = reduced ? Bpe : 1;
-            _w.Line(training
+            _w.Line(cellOnly
+                ? $"/// <summary>One training step of the cell alone, from complete pre-activations in init (G[t] + W_hh·h_(t-1), summed for a group of sequences by InputProjection.ProjectAdd); keeps {_cell.KeptDescription}.</summary>"
+                : training
                 ? $"/// <summary>One training step of the recurrence: as Recur, and also keeps {_cell.KeptDescription} for the backward pass.</summary>"
                 : recurrentOnly
                 ? "/// <summary>One step of the recurrence: a = G[t] + W_hh·h_(t-1) (the input half was hoisted; z is h_(t-1)), then the cell update.</summary>"
@@ -424,7 +430,8 @@ public sealed partial class LstmGenerator
             // a recurrence gets its weights from the first h column on (the caller adds that offset): see RecurrenceName
             int startW = recurrentOnly ? 0 : first * plan.ColumnStride * bytes;
             string tileW = tileLoop ? $"tile * {N(plan.TileStride * bytes)} + {N(startW)}" : N(startW);
-            _w.Line(reduced ? $"ref byte wt = ref {Unsafe}.Add(ref wb, {tileW});" : $"ref float wt = ref {Unsafe}.Add(ref w, {tileW});");
+            if (columns > 0)
+                _w.Line(reduced ? $"ref byte wt = ref {Unsafe}.Add(ref wb, {tileW});" : $"ref float wt = ref {Unsafe}.Add(ref w, {tileW});");
             _w.Line($"ref float it = ref {Unsafe}.Add(ref init, {(tileLoop ? "tile * " + N(vectors * lanes) : "0")});");
             if (int8)
                 _w.Line($"ref float st = ref {Unsafe}.Add(ref scale, {(tileLoop ? "tile * " + N(vectors * lanes) : "0")}); // per row: s_ih·2^-24, then s_hh·2^-24");
@@ -519,8 +526,11 @@ public sealed partial class LstmGenerator
                     EmitColumn(N(j), "wt", N(j * plan.ColumnStride * bytes), j % splits, IsH(j));
             }
 
-            _w.Line($"// a += W[:, j] · z_j for each column j of z = [x; h]{(recurrentOnly ? " (h columns only)" : "")}");
-            _w.Line($"{_v.Type} zj;");
+            if (columns > 0)
+            {
+                _w.Line($"// a += W[:, j] · z_j for each column j of z = [x; h]{(recurrentOnly ? " (h columns only)" : "")}");
+                _w.Line($"{_v.Type} zj;");
+            }
             if (streams > 1 || reduced)
                 _w.Line($"{_v.Type} {string.Join(", ", Enumerable.Range(0, vectors).Select(v => "wv" + N(v)))};");
             if (reduced)
@@ -530,7 +540,7 @@ public sealed partial class LstmGenerator
                 EmitRange(0, plan.Inputs);
                 EmitRange(plan.Inputs, columns - plan.Inputs);
             }
-            else
+            else if (columns > 0)
             {
                 EmitRange(0, columns);
             }

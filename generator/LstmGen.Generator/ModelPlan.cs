@@ -62,6 +62,13 @@ internal sealed class ModelPlan
     internal int TrainHq => Align16(H);
     /// <summary>Sequences a training chunk runs side by side (the trainer's GroupSize): one weight load per step feeds all of them.</summary>
     internal const int TrainGroup = 4;
+
+    /// <summary>
+    /// Whether training steps a group of sequences through one product with W_hh per step (InputProjection.ProjectAdd:
+    /// each weight loaded once for the group) and then the cell alone, rather than one recurrent kernel per sequence:
+    /// where W_hh is larger than L1 (32 KB), so that reading it once per sequence and step is what the step waits for.
+    /// </summary>
+    internal bool TrainGroupProduct(LayerPlan plan) => (long)Cell.Gates * plan.PaddedHidden * plan.Recurrent * 4 > 32 * 1024;
     internal int LayerCount => L;
     internal int UnitCount => L * D;
     internal bool HasBias => _spec.Bias;

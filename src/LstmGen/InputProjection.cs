@@ -36,10 +36,27 @@ public static class InputProjection
         var shape = new Shape(inputs, tiles, vectorsPerTile, tileStride, gStride);
         // The generated code only packs for a width the hardware accelerates (or 1), so the other cases fold away, and a
         // Native AOT binary keeps only its target's width (tests/tools/kernel-isa.sh checks the instructions).
-        if (lanes == 16 && Vector512.IsHardwareAccelerated) Project<Width512, Vector512<float>>(ref w, ref bias, ref x, xStride, n, ref g, shape);
-        else if (lanes == 8 && Vector256.IsHardwareAccelerated) Project<Width256, Vector256<float>>(ref w, ref bias, ref x, xStride, n, ref g, shape);
-        else if (lanes == 4 && Vector128.IsHardwareAccelerated) Project<Width128, Vector128<float>>(ref w, ref bias, ref x, xStride, n, ref g, shape);
-        else if (lanes == 1) Project<Width1, float>(ref w, ref bias, ref x, xStride, n, ref g, shape);
+        if (lanes == 16 && Vector512.IsHardwareAccelerated) Project<Width512, Vector512<float>>(ref w, ref bias, ref x, xStride, n, ref g, shape, add: false);
+        else if (lanes == 8 && Vector256.IsHardwareAccelerated) Project<Width256, Vector256<float>>(ref w, ref bias, ref x, xStride, n, ref g, shape, add: false);
+        else if (lanes == 4 && Vector128.IsHardwareAccelerated) Project<Width128, Vector128<float>>(ref w, ref bias, ref x, xStride, n, ref g, shape, add: false);
+        else if (lanes == 1) Project<Width1, float>(ref w, ref bias, ref x, xStride, n, ref g, shape, add: false);
+        else throw new ArgumentOutOfRangeException(nameof(lanes), lanes, "The packing's vector width must be one the hardware accelerates (16, 8 or 4 floats), or 1.");
+    }
+
+    /// <summary>
+    /// The recurrent product of a group of sequences in training: G_s += W_hh·h_s for s in [0, <paramref name="count"/>),
+    /// each weight loaded once for four sequences (docs/maths.md §4, "Groups"). <paramref name="w"/> points at the layer's
+    /// first h column; h_s and G_s rows are <paramref name="hStride"/> and <paramref name="gStride"/> apart. Each G element
+    /// adds the columns in order to the value it holds, one fused multiply-add each.
+    /// </summary>
+    public static void ProjectAdd(ref float w, ref float h, int hStride, int count, ref float g, int gStride,
+        int lanes, int columns, int tiles, int vectorsPerTile, int tileStride)
+    {
+        var shape = new Shape(columns, tiles, vectorsPerTile, tileStride, gStride);
+        if (lanes == 16 && Vector512.IsHardwareAccelerated) Project<Width512, Vector512<float>>(ref w, ref w, ref h, hStride, count, ref g, shape, add: true);
+        else if (lanes == 8 && Vector256.IsHardwareAccelerated) Project<Width256, Vector256<float>>(ref w, ref w, ref h, hStride, count, ref g, shape, add: true);
+        else if (lanes == 4 && Vector128.IsHardwareAccelerated) Project<Width128, Vector128<float>>(ref w, ref w, ref h, hStride, count, ref g, shape, add: true);
+        else if (lanes == 1) Project<Width1, float>(ref w, ref w, ref h, hStride, count, ref g, shape, add: true);
         else throw new ArgumentOutOfRangeException(nameof(lanes), lanes, "The packing's vector width must be one the hardware accelerates (16, 8 or 4 floats), or 1.");
     }
 
@@ -79,7 +96,8 @@ public static class InputProjection
     private readonly record struct Shape(int Inputs, int Tiles, int VectorsPerTile, int TileStride, int GStride);
 
     /// <summary>Two vectors of one tile at a time (so a block of four steps keeps eight accumulators), tile by tile.</summary>
-    private static void Project<TW, TV>(ref float w, ref float bias, ref float x, int xStride, int n, ref float g, Shape s)
+    /// <summary>G rows from the bias (<paramref name="add"/> false), or added to the values they hold (true: <paramref name="bias"/> unused).</summary>
+    private static void Project<TW, TV>(ref float w, ref float bias, ref float x, int xStride, int n, ref float g, Shape s, bool add)
         where TW : struct, IWidth<TV> where TV : struct
     {
         int lanes = TW.Lanes, columnStride = s.VectorsPerTile * lanes;
@@ -89,12 +107,20 @@ public static class InputProjection
             {
                 ref float wp = ref Unsafe.Add(ref w, tile * s.TileStride + pair * lanes);
                 int vector = (tile * s.VectorsPerTile + pair) * lanes;
-                TV b0 = TW.Load(ref bias, vector), b1 = TW.Load(ref bias, vector + lanes);
+                TV b0 = add ? TW.Zero : TW.Load(ref bias, vector), b1 = add ? TW.Zero : TW.Load(ref bias, vector + lanes);
                 int t = 0;
                 for (; t + 4 <= n; t += 4)
                 {
                     ref float xt = ref Unsafe.Add(ref x, t * xStride);
                     TV a00 = b0, a01 = b1, a10 = b0, a11 = b1, a20 = b0, a21 = b1, a30 = b0, a31 = b1;
+                    if (add)
+                    {
+                        int at = t * s.GStride + vector;
+                        a00 = TW.Load(ref g, at); a01 = TW.Load(ref g, at + lanes);
+                        a10 = TW.Load(ref g, at + s.GStride); a11 = TW.Load(ref g, at + s.GStride + lanes);
+                        a20 = TW.Load(ref g, at + 2 * s.GStride); a21 = TW.Load(ref g, at + 2 * s.GStride + lanes);
+                        a30 = TW.Load(ref g, at + 3 * s.GStride); a31 = TW.Load(ref g, at + 3 * s.GStride + lanes);
+                    }
                     ref float wj = ref wp;
                     for (int j = 0; j < s.Inputs; j++)
                     {
@@ -123,6 +149,7 @@ public static class InputProjection
                 {
                     ref float xt = ref Unsafe.Add(ref x, t * xStride);
                     TV a0 = b0, a1 = b1;
+                    if (add) { a0 = TW.Load(ref g, t * s.GStride + vector); a1 = TW.Load(ref g, t * s.GStride + vector + lanes); }
                     ref float wj = ref wp;
                     for (int j = 0; j < s.Inputs; j++)
                     {

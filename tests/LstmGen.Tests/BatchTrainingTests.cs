@@ -34,6 +34,10 @@ public sealed class BatchTrainingTests(ITestOutputHelper output)
         new("Learn_3_17_2_1", 3, 1, t => { var m = new Learn_3_17_2_1(3); return (m.CreateTrainer(new Adam(1e-2f), Loss.MeanSquaredError, maxSequenceLength: MaxT, threads: t), m.Parameters); }),
         new("Drop_5_16_3_1", 5, 1, t => { var m = new Drop_5_16_3_1(3); return (m.CreateTrainer(new Adam(1e-2f), Loss.MeanSquaredError, maxSequenceLength: MaxT, seed: 4, threads: t), m.Parameters); }),
         new("RecDrop_3_17_1_2", 3, 2, t => { var m = new RecDrop_3_17_1_2(3); return (m.CreateTrainer(new Adam(1e-2f), Loss.MeanSquaredError, maxSequenceLength: MaxT, seed: 4, threads: t), m.Parameters); }),
+        // W_hh larger than L1: a group's recurrent product is one InputProjection.ProjectAdd per step, then the cell alone
+        new("WidePeep_5_72_2_2", 5, 2, t => { var m = new WidePeep_5_72_2_2(3); return (m.CreateTrainer(new Adam(1e-2f), Loss.MeanSquaredError, maxSequenceLength: MaxT, threads: t), m.Parameters); }),
+        new("WideProj_3_80_P40", 3, 1, t => { var m = new WideProj_3_80_P40(3); return (m.CreateTrainer(new Adam(1e-2f), Loss.MeanSquaredError, maxSequenceLength: MaxT, threads: t), m.Parameters); }),
+        new("WideRecDrop_4_64_1", 4, 1, t => { var m = new WideRecDrop_4_64_1(3); return (m.CreateTrainer(new Adam(1e-2f), Loss.MeanSquaredError, maxSequenceLength: MaxT, seed: 4, threads: t), m.Parameters); }),
     };
 
     public static TheoryData<string> Names() => new(Cases.Select(c => c.Name));
@@ -72,6 +76,8 @@ public sealed class BatchTrainingTests(ITestOutputHelper output)
     [InlineData("BiProj_4_16_2_P6")]
     [InlineData("Learn_3_17_2_1")]
     [InlineData("Bi_5_8_2_3")]
+    [InlineData("WidePeep_5_72_2_2")]
+    [InlineData("WideProj_3_80_P40")]
     public void BatchGradientsAreTheMeanOfTheSequences(string name)
     {
         var c = Get(name);
@@ -157,11 +163,15 @@ public sealed class BatchTrainingTests(ITestOutputHelper output)
     [InlineData(8, 2)]
     [InlineData(32, 2)]
     [InlineData(32, 4)]
-    public void BatchStepsAllocateNothing(int batch, int threads)
+    [InlineData(8, 2, true)]
+    public void BatchStepsAllocateNothing(int batch, int threads, bool wide = false)
     {
-        var model = new ShapeT(3);
-        var trainer = model.CreateTrainer(new Adam(1e-3f), Loss.MeanSquaredError, maxSequenceLength: MaxT, threads: threads);
-        float[] xs = Models.Inputs(batch * MaxT * 8, 61), ys = Models.Inputs(batch * MaxT, 62);
+        // ShapeT's layers step one kernel per sequence; WidePeep_5_72_2_2's groups run through InputProjection.ProjectAdd
+        ILstmTrainer trainer = wide
+            ? new WidePeep_5_72_2_2(3).CreateTrainer(new Adam(1e-3f), Loss.MeanSquaredError, maxSequenceLength: MaxT, threads: threads)
+            : new ShapeT(3).CreateTrainer(new Adam(1e-3f), Loss.MeanSquaredError, maxSequenceLength: MaxT, threads: threads);
+        int inputs = wide ? 5 : 8, outputs = wide ? 2 : 1;
+        float[] xs = Models.Inputs(batch * MaxT * inputs, 61), ys = Models.Inputs(batch * MaxT * outputs, 62);
         long onWorkers = 0;
         // the calling thread's bytes, and the workers' (each worker thread counts its own, summed over the process: the
         // trainers of tests running beside this one allocate nothing on their workers either, their buffers being made
@@ -172,7 +182,7 @@ public sealed class BatchTrainingTests(ITestOutputHelper output)
             for (int k = 0; k < 20; k++) trainer.Step(xs, ys, batch);
             onWorkers = BatchWorkers.WorkerAllocatedBytes - before;
         });
-        trainer.Dispose();
+        ((IDisposable)trainer).Dispose();
         Assert.Equal(0, onCaller);
         Assert.Equal(0, onWorkers);
     }
@@ -216,3 +226,9 @@ public sealed class BatchWorkerLifetimeTests(ITestOutputHelper output)
         Assert.True(after <= before + 5, $"{after - before} more threads than before 100 abandoned trainers");
     }
 }
+
+// Layers whose W_hh is larger than L1 (4 · 80 · 72 floats, 4 · 80 · 40 and 4 · 64 · 64 on AVX-512): training runs a group's
+// recurrent product as InputProjection.ProjectAdd and then the cell alone (ModelPlan.TrainGroupProduct).
+[LstmModel(InputSize = 5, HiddenSize = 72, NumLayers = 2, Peepholes = true, OutputSize = 2)] public partial class WidePeep_5_72_2_2 { }
+[LstmModel(InputSize = 3, HiddenSize = 80, ProjSize = 40, OutputSize = 1)] public partial class WideProj_3_80_P40 { }
+[LstmModel(InputSize = 4, HiddenSize = 64, RecurrentDropout = 0.2f, OutputSize = 1)] public partial class WideRecDrop_4_64_1 { }

@@ -10,7 +10,8 @@ namespace LstmGen.Tests.Generator;
 /// kernel file). The budgets sit a few percent above what the generator writes today (issue 15's table is in
 /// docs/generator.md); when a change needs more, raise the budget in the same commit and say why. Raised for issue
 /// 17: the training walks run a group of sequences side by side (loops over the group in every layer's forward and
-/// backward code), 35–80 lines more per model.
+/// backward code), 35–80 lines more per model; Large 280 more for its training cell kernels (a layer whose W_hh
+/// outgrows L1 runs a group's recurrent product through InputProjection.ProjectAdd, then the cell alone).
 /// </summary>
 public sealed class LineBudgetTests(ITestOutputHelper output)
 {
@@ -22,7 +23,7 @@ public sealed class LineBudgetTests(ITestOutputHelper output)
     // the audio shapes: 1 → 16 keeps straight-line steps on every width (its chain bounds it), 1 → 40 loops
     [InlineData("Audio16", 2_500, "InputSize = 1, HiddenSize = 16, OutputSize = 1")]
     [InlineData("Audio40", 2_350, "InputSize = 1, HiddenSize = 40, OutputSize = 1")]
-    [InlineData("Large", 1_950, "InputSize = 256, HiddenSize = 256")]
+    [InlineData("Large", 2_250, "InputSize = 256, HiddenSize = 256")]
     public void OneModelStaysWithinItsBudget(string name, int budget, string arguments)
     {
         int lines = GeneratedLines($"[LstmModel({arguments})] public partial class {name} {{ }}");
