@@ -8,9 +8,10 @@ public sealed partial class LstmGenerator
 {
     /// <summary>
     /// Emits, inside one width's kernel class, the training kernels: the forward pass that keeps activations
-    /// (<c>TrainSequence</c>) and back-propagation through time (<c>BackwardSequence</c>), docs/maths.md §4.
-    /// Buffers are laid out by the trainer (see <c>Trainer</c> in <see cref="Emitter"/>): per layer h_0..h_T, c_0..c_T,
-    /// the gates i, f, g, o and tanh(c_t) of every step, each row padded to TrainHq floats.
+    /// (<c>TrainGroup</c>) and back-propagation through time (<c>BackwardGroup</c>), docs/maths.md §4, for a group of
+    /// sequences side by side. Buffers are laid out by the trainer (see <c>Trainer</c> in <see cref="Emitter"/>), one per
+    /// sequence of the group, a run-time stride apart: per layer h_0..h_T, c_0..c_T, the gates i, f, g, o and tanh(c_t) of
+    /// every step, each row padded to TrainHq floats.
     /// </summary>
     internal sealed class BackwardEmitter
     {
@@ -58,7 +59,7 @@ public sealed partial class LstmGenerator
         /// <summary>This width's part: the forward pass that keeps activations (it runs the width's kernels).</summary>
         public void Emit()
         {
-            EmitTrainSequence();
+            EmitTrainGroup();
             foreach (int k in LayerIndexByInputs())
                 EmitTrainLayer(_plan.Tiling(k, _v!));
         }
@@ -69,7 +70,7 @@ public sealed partial class LstmGenerator
         /// </summary>
         public void EmitBackward()
         {
-            EmitBackwardSequence();
+            EmitBackwardGroup();
             foreach (int k in LayerIndexByInputs())
                 EmitBackwardLayer(_plan.LayerInputs(k));
         }
@@ -88,7 +89,7 @@ public sealed partial class LstmGenerator
             : _plan.TrainHasOut(k - 1) ? (Tb($"TrainOut({N(k - 1)}, maxT)"), N(Row))
             : (Tb($"TrainHs({N(k - 1)}, maxT) + TrainHq"), "TrainHq");
 
-        private void EmitTrainSequence()
+        private void EmitTrainGroup()
         {
             _w.Line("/// <summary>");
             _w.Line("/// Forward pass over n steps for training, for <paramref name=\"count\"/> sequences side by side: sequence s keeps every layer's");
@@ -134,7 +135,7 @@ public sealed partial class LstmGenerator
             _w.Line();
         }
 
-        private void EmitBackwardSequence()
+        private void EmitBackwardGroup()
         {
             _w.Line("/// <summary>");
             _w.Line("/// Back-propagation through time over n steps for <paramref name=\"count\"/> sequences at once, from the top layer down:");
