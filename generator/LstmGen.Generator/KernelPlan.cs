@@ -128,12 +128,13 @@ internal sealed class LayerPlan
     public int BiasLength => Shape.BiasLength;
 
     /// <summary>
-    /// Independent partial sums per accumulator over <paramref name="columns"/> columns: split the FMA chain while
-    /// the whole layer is one tile and the extra accumulators still fit the register budget.
+    /// Independent partial sums per accumulator over <paramref name="columns"/> columns: split the FMA chain while the
+    /// extra accumulators still fit the register budget. Also for a layer of several tiles (each tile's chains are then
+    /// shorter): 1 → 40 on AVX2, five tiles of one block, went from 301 to 286 ns a step with two chains per accumulator.
     /// </summary>
     public int Splits(int columns)
     {
-        if (Tiles != 1 || columns < 8 || Width.IsScalar) return 1;
+        if (columns < 8 || Width.IsScalar) return 1;
         return Math.Max(1, Math.Min(4, Width.AccumulatorBudget / VectorsPerTile));
     }
 
