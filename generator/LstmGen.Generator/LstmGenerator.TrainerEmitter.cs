@@ -176,7 +176,7 @@ public sealed partial class LstmGenerator
             _w.Line("private global::LstmGen.AlignedBuffer? _chunkGradients; // MaxChunks · ParameterCount, created at the first batch of two or more");
             _w.Line("private readonly double[] _chunkLoss = new double[MaxChunks];");
             _w.Line("private readonly global::LstmGen.Training.BatchWorkers _workers;");
-            _w.Line("private int _steps, _targetRows, _perStep, _batch, _chunks, _group;");
+            _w.Line("private int _steps, _targetRows, _perStep, _batch, _chunks;");
             _w.Line("private float _scale;");
             if (_plan.Reduced)
             {
@@ -277,8 +277,8 @@ public sealed partial class LstmGenerator
                 _w.Line("for (int b = 0; b < batchSize; b++) _maskSeeds[b] = _random.NextUInt64();");
             }
             _w.Line("if (_chunks > 1 && _chunkGradients == null) _chunkGradients = new global::LstmGen.AlignedBuffer(MaxChunks * ParameterCount);");
-            _w.Line("_group = global::System.Math.Min(GroupSize, (batchSize + _chunks - 1) / _chunks); // the largest group a chunk runs");
-            _w.Line("for (int w = 0; w < global::System.Math.Min(_workers.Threads, _chunks); w++) Buffer(w, _group); // created here, so a worker thread never allocates");
+            _w.Line("int group = global::System.Math.Min(GroupSize, (batchSize + _chunks - 1) / _chunks); // the largest group a chunk runs");
+            _w.Line("for (int w = 0; w < global::System.Math.Min(_workers.Threads, _chunks); w++) Buffer(w, group); // created here, so a worker thread never allocates");
             _w.Line("_workers.Run(this, _chunks, inputs, targets);");
             _w.Line("double total = 0;");
             _w.Line("for (int k = 0; k < _chunks; k++) total += _chunkLoss[k];");

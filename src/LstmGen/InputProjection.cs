@@ -10,6 +10,7 @@ namespace LstmGen;
 /// packed layout of one vector width (docs/maths.md §1, docs/generator.md "Packed layout"): the input half of every step
 /// as one blocked matrix product, so the recurrence that follows reads only W_hh. Generated code calls it from the
 /// sequence <c>Forward</c> and from training; its sizes are arguments, as the loops are long enough not to need constants.
+/// Training also runs the recurrent product of a group of sequences through it (<see cref="ProjectAdd"/>).
 /// </summary>
 /// <remarks>
 /// Each G element is the bias plus the input columns in order, one fused multiply-add each (where the hardware has
@@ -95,8 +96,10 @@ public static class InputProjection
 
     private readonly record struct Shape(int Inputs, int Tiles, int VectorsPerTile, int TileStride, int GStride);
 
-    /// <summary>Two vectors of one tile at a time (so a block of four steps keeps eight accumulators), tile by tile.</summary>
-    /// <summary>G rows from the bias (<paramref name="add"/> false), or added to the values they hold (true: <paramref name="bias"/> unused).</summary>
+    /// <summary>
+    /// Two vectors of one tile at a time (so a block of four steps keeps eight accumulators), tile by tile. G rows start
+    /// from the bias (<paramref name="add"/> false), or from the values they hold (true: <paramref name="bias"/> unused).
+    /// </summary>
     private static void Project<TW, TV>(ref float w, ref float bias, ref float x, int xStride, int n, ref float g, Shape s, bool add)
         where TW : struct, IWidth<TV> where TV : struct
     {
