@@ -200,6 +200,9 @@ internal static class KernelNames
     /// <summary>The training cell update alone, from complete pre-activations (a group of sequences, whose products are InputProjection.ProjectAdd).</summary>
     public static string CellTrain(ModelPlan m, LayerPlan p) => $"CellTrain_{p.RecurrentKey}{Peep(m)}";
 
+    /// <summary>The inference cell update alone, from complete pre-activations (an int8 model's, whose products are the runtime's Int8Product).</summary>
+    public static string CellOnly(ModelPlan m, LayerPlan p) => $"CellOnly_{p.RecurrentKey}{Peep(m)}";
+
     /// <summary>h = W_hr·m (proj_size).</summary>
     public static string ProjectOut(ModelPlan m) => $"ProjectOut_{N(m.P)}x{N(m.H)}";
 

@@ -83,7 +83,9 @@ public sealed partial class LstmGenerator
                 var plan = Plan(k);
                 if (!_plan.Bidirectional && !Reduced)
                     EmitCell(plan, recurrentOnly: false, batch: Batch);
-                if (!_plan.ForwardStreamsTogether) // the recurrence of ForwardChunk
+                if (!_plan.ForwardStreamsTogether && Int8) // int8: the recurrent product is the runtime's Int8Product, then the cell alone
+                    EmitCell(plan, recurrentOnly: true, cellOnly: true);
+                else if (!_plan.ForwardStreamsTogether) // the recurrence of ForwardChunk
                     EmitCell(plan, recurrentOnly: true, reduced: Reduced);
                 EmitCell(plan, recurrentOnly: true, training: true);
                 if (_plan.TrainGroupProduct(plan)) // a group of sequences: the product is InputProjection.ProjectAdd, then the cell alone
@@ -177,7 +179,7 @@ public sealed partial class LstmGenerator
         // Arguments of the inference kernels: offsets in the inference layout (reduced for bf16/int8 models).
         private string W(int unit) => $"ref {Unsafe}.Add(ref w, {N(_plan.PackedWeightOffset(_v, unit, Reduced))})";
         private string B(int unit) => $"ref {Unsafe}.Add(ref w, {N(_plan.PackedBiasOffset(_v, unit, Reduced))})";
-        /// <summary>The int8 scale argument (with its trailing comma), or nothing for other storage types.</summary>
+        /// <summary>The int8 W_ih scales argument of the input projection (with its trailing comma), or nothing for other storage types.</summary>
         private string ScaleArg(int unit) => Int8 ? $"ref {Unsafe}.Add(ref w, {N(_plan.PackedScaleOffset(_v, unit, true))}), " : "";
         /// <summary>The argument for the cell's own packed rows (with its trailing comma), or nothing for a cell without them.</summary>
         private string CellRowsArg(int unit) => _cell.PackedRows > 0 ? $"ref {Unsafe}.Add(ref w, {N(_plan.PackedCellOffset(_v, unit, Reduced))}), " : "";
@@ -249,8 +251,20 @@ public sealed partial class LstmGenerator
             int inputs = _plan.UnitInputs(unit);
             string hSlot = "StateZ" + N(unit) + " + " + N(inputs);
             var plan = Plan(unit / D);
-            string wh = $"ref {Unsafe}.Add(ref w, {N(_plan.PackedWeightOffset(_v, unit, Reduced) + plan.RecurrentWeightOffset(Reduced ? Bpe : 4))})";
-            _w.Line(CellCall(plan, recurrentOnly: true, wh, gRow, unit, S(hSlot), S(P > 0 ? "StateM" : "StateHNew")));
+            if (Int8)
+            {
+                // a = G[t] + s_hh·s_h·Σ q·q(h_(t-1)) (Int8Product), then the cell alone
+                string wq = $"ref {Unsafe}.Add(ref w, {N(_plan.PackedWeightOffset(_v, unit, true) + plan.Shape.Int8InputBytes / 4)})";
+                string shh = $"ref {Unsafe}.Add(ref w, {N(_plan.PackedScaleOffset(_v, unit, true) + plan.BiasLength)})";
+                _w.Line($"Int8Product.MultiplyAdd(ref {Unsafe}.As<float, byte>({wq}), {shh}, {S(hSlot)}, {N(plan.Recurrent)}, {N(plan.BiasLength)}, {gRow});");
+                var carriedState = new[] { S(hSlot) }.Concat(_cell.Carried.Select(v => S($"State{v.Pascal}{N(unit)}"))).Concat(new[] { S(P > 0 ? "StateM" : "StateHNew") });
+                _w.Line($"{K}.{KernelNames.CellOnly(_plan, plan)}(ref w, {gRow}, {CellRowsArg(unit)}{string.Join(", ", carriedState)});");
+            }
+            else
+            {
+                string wh = $"ref {Unsafe}.Add(ref w, {N(_plan.PackedWeightOffset(_v, unit, Reduced) + plan.RecurrentWeightOffset(Reduced ? Bpe : 4))})";
+                _w.Line(CellCall(plan, recurrentOnly: true, wh, gRow, unit, S(hSlot), S(P > 0 ? "StateM" : "StateHNew")));
+            }
             if (P > 0) _w.Line($"{K}.{KernelNames.ProjectOut(_plan)}({WR(unit)}, {S("StateM")}, {S("StateHNew")});");
             _w.Line($"Copy({S("StateHNew")}, {S(hSlot)}, {N(Hp)});");
         }
@@ -372,7 +386,7 @@ public sealed partial class LstmGenerator
         /// </summary>
         private void EmitCell(LayerPlan plan, bool recurrentOnly, bool training = false, int batch = 1, bool reduced = false, bool cellOnly = false)
         {
-            string name = cellOnly ? KernelNames.CellTrain(_plan, plan) : recurrentOnly ? KernelNames.Recur(_plan, plan, training, reduced) : KernelNames.Cell(_plan, plan, batch);
+            string name = cellOnly ? (training ? KernelNames.CellTrain(_plan, plan) : KernelNames.CellOnly(_plan, plan)) : recurrentOnly ? KernelNames.Recur(_plan, plan, training, reduced) : KernelNames.Cell(_plan, plan, batch);
             Shared(name, () => EmitCellBody(name, plan, recurrentOnly, training, batch, reduced, cellOnly));
         }
 
@@ -381,11 +395,11 @@ public sealed partial class LstmGenerator
         {
             string name = recurrentOnly ? KernelNames.Recur(_plan, plan, training: false, Reduced) : KernelNames.Cell(_plan, plan, Batch);
             var state = new[] { z }.Concat(_cell.Carried.Select(v => S($"State{v.Pascal}{N(unit)}"))).Concat(new[] { hOut });
-            return $"{K}.{name}({weights}, {init}, {ScaleArg(unit)}{CellRowsArg(unit)}{string.Join(", ", state)});";
+            return $"{K}.{name}({weights}, {init}, {CellRowsArg(unit)}{string.Join(", ", state)});";
         }
 
         /// <remarks>
-        /// bf16 and int8 weights (<paramref name="reduced"/>) come only in the recurrence of one stream: those models run
+        /// bf16 weights (<paramref name="reduced"/>) come only in the recurrence of one stream: those models run
         /// their Step as one step of the input projection plus this recurrence (EmitReducedStep).
         /// </remarks>
         /// <param name="cellOnly">No columns: init holds the whole pre-activation (a training group's G[t] after
@@ -402,10 +416,11 @@ public sealed partial class LstmGenerator
             // The training recurrence is always a loop: a training step's time goes to the backward products and the
             // hoisted projections, not to the latency of one step's chain.
             bool unrolled = !training && plan.UnrollColumns(columns);
-            bool int8 = reduced && Int8;
             // weight offsets: floats into a float ref, or bytes into a byte ref for reduced storage
             int bytes = reduced ? Bpe : 1;
-            _w.Line(cellOnly
+            _w.Line(cellOnly && !training
+                ? "/// <summary>One step of the cell alone, from complete pre-activations in init (an int8 model's G[t] plus its recurrent product, Int8Product).</summary>"
+                : cellOnly
                 ? $"/// <summary>One training step of the cell alone, from complete pre-activations in init (G[t] + W_hh·h_(t-1), summed for a group of sequences by InputProjection.ProjectAdd); keeps {_cell.KeptDescription}.</summary>"
                 : training
                 ? $"/// <summary>One training step of the recurrence: as Recur, and also keeps {_cell.KeptDescription} for the backward pass.</summary>"
@@ -415,10 +430,8 @@ public sealed partial class LstmGenerator
                 ? $"/// <summary>One step of one layer for all {N(batch)} streams ({string.Join(", ", new[] { "z" }.Concat(_cell.Carried.Select(v => v.Symbol)))} and hOut of stream b are b·StreamStride apart), {N(streams)} at a time: each weight load feeds {N(streams)} FMAs.</summary>"
                 : "/// <summary>One step of one layer: a = (b_ih + b_hh) + W·[x; h_(t-1)], then the cell update.</summary>");
             if (reduced)
-                _w.Line(int8
-                    ? $"/// <remarks>Int8 weights: each 32-bit load holds the {(_cell.Gates == 4 ? "four" : N(_cell.Gates))} gates of a block, converted to float in registers; the sums run in float32 and are scaled per row (s_hh) at the end.</remarks>"
-                    : "/// <remarks>bf16 weights: each 32-bit load holds two gate vectors, widened to float32 in registers by a shift and a mask.</remarks>");
-            _w.Open($"internal static void {name}(ref float w, ref float init, {(int8 ? "ref float scale, " : "")}{_cell.PackedParameter}ref float z, {_cell.CarriedParameters}ref float hOut{(training ? _cell.KeptParameters : "")})");
+                _w.Line("/// <remarks>bf16 weights: each 32-bit load holds two gate vectors, widened to float32 in registers by a shift and a mask.</remarks>");
+            _w.Open($"internal static void {name}(ref float w, ref float init, {_cell.PackedParameter}ref float z, {_cell.CarriedParameters}ref float hOut{(training ? _cell.KeptParameters : "")})");
             bool tileLoop = plan.Tiles > 1;
             bool groupLoop = batch / streams > 1;
             if (reduced)
@@ -433,8 +446,6 @@ public sealed partial class LstmGenerator
             if (columns > 0)
                 _w.Line(reduced ? $"ref byte wt = ref {Unsafe}.Add(ref wb, {tileW});" : $"ref float wt = ref {Unsafe}.Add(ref w, {tileW});");
             _w.Line($"ref float it = ref {Unsafe}.Add(ref init, {(tileLoop ? "tile * " + N(vectors * lanes) : "0")});");
-            if (int8)
-                _w.Line($"ref float st = ref {Unsafe}.Add(ref scale, {(tileLoop ? "tile * " + N(vectors * lanes) : "0")}); // per row: s_ih·2^-24, then s_hh·2^-24");
             string zr = "z", hr = "hOut";
             var carried = _cell.Carried.Select(v => v.Symbol).ToList();
             if (groupLoop)
@@ -460,12 +471,10 @@ public sealed partial class LstmGenerator
             // the start-value row of accumulator k: the gates' own accumulators start from it, the cell's extra ones from zero
             int StartRow(int k) => k % perBlock < gates ? k / perBlock * gates + k % perBlock : -1;
 
-            _w.Line(int8
-                ? "// a = 0: the int8 sums are scaled per row before the start value (bias or hoisted input projection) is added"
-                : "// a = start value (bias or hoisted input projection), one accumulator per gate and block of units" + (streams > 1 ? " and stream" : ""));
+            _w.Line("// a = start value (bias or hoisted input projection), one accumulator per gate and block of units" + (streams > 1 ? " and stream" : ""));
             for (int st = 0; st < streams; st++)
                 for (int k = 0; k < accumulators; k++)
-                    _w.Line($"{_v.Type} {Acc(0, st, k)} = {(int8 || StartRow(k) < 0 ? _v.Zero : _v.Load("it", N(StartRow(k) * lanes)))};");
+                    _w.Line($"{_v.Type} {Acc(0, st, k)} = {(StartRow(k) < 0 ? _v.Zero : _v.Load("it", N(StartRow(k) * lanes)))};");
             for (int p = 1; p < splits; p++)
             {
                 _w.Line($"// partial sum {N(p)}: an independent FMA chain, added in after the column loop");
@@ -479,7 +488,7 @@ public sealed partial class LstmGenerator
                 int T(int v) => Target(v, hColumn);
                 if (reduced && streams == 1)
                 {
-                    // widen a group (two bf16 or four int8 vectors) and use it at once: few widened vectors are live
+                    // widen a pair of bf16 vectors and use it at once: few widened vectors are live
                     _w.Line($"zj = {_v.Broadcast(VectorWidth.At(zr, columnOffsetInZ))};");
                     EmitDecode(weightRef, weightOffset, vectors, v => "wv" + N(v), v =>
                         _w.Line($"{Acc(partial, 0, T(v))} = {_v.MulAdd("wv" + N(v), "zj", Acc(partial, 0, T(v)))};"));
@@ -559,24 +568,6 @@ public sealed partial class LstmGenerator
                     _w.Line($"{Acc(0, 0, v)} = {sum};");
                 }
             }
-            if (int8)
-            {
-                _w.Line("// a = s_hh·2^-24 · Σ + start value");
-                for (int v = 0; v < vectors; v++)
-                {
-                    // the h rows of weight vector v were summed into accumulator Target(v, true), which starts from row StartRow
-                    int k = Target(v, hColumn: true);
-                    _w.Line($"{_v.Type} ks{N(v)} = {_v.Load("st", N(gates * plan.PaddedHidden + v * lanes))};");
-                    _w.Line($"{_v.Type} kb{N(v)} = {(StartRow(k) < 0 ? _v.Zero : _v.Load("it", N(StartRow(k) * lanes)))};");
-                    for (int st = 0; st < streams; st++)
-                        _w.Line($"{Acc(0, st, k)} = {_v.MulAdd(Acc(0, st, k), "ks" + N(v), "kb" + N(v))};");
-                }
-                // an accumulator no h row is summed into (a cell's x-only one) is its start value
-                foreach (int k in Enumerable.Range(0, accumulators).Where(k => StartRow(k) >= 0 && Enumerable.Range(0, vectors).All(v => Target(v, true) != k)))
-                    for (int st = 0; st < streams; st++)
-                        _w.Line($"{Acc(0, st, k)} = {_v.Load("it", N(StartRow(k) * lanes))};");
-            }
-
             string half = _v.Broadcast("0.5f");
             _w.Line($"{_v.Type} half = {half};");
             for (int st = 0; st < streams; st++)
@@ -602,17 +593,13 @@ public sealed partial class LstmGenerator
         /// <summary>The locals the decode of reduced weights assigns: the 32-bit load and the mask constant.</summary>
         private void EmitDecodeLocals()
         {
-            if (Int8)
-                _w.Line($"{_v.TypeOf("int")} wi, top8 = {(_v.IsScalar ? "unchecked((int)0xFF000000)" : $"{_v.StaticClass}.Create(unchecked((int)0xFF000000))")};");
-            else
-                _w.Line($"{_v.TypeOf("uint")} wu, top16 = {(_v.IsScalar ? "0xFFFF0000u" : $"{_v.StaticClass}.Create(0xFFFF0000u)")};");
+            _w.Line($"{_v.TypeOf("uint")} wu, top16 = {(_v.IsScalar ? "0xFFFF0000u" : $"{_v.StaticClass}.Create(0xFFFF0000u)")};");
         }
 
         /// <summary>
-        /// Emits the widening of <paramref name="vectors"/> packed gate vectors (bf16 pairs or int8 fours, see LstmPacking)
+        /// Emits the widening of <paramref name="vectors"/> packed gate vectors (bf16 pairs, see LstmPacking)
         /// starting at byte <paramref name="byteOffset"/> of <paramref name="reference"/> into the float variables named by <paramref name="target"/>.
         /// bf16: the low half shifted up is vector 2m, the high half masked is vector 2m+1 (a bf16 is the top of a float32).
-        /// int8: byte g shifted to the top of the lane and converted is q·2^24 for vector 4m+g (the 2^-24 is in the scales).
         /// </summary>
         private void EmitDecode(string reference, string byteOffset, int vectors, Func<int, string> target, Action<int>? use = null)
         {
@@ -622,41 +609,27 @@ public sealed partial class LstmGenerator
                 string at = Add(byteOffset, offset);
                 if (_v.IsScalar) return $"{Unsafe}.ReadUnaligned<{type}>(ref {Unsafe}.Add(ref {reference}, {at}))";
                 string u = int.TryParse(at, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out _) ? at : $"(nuint)({at})";
-                return $"{_v.StaticClass}.As{(type == "uint" ? "UInt32" : "Int32")}({_v.StaticClass}.LoadUnsafe(ref {reference}, {u}))";
+                return $"{_v.StaticClass}.AsUInt32({_v.StaticClass}.LoadUnsafe(ref {reference}, {u}))";
             }
             string Float(string bits) => _v.IsScalar ? $"BitConverter.UInt32BitsToSingle({bits})" : $"{_v.StaticClass}.AsSingle({bits})";
-            string Convert(string value) => _v.IsScalar ? $"(float)({value})" : $"{_v.StaticClass}.ConvertToSingle({value})";
-            if (Int8)
+            for (int m = 0; m < vectors / 2; m++)
             {
-                for (int m = 0; m < vectors / 4; m++)
-                {
-                    _w.Line($"wi = {Load("int", m * 4 * lanes)};");
-                    _w.Line($"{target(4 * m)} = {Convert("wi << 24")};");
-                    _w.Line($"{target(4 * m + 1)} = {Convert("(wi << 16) & top8")};");
-                    _w.Line($"{target(4 * m + 2)} = {Convert("(wi << 8) & top8")};");
-                    _w.Line($"{target(4 * m + 3)} = {Convert("wi & top8")};");
-                    if (use is not null) for (int v = 4 * m; v < 4 * m + 4; v++) use(v);
-                }
-            }
-            else
-            {
-                for (int m = 0; m < vectors / 2; m++)
-                {
-                    _w.Line($"wu = {Load("uint", m * 4 * lanes)};");
-                    _w.Line($"{target(2 * m)} = {Float("wu << 16")};");
-                    _w.Line($"{target(2 * m + 1)} = {Float("wu & top16")};");
-                    if (use is not null) { use(2 * m); use(2 * m + 1); }
-                }
+                _w.Line($"wu = {Load("uint", m * 4 * lanes)};");
+                _w.Line($"{target(2 * m)} = {Float("wu << 16")};");
+                _w.Line($"{target(2 * m + 1)} = {Float("wu & top16")};");
+                if (use is not null) { use(2 * m); use(2 * m + 1); }
             }
         }
 
         /// <summary>
         /// The call of a layer's hoisted input projection over n steps: the runtime's InputProjection, for every weight
-        /// storage (a long blocked product, which does not need constant sizes; bf16 and int8 weights are widened on load).
+        /// storage (a long blocked product, which does not need constant sizes; bf16 weights are widened on load; int8 ones are the runtime's Int8Product).
         /// </summary>
         internal static string ProjectCall(ModelPlan model, LayerPlan plan, bool reduced, string w, string bias, string scaleArg, string x, string xStride, string g, string steps = "n")
         {
-            string method = !reduced ? "Project" : model.Int8 ? "ProjectInt8" : "ProjectBFloat16";
+            if (reduced && model.Int8) // the int8 products' order does not depend on the tiling: see Int8Product
+                return $"InputProjection.ProjectInt8({w}, {bias}, {scaleArg}{x}, {xStride}, {steps}, {g}, {N(plan.Inputs)}, {N(model.Cell.Gates * plan.PaddedHidden)});";
+            string method = !reduced ? "Project" : "ProjectBFloat16";
             return $"InputProjection.{method}({w}, {bias}, {scaleArg}{x}, {xStride}, {steps}, {g}, {N(plan.Width.Lanes)}, {N(plan.Inputs)}, {N(plan.Tiles)}, " +
                    $"{N(plan.VectorsPerTile)}, {N(plan.TileStride)}, {N(model.Cell.Gates * plan.PaddedHidden)});";
         }

@@ -176,9 +176,13 @@ internal sealed class ModelPlan
     internal int PaddedProjection(VectorWidth width) => (P + width.Lanes - 1) / width.Lanes * width.Lanes;
     internal int PackedProjLength(VectorWidth width) => P > 0 ? Align16(H * PaddedProjection(width)) : 0;
 
-    /// <summary>Floats the packed gate weights of a plan take: 4-byte floats, or bf16/int8 bytes counted in floats.</summary>
-    internal int PackedWeightFloats(LayerPlan plan, bool reduced) => reduced ? plan.WeightLength * WeightStorageValues.Bytes(Storage) / 4 : plan.WeightLength;
-    /// <summary>Runs of per-row int8 scales, each laid out like the bias: s_ih·2⁻²⁴, then s_hh·2⁻²⁴ (LstmPacking.PackLayerInt8).</summary>
+    /// <summary>
+    /// Floats the packed gate weights of a plan take: 4-byte floats, bf16 bytes counted in floats, or int8's two products
+    /// (W_ih, then W_hh, in the runtime's Int8Product order, which does not depend on the tiling).
+    /// </summary>
+    internal int PackedWeightFloats(LayerPlan plan, bool reduced) =>
+        !reduced ? plan.WeightLength : Int8 ? plan.Shape.Int8Length / 4 : plan.WeightLength * WeightStorageValues.Bytes(Storage) / 4;
+    /// <summary>Runs of per-row int8 scales, each laid out like the bias: s_ih, then s_hh (LstmPacking.PackLayerInt8).</summary>
     internal const int Int8ScaleRuns = 2;
     internal int PackedScaleLength(VectorWidth width, int unit, bool reduced) => reduced && Int8 ? Align16(Int8ScaleRuns * Tiling(unit / D, width).BiasLength) : 0;
 

@@ -70,28 +70,36 @@ public static class InputProjection
     {
         var shape = new Shape(inputs, tiles, vectorsPerTile, tileStride, gStride);
         ref byte wb = ref Unsafe.As<float, byte>(ref w);
-        if (lanes == 16 && Vector512.IsHardwareAccelerated) ProjectReduced<BFloat16Weights, Width512, Vector512<float>>(ref wb, ref bias, ref bias, ref x, xStride, n, ref g, shape);
-        else if (lanes == 8 && Vector256.IsHardwareAccelerated) ProjectReduced<BFloat16Weights, Width256, Vector256<float>>(ref wb, ref bias, ref bias, ref x, xStride, n, ref g, shape);
-        else if (lanes == 4 && Vector128.IsHardwareAccelerated) ProjectReduced<BFloat16Weights, Width128, Vector128<float>>(ref wb, ref bias, ref bias, ref x, xStride, n, ref g, shape);
-        else if (lanes == 1) ProjectReduced<BFloat16Weights, Width1, float>(ref wb, ref bias, ref bias, ref x, xStride, n, ref g, shape);
+        if (lanes == 16 && Vector512.IsHardwareAccelerated) ProjectReduced<BFloat16Weights, Width512, Vector512<float>>(ref wb, ref bias, ref x, xStride, n, ref g, shape);
+        else if (lanes == 8 && Vector256.IsHardwareAccelerated) ProjectReduced<BFloat16Weights, Width256, Vector256<float>>(ref wb, ref bias, ref x, xStride, n, ref g, shape);
+        else if (lanes == 4 && Vector128.IsHardwareAccelerated) ProjectReduced<BFloat16Weights, Width128, Vector128<float>>(ref wb, ref bias, ref x, xStride, n, ref g, shape);
+        else if (lanes == 1) ProjectReduced<BFloat16Weights, Width1, float>(ref wb, ref bias, ref x, xStride, n, ref g, shape);
         else throw new ArgumentOutOfRangeException(nameof(lanes), lanes, "The packing's vector width must be one the hardware accelerates (16, 8 or 4 floats), or 1.");
     }
 
     /// <summary>
-    /// As <see cref="Project"/>, on a layer packed with int8 weights (<see cref="LstmPacking.PackLayerInt8"/>): per row,
-    /// G = s_ih·2⁻²⁴·Σ_j (q_j·2²⁴)·x_j + bias, the sum taken in float32 from zero over the columns in order.
-    /// <c>scale</c> holds the packed W_ih row scales (times 2⁻²⁴), laid out like the bias.
+    /// The input projection of an int8 layer (<see cref="LstmPacking.PackLayerInt8"/>): per step,
+    /// G[t] = bias + s_ih·s_x·Σ_j q_j·q(x_t)_j, x_t quantized to 8 bits with its own scale (<see cref="Int8Product"/>).
     /// </summary>
+    /// <param name="w">The layer's int8 pack: its W_ih product comes first.</param>
+    /// <param name="bias">The packed summed bias.</param>
+    /// <param name="scale">The W_ih row scales, laid out like the bias.</param>
+    /// <param name="x">Input rows, <paramref name="xStride"/> apart.</param>
+    /// <param name="xStride">Floats from x_t to x_(t+1).</param>
+    /// <param name="n">Steps.</param>
+    /// <param name="g">G rows, <paramref name="gStride"/> apart.</param>
+    /// <param name="inputs">The layer's input size.</param>
+    /// <param name="gStride">Floats from G[t] to G[t+1]: the rows of one step (the bias's length).</param>
     public static void ProjectInt8(ref float w, ref float bias, ref float scale, ref float x, int xStride, int n, ref float g,
-        int lanes, int inputs, int tiles, int vectorsPerTile, int tileStride, int gStride)
+        int inputs, int gStride)
     {
-        var shape = new Shape(inputs, tiles, vectorsPerTile, tileStride, gStride);
         ref byte wb = ref Unsafe.As<float, byte>(ref w);
-        if (lanes == 16 && Vector512.IsHardwareAccelerated) ProjectReduced<Int8Weights, Width512, Vector512<float>>(ref wb, ref bias, ref scale, ref x, xStride, n, ref g, shape);
-        else if (lanes == 8 && Vector256.IsHardwareAccelerated) ProjectReduced<Int8Weights, Width256, Vector256<float>>(ref wb, ref bias, ref scale, ref x, xStride, n, ref g, shape);
-        else if (lanes == 4 && Vector128.IsHardwareAccelerated) ProjectReduced<Int8Weights, Width128, Vector128<float>>(ref wb, ref bias, ref scale, ref x, xStride, n, ref g, shape);
-        else if (lanes == 1) ProjectReduced<Int8Weights, Width1, float>(ref wb, ref bias, ref scale, ref x, xStride, n, ref g, shape);
-        else throw new ArgumentOutOfRangeException(nameof(lanes), lanes, "The packing's vector width must be one the hardware accelerates (16, 8 or 4 floats), or 1.");
+        for (int t = 0; t < n; t++)
+        {
+            ref float gt = ref Unsafe.Add(ref g, t * gStride);
+            Unsafe.CopyBlockUnaligned(ref Unsafe.As<float, byte>(ref gt), ref Unsafe.As<float, byte>(ref bias), (uint)gStride * 4);
+            Int8Product.MultiplyAdd(ref wb, ref scale, ref Unsafe.Add(ref x, t * xStride), inputs, gStride, ref gt);
+        }
     }
 
     private readonly record struct Shape(int Inputs, int Tiles, int VectorsPerTile, int TileStride, int GStride);
@@ -169,11 +177,11 @@ public static class InputProjection
     }
 
     /// <summary>
-    /// Groups of four vectors of one tile (two bf16 pairs, or one int8 four), each widening feeding every step of a
+    /// Groups of four vectors of one tile (two bf16 pairs), each widening feeding every step of a
     /// block: four steps with AVX-512's 32 registers (sixteen accumulators), two on the other widths (eight); then the
     /// steps left over. Every G element is the start value plus the columns in order, on every path.
     /// </summary>
-    private static void ProjectReduced<TS, TW, TV>(ref byte w, ref float bias, ref float scale, ref float x, int xStride, int n, ref float g, Shape s)
+    private static void ProjectReduced<TS, TW, TV>(ref byte w, ref float bias, ref float x, int xStride, int n, ref float g, Shape s)
         where TS : struct, IWeightStorage where TW : struct, IWidth<TV> where TV : struct
     {
         int lanes = TW.Lanes, columnBytes = s.VectorsPerTile * lanes * TS.Bytes, block = TW.Lanes == 16 ? 4 : 2, blocked = n - n % block;
@@ -186,8 +194,8 @@ public static class InputProjection
                 for (int t = 0; t < blocked; t += block)
                 {
                     ref float xt = ref Unsafe.Add(ref x, t * xStride);
-                    TV a00 = Start<TS, TW, TV>(ref bias, vector), a01 = Start<TS, TW, TV>(ref bias, vector + lanes);
-                    TV a02 = Start<TS, TW, TV>(ref bias, vector + 2 * lanes), a03 = Start<TS, TW, TV>(ref bias, vector + 3 * lanes);
+                    TV a00 = TW.Load(ref bias, vector), a01 = TW.Load(ref bias, vector + lanes);
+                    TV a02 = TW.Load(ref bias, vector + 2 * lanes), a03 = TW.Load(ref bias, vector + 3 * lanes);
                     TV a10 = a00, a11 = a01, a12 = a02, a13 = a03, a20 = a00, a21 = a01, a22 = a02, a23 = a03, a30 = a00, a31 = a01, a32 = a02, a33 = a03;
                     for (int j = 0; j < s.Inputs; j++)
                     {
@@ -205,12 +213,12 @@ public static class InputProjection
                         }
                     }
                     ref float gt = ref Unsafe.Add(ref g, t * s.GStride + vector);
-                    Finish<TS, TW, TV>(ref gt, ref bias, ref scale, vector, a00, a01, a02, a03);
-                    Finish<TS, TW, TV>(ref Unsafe.Add(ref gt, s.GStride), ref bias, ref scale, vector, a10, a11, a12, a13);
+                    Finish<TS, TW, TV>(ref gt, a00, a01, a02, a03);
+                    Finish<TS, TW, TV>(ref Unsafe.Add(ref gt, s.GStride), a10, a11, a12, a13);
                     if (TW.Lanes == 16)
                     {
-                        Finish<TS, TW, TV>(ref Unsafe.Add(ref gt, 2 * s.GStride), ref bias, ref scale, vector, a20, a21, a22, a23);
-                        Finish<TS, TW, TV>(ref Unsafe.Add(ref gt, 3 * s.GStride), ref bias, ref scale, vector, a30, a31, a32, a33);
+                        Finish<TS, TW, TV>(ref Unsafe.Add(ref gt, 2 * s.GStride), a20, a21, a22, a23);
+                        Finish<TS, TW, TV>(ref Unsafe.Add(ref gt, 3 * s.GStride), a30, a31, a32, a33);
                     }
                 }
             }
@@ -228,10 +236,10 @@ public static class InputProjection
                 ref byte wp = ref Unsafe.Add(ref w, FourOffset(q, foursPerTile, s.TileStride, lanes) * TS.Bytes);
                 ref byte wq = ref Unsafe.Add(ref w, FourOffset(q + 1, foursPerTile, s.TileStride, lanes) * TS.Bytes);
                 int vector = q * 4 * lanes;
-                TV a0 = Start<TS, TW, TV>(ref bias, vector), a1 = Start<TS, TW, TV>(ref bias, vector + lanes);
-                TV a2 = Start<TS, TW, TV>(ref bias, vector + 2 * lanes), a3 = Start<TS, TW, TV>(ref bias, vector + 3 * lanes);
-                TV a4 = Start<TS, TW, TV>(ref bias, vector + 4 * lanes), a5 = Start<TS, TW, TV>(ref bias, vector + 5 * lanes);
-                TV a6 = Start<TS, TW, TV>(ref bias, vector + 6 * lanes), a7 = Start<TS, TW, TV>(ref bias, vector + 7 * lanes);
+                TV a0 = TW.Load(ref bias, vector), a1 = TW.Load(ref bias, vector + lanes);
+                TV a2 = TW.Load(ref bias, vector + 2 * lanes), a3 = TW.Load(ref bias, vector + 3 * lanes);
+                TV a4 = TW.Load(ref bias, vector + 4 * lanes), a5 = TW.Load(ref bias, vector + 5 * lanes);
+                TV a6 = TW.Load(ref bias, vector + 6 * lanes), a7 = TW.Load(ref bias, vector + 7 * lanes);
                 for (int j = 0; j < s.Inputs; j++)
                 {
                     TS.Widen4<TW, TV>(ref wp, j * columnBytes, out TV w0, out TV w1, out TV w2, out TV w3);
@@ -240,22 +248,22 @@ public static class InputProjection
                     TS.Widen4<TW, TV>(ref wq, j * columnBytes, out w0, out w1, out w2, out w3);
                     a4 = TW.MulAdd(w0, xj, a4); a5 = TW.MulAdd(w1, xj, a5); a6 = TW.MulAdd(w2, xj, a6); a7 = TW.MulAdd(w3, xj, a7);
                 }
-                Finish<TS, TW, TV>(ref Unsafe.Add(ref gt, vector), ref bias, ref scale, vector, a0, a1, a2, a3);
-                Finish<TS, TW, TV>(ref Unsafe.Add(ref gt, vector + 4 * lanes), ref bias, ref scale, vector + 4 * lanes, a4, a5, a6, a7);
+                Finish<TS, TW, TV>(ref Unsafe.Add(ref gt, vector), a0, a1, a2, a3);
+                Finish<TS, TW, TV>(ref Unsafe.Add(ref gt, vector + 4 * lanes), a4, a5, a6, a7);
             }
             if (q < fours)
             {
                 ref byte wp = ref Unsafe.Add(ref w, FourOffset(q, foursPerTile, s.TileStride, lanes) * TS.Bytes);
                 int vector = q * 4 * lanes;
-                TV a0 = Start<TS, TW, TV>(ref bias, vector), a1 = Start<TS, TW, TV>(ref bias, vector + lanes);
-                TV a2 = Start<TS, TW, TV>(ref bias, vector + 2 * lanes), a3 = Start<TS, TW, TV>(ref bias, vector + 3 * lanes);
+                TV a0 = TW.Load(ref bias, vector), a1 = TW.Load(ref bias, vector + lanes);
+                TV a2 = TW.Load(ref bias, vector + 2 * lanes), a3 = TW.Load(ref bias, vector + 3 * lanes);
                 for (int j = 0; j < s.Inputs; j++)
                 {
                     TS.Widen4<TW, TV>(ref wp, j * columnBytes, out TV w0, out TV w1, out TV w2, out TV w3);
                     TV xj = TW.Splat(Unsafe.Add(ref xt, j));
                     a0 = TW.MulAdd(w0, xj, a0); a1 = TW.MulAdd(w1, xj, a1); a2 = TW.MulAdd(w2, xj, a2); a3 = TW.MulAdd(w3, xj, a3);
                 }
-                Finish<TS, TW, TV>(ref Unsafe.Add(ref gt, vector), ref bias, ref scale, vector, a0, a1, a2, a3);
+                Finish<TS, TW, TV>(ref Unsafe.Add(ref gt, vector), a0, a1, a2, a3);
             }
         }
     }
@@ -265,25 +273,12 @@ public static class InputProjection
     private static int FourOffset(int four, int foursPerTile, int tileStride, int lanes) =>
         four / foursPerTile * tileStride + four % foursPerTile * 4 * lanes;
 
-    /// <summary>A sum's start: the bias for bf16; zero for int8, whose sum is scaled before the bias is added.</summary>
+    /// <summary>Stores four vectors of G.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static TV Start<TS, TW, TV>(ref float bias, int index)
-        where TS : struct, IWeightStorage where TW : struct, IWidth<TV> where TV : struct
-        => TS.Scaled ? TW.Zero : TW.Load(ref bias, index);
-
-    /// <summary>Stores four vectors of G; int8 sums first become Σ·(s_ih·2⁻²⁴) + bias.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Finish<TS, TW, TV>(ref float g, ref float bias, ref float scale, int vector, TV a0, TV a1, TV a2, TV a3)
+    private static void Finish<TS, TW, TV>(ref float g, TV a0, TV a1, TV a2, TV a3)
         where TS : struct, IWeightStorage where TW : struct, IWidth<TV> where TV : struct
     {
         int lanes = TW.Lanes;
-        if (TS.Scaled)
-        {
-            a0 = TW.MulAdd(a0, TW.Load(ref scale, vector), TW.Load(ref bias, vector));
-            a1 = TW.MulAdd(a1, TW.Load(ref scale, vector + lanes), TW.Load(ref bias, vector + lanes));
-            a2 = TW.MulAdd(a2, TW.Load(ref scale, vector + 2 * lanes), TW.Load(ref bias, vector + 2 * lanes));
-            a3 = TW.MulAdd(a3, TW.Load(ref scale, vector + 3 * lanes), TW.Load(ref bias, vector + 3 * lanes));
-        }
         TW.Store(a0, ref g, 0);
         TW.Store(a1, ref g, lanes);
         TW.Store(a2, ref g, 2 * lanes);
@@ -295,8 +290,6 @@ public static class InputProjection
 internal interface IWeightStorage
 {
     static abstract int Bytes { get; }
-    /// <summary>Whether sums start from zero and are scaled per row before the bias is added (int8).</summary>
-    static abstract bool Scaled { get; }
     /// <summary>Widens the four packed vectors starting at byte <paramref name="offset"/> (the four gates of a block).</summary>
     static abstract void Widen4<TW, TV>(ref byte source, int offset, out TV w0, out TV w1, out TV w2, out TV w3)
         where TW : struct, IWidth<TV> where TV : struct;
@@ -305,7 +298,6 @@ internal interface IWeightStorage
 internal readonly struct BFloat16Weights : IWeightStorage
 {
     public static int Bytes => 2;
-    public static bool Scaled => false;
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Widen4<TW, TV>(ref byte source, int offset, out TV w0, out TV w1, out TV w2, out TV w3)
         where TW : struct, IWidth<TV> where TV : struct
@@ -313,14 +305,4 @@ internal readonly struct BFloat16Weights : IWeightStorage
         TW.WidenBFloat16(ref source, offset, out w0, out w1);
         TW.WidenBFloat16(ref source, offset + 4 * TW.Lanes, out w2, out w3);
     }
-}
-
-internal readonly struct Int8Weights : IWeightStorage
-{
-    public static int Bytes => 1;
-    public static bool Scaled => true;
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Widen4<TW, TV>(ref byte source, int offset, out TV w0, out TV w1, out TV w2, out TV w3)
-        where TW : struct, IWidth<TV> where TV : struct
-        => TW.WidenInt8(ref source, offset, out w0, out w1, out w2, out w3);
 }

@@ -34,50 +34,62 @@ public static partial class LstmPacking
     }
 
     /// <summary>
-    /// Packs one layer with int8 weights: each row of W_ih and each row of W_hh gets its own symmetric scale
-    /// s = max|row| / 127 and q = round(w / s) (nearest even), so w ≈ s·q. Inside a column the vectors are stored in
-    /// fours (i, f, g, o of one block): byte g of 32-bit lane k holds gate g's lane k, so a kernel turns one 32-bit
-    /// load into four float vectors with shifts, masks and a conversion. <c>weights</c> receives 1 byte per packed weight;
-    /// <c>scales</c> receives 2·4·RoundUp(H, width) floats laid out like the bias: the W_ih scales·2⁻²⁴, then the W_hh
-    /// scales·2⁻²⁴. (The kernels convert a byte shifted into the top of a 32-bit lane, q·2²⁴, so the
-    /// 2⁻²⁴ is folded in.)
+    /// Packs one layer with int8 weights for <see cref="Int8Product"/>: each row of W_ih and each row of W_hh gets its
+    /// own symmetric scale s = max|row| / 127 and q = round(w / s) (nearest even), so w ≈ s·q. The rows are the bias's
+    /// (block by block, gate by gate, <paramref name="width"/> units each, i, f and o pre-scaled by ½), and each of the two
+    /// products is stored in int8 product order: rows in blocks of 8, columns in quads of 4, 32 bytes per block and quad
+    /// (<see cref="Int8Product"/>). <c>weights</c> receives the W_ih product, then the W_hh product
+    /// (<see cref="TileShape.Int8Bytes"/> bytes each); <c>scales</c> receives 2·4·RoundUp(H, width) floats laid out like
+    /// the bias: the W_ih row scales, then the W_hh row scales. <paramref name="blocksPerTile"/> is checked as for the
+    /// other packers but does not change this layout.
     /// </summary>
+    /// <exception cref="NotSupportedException">The input or recurrent size is above <see cref="Int8Product.MaxColumns"/>.</exception>
     public static void PackLayerInt8(
         ReadOnlySpan<float> weightIh, ReadOnlySpan<float> weightHh, ReadOnlySpan<float> biasIh, ReadOnlySpan<float> biasHh,
         int inputSize, int recurrentSize, int hiddenSize, int width, int blocksPerTile, Span<byte> weights, Span<float> bias, Span<float> scales)
     {
-        var shape = new ReducedShape(weightIh, weightHh, inputSize, recurrentSize, hiddenSize, width, blocksPerTile, weights.Length, 1, bias.Length);
-        int hp = RoundUp(hiddenSize, width);
-        if (scales.Length < 8 * hp)
+        if (inputSize > Int8Product.MaxColumns || recurrentSize > Int8Product.MaxColumns)
+            throw new NotSupportedException($"Int8 weights take at most {Int8Product.MaxColumns} inputs and {Int8Product.MaxColumns} hidden (or projection) columns per layer; this layer has {inputSize} and {recurrentSize}. Use WeightStorage.BFloat16 or Float32.");
+        var tiling = new TileShape(inputSize, recurrentSize, hiddenSize, width, blocksPerTile);
+        _ = new ReducedShape(weightIh, weightHh, inputSize, recurrentSize, hiddenSize, width, blocksPerTile, int.MaxValue, 1, bias.Length); // checks the tiling, the sources and the bias
+        int rows = tiling.BiasLength;
+        if (weights.Length < tiling.Int8Length)
+            throw new ArgumentException("The destination is too small for the packed layer.", nameof(weights));
+        if (scales.Length < 2 * rows)
             throw new ArgumentException("The destination is too small for the layer's scales.", nameof(scales));
-        const float TwoToMinus24 = 1f / 16777216f;
-        ref sbyte target = ref Unsafe.As<byte, sbyte>(ref MemoryMarshal.GetReference(weights));
-        for (int tile = 0; tile < shape.Tiles; tile++)
-            for (int v = 0; v < shape.VectorsPerTile; v++)
-                for (int lane = 0; lane < width; lane++)
-                {
-                    int row = shape.SourceRow(tile, v, lane, out float scale);
-                    int scaleIndex = tile * shape.VectorsPerTile * width + v * width + lane;
-                    int first = tile * shape.TileStride + (v / 4) * 4 * width + lane * 4 + (v & 3);
-                    if (row < 0)
-                    {
-                        for (int j = 0; j < shape.Columns; j++) Unsafe.Add(ref target, first + j * shape.ColumnStride) = 0;
-                        scales[scaleIndex] = 0f;
-                        scales[4 * hp + scaleIndex] = 0f;
-                        continue;
-                    }
-                    float sx = RowScale(weightIh.Slice(row * inputSize, inputSize), scale);
-                    float sh = RowScale(weightHh.Slice(row * recurrentSize, recurrentSize), scale);
-                    for (int j = 0; j < shape.Columns; j++)
-                    {
-                        float s = j < inputSize ? sx : sh;
-                        float q = MathF.Round(scale * shape.Weight(weightIh, weightHh, row, j) / s);
-                        Unsafe.Add(ref target, first + j * shape.ColumnStride) = (sbyte)Math.Clamp(q, -127f, 127f);
-                    }
-                    scales[scaleIndex] = sx * TwoToMinus24;
-                    scales[4 * hp + scaleIndex] = sh * TwoToMinus24;
-                }
+        weights.Slice(0, tiling.Int8Length).Clear();
+        var ih = weights.Slice(0, tiling.Int8InputBytes);
+        var hh = weights.Slice(tiling.Int8InputBytes);
+        for (int r = 0; r < rows; r++)
+        {
+            // bias order: r = (block·4 + gate)·width + lane
+            int lane = r % width, gate = r / width % LstmGates.Count, block = r / width / LstmGates.Count;
+            int unit = block * width + lane;
+            if (unit >= hiddenSize)
+            {
+                scales[r] = 0f;
+                scales[rows + r] = 0f;
+                continue;
+            }
+            int row = gate * hiddenSize + unit;
+            float scale = LstmGates.PackScale(gate);
+            scales[r] = PackRowInt8(weightIh.Slice(row * inputSize, inputSize), scale, ih, r, inputSize);
+            scales[rows + r] = PackRowInt8(weightHh.Slice(row * recurrentSize, recurrentSize), scale, hh, r, recurrentSize);
+        }
         PackBias(biasIh, biasHh, hiddenSize, width, bias);
+    }
+
+    /// <summary>Quantizes scale·row into row r of one int8 product (see <see cref="Int8Product"/>) and returns its scale.</summary>
+    private static float PackRowInt8(ReadOnlySpan<float> row, float scale, Span<byte> product, int r, int columns)
+    {
+        float s = RowScale(row, scale);
+        int quads = (columns + 3) / 4;
+        for (int c = 0; c < columns; c++)
+        {
+            float q = MathF.Round(scale * row[c] / s);
+            product[(r / 8 * quads + c / 4) * 32 + r % 8 * 4 + c % 4] = (byte)(sbyte)Math.Clamp(q, -127f, 127f);
+        }
+        return s;
     }
 
     /// <summary>max|scale·row| / 127, or 1 for an all-zero row (whose q are all 0, so any scale is exact).</summary>

@@ -48,4 +48,14 @@ internal readonly struct TileShape
     public int WeightLength => Tiles * TileStride;
     /// <summary>The summed bias, laid out like one column of every tile in order.</summary>
     public int BiasLength => LstmGates.Count * PaddedHidden;
+
+    /// <summary>
+    /// Bytes of one int8 product over <paramref name="rows"/> rows and <paramref name="columns"/> columns: rows in blocks
+    /// of 8, columns in quads of 4, 32 bytes per block and quad (<see cref="Int8Product"/>).
+    /// </summary>
+    public static int Int8Bytes(int rows, int columns) => (rows + 7) / 8 * 32 * ((columns + 3) / 4);
+
+    /// <summary>The int8 layout of a layer (<see cref="LstmPacking.PackLayerInt8"/>): the W_ih product, then the W_hh product, over the bias's rows.</summary>
+    public int Int8InputBytes => Int8Bytes(BiasLength, Inputs);
+    public int Int8Length => Int8InputBytes + Int8Bytes(BiasLength, Recurrent);
 }

@@ -28,12 +28,6 @@ internal interface IWidth<TV> where TV : struct
     /// float32, so the low half shifted up and the high half masked are the two float vectors.
     /// </summary>
     static abstract void WidenBFloat16(ref byte source, int byteOffset, out TV even, out TV odd);
-
-    /// <summary>
-    /// Widens one int8 four of packed vectors (see <see cref="LstmPacking.PackLayerInt8"/>): byte g of 32-bit lane k holds
-    /// vector g's lane k; shifted into the top of the lane and converted it is q·2²⁴ (the scales carry the 2⁻²⁴).
-    /// </summary>
-    static abstract void WidenInt8(ref byte source, int byteOffset, out TV v0, out TV v1, out TV v2, out TV v3);
 }
 
 internal readonly struct Width512 : IWidth<Vector512<float>>
@@ -56,15 +50,6 @@ internal readonly struct Width512 : IWidth<Vector512<float>>
         odd = Vector512.AsSingle(bits & Vector512.Create(0xFFFF0000u));
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void WidenInt8(ref byte source, int byteOffset, out Vector512<float> v0, out Vector512<float> v1, out Vector512<float> v2, out Vector512<float> v3)
-    {
-        Vector512<int> bits = Vector512.AsInt32(Vector512.LoadUnsafe(ref source, (nuint)byteOffset)), top8 = Vector512.Create(unchecked((int)0xFF000000));
-        v0 = Vector512.ConvertToSingle(bits << 24);
-        v1 = Vector512.ConvertToSingle((bits << 16) & top8);
-        v2 = Vector512.ConvertToSingle((bits << 8) & top8);
-        v3 = Vector512.ConvertToSingle(bits & top8);
-    }
 }
 
 internal readonly struct Width256 : IWidth<Vector256<float>>
@@ -87,15 +72,6 @@ internal readonly struct Width256 : IWidth<Vector256<float>>
         odd = Vector256.AsSingle(bits & Vector256.Create(0xFFFF0000u));
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void WidenInt8(ref byte source, int byteOffset, out Vector256<float> v0, out Vector256<float> v1, out Vector256<float> v2, out Vector256<float> v3)
-    {
-        Vector256<int> bits = Vector256.AsInt32(Vector256.LoadUnsafe(ref source, (nuint)byteOffset)), top8 = Vector256.Create(unchecked((int)0xFF000000));
-        v0 = Vector256.ConvertToSingle(bits << 24);
-        v1 = Vector256.ConvertToSingle((bits << 16) & top8);
-        v2 = Vector256.ConvertToSingle((bits << 8) & top8);
-        v3 = Vector256.ConvertToSingle(bits & top8);
-    }
 }
 
 internal readonly struct Width128 : IWidth<Vector128<float>>
@@ -118,15 +94,6 @@ internal readonly struct Width128 : IWidth<Vector128<float>>
         odd = Vector128.AsSingle(bits & Vector128.Create(0xFFFF0000u));
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void WidenInt8(ref byte source, int byteOffset, out Vector128<float> v0, out Vector128<float> v1, out Vector128<float> v2, out Vector128<float> v3)
-    {
-        Vector128<int> bits = Vector128.AsInt32(Vector128.LoadUnsafe(ref source, (nuint)byteOffset)), top8 = Vector128.Create(unchecked((int)0xFF000000));
-        v0 = Vector128.ConvertToSingle(bits << 24);
-        v1 = Vector128.ConvertToSingle((bits << 16) & top8);
-        v2 = Vector128.ConvertToSingle((bits << 8) & top8);
-        v3 = Vector128.ConvertToSingle(bits & top8);
-    }
 }
 
 /// <summary>Plain floats: the path for builds without hardware intrinsics, and the columns past the last whole vector.</summary>
@@ -150,14 +117,4 @@ internal readonly struct Width1 : IWidth<float>
         odd = BitConverter.UInt32BitsToSingle(bits & 0xFFFF0000u);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void WidenInt8(ref byte source, int byteOffset, out float v0, out float v1, out float v2, out float v3)
-    {
-        const int Top8 = unchecked((int)0xFF000000);
-        int bits = Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref source, byteOffset));
-        v0 = bits << 24;
-        v1 = (bits << 16) & Top8;
-        v2 = (bits << 8) & Top8;
-        v3 = bits & Top8;
-    }
 }

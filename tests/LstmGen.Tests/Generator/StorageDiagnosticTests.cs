@@ -39,10 +39,22 @@ public sealed class StorageDiagnosticTests
         // reduced models keep a float32 pack for the trainer and name their inference kernels apart from the training ones
         Assert.Equal(reduced, emitted.Contains("PackedTrainingLength"));
         string tag = storage switch { "BFloat16" => "Bf16", "Int8" => "Int8", _ => "" };
-        Assert.Contains($"internal static void Recur{tag}_3x17p5_peep(", emitted);
+        // float32 and bf16 recurrences are generated kernels over their weights; int8's products are the runtime's
+        // Int8Product (integer dot products on quantized activations), followed by a generated cell-only kernel
+        if (storage == "Int8")
+        {
+            Assert.Contains("Int8Product.MultiplyAdd(", emitted);
+            Assert.Contains("internal static void CellOnly_17p5_peep(", emitted);
+            Assert.DoesNotContain("internal static void RecurInt8_", emitted);
+        }
+        else
+        {
+            Assert.Contains($"internal static void Recur{tag}_3x17p5_peep(", emitted);
+            Assert.DoesNotContain("Int8Product.", emitted);
+        }
         // a reduced model's inference never reads float32 gate weights
         Assert.Equal(!reduced, emitted.Contains("internal static void Recur_3x17p5_peep("));
-        // every storage projects with the runtime's InputProjection: bf16 and int8 inference with its widening variant
+        // every storage projects with the runtime's InputProjection: bf16 with its widening variant, int8 with its product
         string widening = storage switch { "BFloat16" => "InputProjection.ProjectBFloat16(", "Int8" => "InputProjection.ProjectInt8(", _ => "" };
         if (reduced) Assert.Contains(widening, emitted);
         Assert.DoesNotContain($"internal static void Project{tag}_", emitted);

@@ -17,11 +17,12 @@ public sealed class ReducedAccuracyTests(ITestOutputHelper output)
     public static TheoryData<string, string, double, double> Cases() => new()
     {
         // shape, storage, bound on max |error|, bound on mean |error|
-        { "A", "BFloat16", 4e-4, 8e-5 }, { "A", "Int8", 4e-4, 1.2e-4 },
-        { "B", "BFloat16", 5e-4, 8e-5 }, { "B", "Int8", 4e-4, 9e-5 },
-        { "C", "BFloat16", 5e-4, 1e-4 }, { "C", "Int8", 1e-3, 2e-4 },
-        { "D", "BFloat16", 1.5e-3, 2e-4 }, { "D", "Int8", 3e-3, 4e-4 },
-        { "E", "BFloat16", 2e-3, 2.2e-4 }, { "E", "Int8", 5e-3, 6e-4 },
+        // (int8 with 8-bit activations since issue 18: the weights' error and the activations' together)
+        { "A", "BFloat16", 4e-4, 8e-5 }, { "A", "Int8", 9e-4, 1.5e-4 },
+        { "B", "BFloat16", 5e-4, 8e-5 }, { "B", "Int8", 6e-4, 1.2e-4 },
+        { "C", "BFloat16", 5e-4, 1e-4 }, { "C", "Int8", 1.4e-3, 2.5e-4 },
+        { "D", "BFloat16", 1.5e-3, 2e-4 }, { "D", "Int8", 4.5e-3, 6e-4 },
+        { "E", "BFloat16", 2e-3, 2.2e-4 }, { "E", "Int8", 7e-3, 8e-4 },
     };
 
     private delegate float[] Run(float[] parameters, float[] xs);

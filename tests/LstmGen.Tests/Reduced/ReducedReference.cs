@@ -45,6 +45,25 @@ public static class ReducedReference
         return result;
     }
 
+    /// <summary>
+    /// An int8 model's activations as its products see them (Int8Product): s = max|v| / 127, q = round-half-even(v / s)
+    /// in [−127, 127], v ≈ s·q; a zero vector stays zero. Computed in double from the double activations, so where v / s
+    /// falls within float32 rounding of a half, the model (which quantizes float32 activations) can round the other way.
+    /// </summary>
+    public static double[] QuantizeActivations(double[] v)
+    {
+        double max = 0;
+        foreach (double x in v) max = Math.Max(max, Math.Abs(x));
+        var result = new double[v.Length];
+        if (max == 0) return result;
+        double s = max / 127;
+        for (int k = 0; k < v.Length; k++) result[k] = s * Math.Clamp(Math.Round(v[k] / s, MidpointRounding.ToEven), -127, 127);
+        return result;
+    }
+
+    /// <summary>The activation quantization of <paramref name="storage"/> for VariantReference.Forward: int8 quantizes, bf16 does not.</summary>
+    public static Func<double[], double[]>? Activations(Storage storage) => storage == Storage.Int8 ? QuantizeActivations : null;
+
     public static double[] DequantizeRows(float[] values, int rows, int columns)
     {
         var result = new double[values.Length];

@@ -63,7 +63,7 @@ public sealed class ReducedTests
         double fromFloat = 0;
         for (int b = 0; b < c.Batch; b++)
         {
-            var expected = VariantReference.Forward(cfg, offsets, effective, xs.AsSpan(b * T * cfg.I, T * cfg.I), T);
+            var expected = VariantReference.Forward(cfg, offsets, effective, xs.AsSpan(b * T * cfg.I, T * cfg.I), T, quantize: ReducedReference.Activations(c.Storage));
             var actual = ys.AsSpan(b * T * cfg.Width, T * cfg.Width);
             double diff = MaxDiff(Flat(expected.Outputs), actual);
             Assert.True(diff <= Tolerance, $"stream {b}: outputs differ from the reference on {c.Storage} weights by {diff:E2}");
@@ -106,7 +106,7 @@ public sealed class ReducedTests
         var effective = ReducedReference.Effective(model.Parameters, c.Storage);
         for (int b = 0; b < c.Batch; b++)
         {
-            var expected = VariantReference.Forward(cfg, offsets, effective, xs.AsSpan(b * T * cfg.I, T * cfg.I), T);
+            var expected = VariantReference.Forward(cfg, offsets, effective, xs.AsSpan(b * T * cfg.I, T * cfg.I), T, quantize: ReducedReference.Activations(c.Storage));
             double diff = MaxDiff(Flat(expected.Outputs), outputs.AsSpan(b * T * cfg.Width, T * cfg.Width));
             Assert.True(diff <= Tolerance, $"stream {b}: stepped outputs differ from the reference by {diff:E2}");
         }
@@ -190,7 +190,7 @@ public sealed class ReducedTests
         var ys = new float[T * 2];
         reduced.Forward(xs, reduced.NewState(), ys);
         var cfg = new VariantConfig(3, 17, 2, 1, 0, false, true, 2, false);
-        var expected = VariantReference.Forward(cfg, VariantReference.Offsets(reduced.Parameters), ReducedReference.Effective(reduced.Parameters, Storage.Int8), xs, T);
+        var expected = VariantReference.Forward(cfg, VariantReference.Offsets(reduced.Parameters), ReducedReference.Effective(reduced.Parameters, Storage.Int8), xs, T, quantize: ReducedReference.QuantizeActivations);
         Assert.True(MaxDiff(Flat(expected.Outputs), ys) <= Tolerance);
         // the allocation-free trainer step holds for reduced models too
         Assert.Equal(0, AllocationTests.Allocated(() => { for (int k = 0; k < 5; k++) a.Step(xs, targets); }));
@@ -225,7 +225,7 @@ public sealed class ReducedTests
         Assert.Equal(d, c);
         var cfg = new VariantConfig(3, 17, 2, 1, 0, false, true, 2, false);
         var offsets = VariantReference.Offsets(compiledI8.Parameters);
-        Assert.True(MaxDiff(Flat(VariantReference.Forward(cfg, offsets, ReducedReference.Effective(compiledI8.Parameters, Storage.Int8), xs, 64).Outputs), c) <= Tolerance);
+        Assert.True(MaxDiff(Flat(VariantReference.Forward(cfg, offsets, ReducedReference.Effective(compiledI8.Parameters, Storage.Int8), xs, 64, quantize: ReducedReference.QuantizeActivations).Outputs), c) <= Tolerance);
         Assert.True(MaxDiff(Flat(VariantReference.Forward(cfg, offsets, ReducedReference.Effective(compiledBf16.Parameters, Storage.BFloat16), xs, 64).Outputs), a) <= Tolerance);
     }
 }

@@ -36,8 +36,10 @@ public static class VariantReference
     /// <param name="h0">Initial h per unit (null: zero, or the learned initial state when the model has one).</param>
     /// <param name="layerMasks">Per layer k &lt; L−1: T·Row multipliers on its output (dropout), or null.</param>
     /// <param name="recurrentMasks">Per unit: Hp multipliers on h_(t-1) before W_hh (recurrent dropout), or null.</param>
+    /// <param name="quantize">Applied to x_t and to h_(t-1) before their gate products (an int8 model's activations), or null.</param>
     public static Result Forward(VariantConfig cfg, IReadOnlyDictionary<string, int> offsets, double[] p, ReadOnlySpan<float> xs, int T,
-        double[][]? h0 = null, double[][]? c0 = null, double[][]? layerMasks = null, double[][]? recurrentMasks = null)
+        double[][]? h0 = null, double[][]? c0 = null, double[][]? layerMasks = null, double[][]? recurrentMasks = null,
+        Func<double[], double[]>? quantize = null)
     {
         int H = cfg.H, Hp = cfg.Hp, D = cfg.D;
         double W(string name, int index) => p[offsets[name] + index];
@@ -70,11 +72,13 @@ public static class VariantReference
                     var hr = (double[])h.Clone();
                     if (recurrentMasks is not null) for (int j = 0; j < Hp; j++) hr[j] *= recurrentMasks[unit][j];
                     var a = new double[4 * H];
+                    var xq = quantize is null ? input[t] : quantize(input[t]);
+                    var hq = quantize is null ? hr : quantize(hr);
                     for (int r = 0; r < 4 * H; r++)
                     {
                         double sum = cfg.Bias ? p[oBi + r] + p[oBh + r] : 0;
-                        for (int j = 0; j < ik; j++) sum += p[oIh + r * ik + j] * input[t][j];
-                        for (int j = 0; j < Hp; j++) sum += p[oHh + r * Hp + j] * hr[j];
+                        for (int j = 0; j < ik; j++) sum += p[oIh + r * ik + j] * xq[j];
+                        for (int j = 0; j < Hp; j++) sum += p[oHh + r * Hp + j] * hq[j];
                         a[r] = sum;
                     }
                     var m = new double[H];
