@@ -62,10 +62,10 @@ public static class Int8Product
         ref int qa = ref MemoryMarshal.GetReference(a);
 
         int blocks = rows >> 3;
-        if (Avx2.IsSupported) Product<Avx2Dot, Vector256<int>>(ref w, ref rowScale, ref qz, ref qa, quads, blocks, s, ref g);
-        else if (Ssse3.IsSupported) Product<Ssse3Dot, Pair>(ref w, ref rowScale, ref qz, ref qa, quads, blocks, s, ref g);
-        else if (Dp.IsSupported) Product<SdotDot, Pair>(ref w, ref rowScale, ref qz, ref qa, quads, blocks, s, ref g);
-        else if (AdvSimd.Arm64.IsSupported) Product<NeonDot, Quad>(ref w, ref rowScale, ref qz, ref qa, quads, blocks, s, ref g);
+        if (Avx2.IsSupported) Product<Avx2Dot, Vector256<int>, Signed256>(ref w, ref rowScale, ref qz, ref qa, quads, blocks, s, ref g);
+        else if (Ssse3.IsSupported) Product<Ssse3Dot, Pair, Signed128>(ref w, ref rowScale, ref qz, ref qa, quads, blocks, s, ref g);
+        else if (Dp.IsSupported) Product<SdotDot, Pair, Vector128<sbyte>>(ref w, ref rowScale, ref qz, ref qa, quads, blocks, s, ref g);
+        else if (AdvSimd.Arm64.IsSupported) Product<NeonDot, Quad, Vector128<sbyte>>(ref w, ref rowScale, ref qz, ref qa, quads, blocks, s, ref g);
         else blocks = 0;
         // rows past the last whole block (only a scalar packing can have them), or every row without vector hardware
         for (int r = 8 * blocks; r < rows; r++)
@@ -134,8 +134,8 @@ public static class Int8Product
     }
 
     /// <summary>The product over whole row blocks: four blocks at a time (each quad's broadcasts serve four weight loads), then one.</summary>
-    private static void Product<TD, TAcc>(ref byte w, ref float rowScale, ref int qz, ref int qa, int quads, int blocks, float s, ref float g)
-        where TD : struct, IInt8Dot<TAcc> where TAcc : struct
+    private static void Product<TD, TAcc, TQuad>(ref byte w, ref float rowScale, ref int qz, ref int qa, int quads, int blocks, float s, ref float g)
+        where TD : struct, IInt8Dot<TAcc, TQuad> where TAcc : struct where TQuad : struct
     {
         int stride = quads * 32;
         int b = 0;
@@ -145,12 +145,12 @@ public static class Int8Product
             TAcc c0 = default, c1 = default, c2 = default, c3 = default;
             for (int c = 0; c < quads; c++)
             {
-                int zq = Unsafe.Add(ref qz, c), za = Unsafe.Add(ref qa, c);
+                TQuad quad = TD.Broadcast(ref Unsafe.Add(ref qz, c), ref Unsafe.Add(ref qa, c));
                 ref byte wc = ref Unsafe.Add(ref w0, c * 32);
-                c0 = TD.Dot(c0, ref wc, zq, za);
-                c1 = TD.Dot(c1, ref Unsafe.Add(ref wc, stride), zq, za);
-                c2 = TD.Dot(c2, ref Unsafe.Add(ref wc, 2 * stride), zq, za);
-                c3 = TD.Dot(c3, ref Unsafe.Add(ref wc, 3 * stride), zq, za);
+                c0 = TD.Dot(c0, ref wc, quad);
+                c1 = TD.Dot(c1, ref Unsafe.Add(ref wc, stride), quad);
+                c2 = TD.Dot(c2, ref Unsafe.Add(ref wc, 2 * stride), quad);
+                c3 = TD.Dot(c3, ref Unsafe.Add(ref wc, 3 * stride), quad);
             }
             TD.Finish(c0, ref Unsafe.Add(ref rowScale, 8 * b), s, ref Unsafe.Add(ref g, 8 * b));
             TD.Finish(c1, ref Unsafe.Add(ref rowScale, 8 * b + 8), s, ref Unsafe.Add(ref g, 8 * b + 8));
@@ -162,7 +162,7 @@ public static class Int8Product
             ref byte w0 = ref Unsafe.Add(ref w, b * stride);
             TAcc c0 = default;
             for (int c = 0; c < quads; c++)
-                c0 = TD.Dot(c0, ref Unsafe.Add(ref w0, c * 32), Unsafe.Add(ref qz, c), Unsafe.Add(ref qa, c));
+                c0 = TD.Dot(c0, ref Unsafe.Add(ref w0, c * 32), TD.Broadcast(ref Unsafe.Add(ref qz, c), ref Unsafe.Add(ref qa, c)));
             TD.Finish(c0, ref Unsafe.Add(ref rowScale, 8 * b), s, ref Unsafe.Add(ref g, 8 * b));
         }
     }
@@ -173,25 +173,34 @@ public static class Int8Product
     /// <summary>Four 128-bit accumulators of pairwise sums (AdvSimd without Dp): rows 0–1, 2–3, 4–5, 6–7, two partial sums each.</summary>
     private struct Quad { public Vector128<int> A, B, C, D; }
 
+    /// <summary>The broadcast quad of q(z) (and of |q(z)|) the x64 forms take: signs and magnitudes.</summary>
+    private struct Signed256 { public Vector256<sbyte> Sign; public Vector256<byte> Magnitude; }
+    private struct Signed128 { public Vector128<sbyte> Sign; public Vector128<byte> Magnitude; }
+
     /// <summary>One instruction set's dot product of a row block with one quad of q(z), and its finish into g.</summary>
-    private interface IInt8Dot<TAcc> where TAcc : struct
+    private interface IInt8Dot<TAcc, TQuad> where TAcc : struct where TQuad : struct
     {
-        /// <summary>acc += the eight rows' dot products with the quad (<paramref name="zq"/>: four q bytes, <paramref name="za"/>: their absolute values).</summary>
-        static abstract TAcc Dot(TAcc acc, ref byte w, int zq, int za);
+        /// <summary>The quad of q(z) at <paramref name="zq"/> (four bytes; <paramref name="za"/>: their absolute values), broadcast to every lane (loaded once for four row blocks).</summary>
+        static abstract TQuad Broadcast(ref int zq, ref int za);
+        /// <summary>acc += the eight rows' dot products with the quad.</summary>
+        static abstract TAcc Dot(TAcc acc, ref byte w, TQuad quad);
         /// <summary>g[r] += (float)sum_r · (s·s_r) for the block's eight rows.</summary>
         static abstract void Finish(TAcc acc, ref float rowScale, float s, ref float g);
     }
 
-    private readonly struct Avx2Dot : IInt8Dot<Vector256<int>>
+    private readonly struct Avx2Dot : IInt8Dot<Vector256<int>, Signed256>
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector256<int> Dot(Vector256<int> acc, ref byte w, int zq, int za)
+        public static Signed256 Broadcast(ref int zq, ref int za) =>
+            new() { Sign = Vector256.Create(zq).AsSByte(), Magnitude = Vector256.Create(za).AsByte() };
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<int> Dot(Vector256<int> acc, ref byte w, Signed256 quad)
         {
             // q_z·w = |q_z|·(sign(q_z)·w): an unsigned-by-signed product that cannot saturate (|q_z|, |w| ≤ 127)
-            Vector256<sbyte> signed = Avx2.Sign(Vector256.LoadUnsafe(ref w).AsSByte(), Vector256.Create(zq).AsSByte());
-            Vector256<byte> magnitude = Vector256.Create(za).AsByte();
-            if (AvxVnni.IsSupported) return AvxVnni.MultiplyWideningAndAdd(acc, magnitude, signed);
-            return acc + Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(magnitude, signed), Vector256.Create((short)1));
+            Vector256<sbyte> signed = Avx2.Sign(Vector256.LoadUnsafe(ref w).AsSByte(), quad.Sign);
+            if (AvxVnni.IsSupported) return AvxVnni.MultiplyWideningAndAdd(acc, quad.Magnitude, signed);
+            return acc + Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(quad.Magnitude, signed), Vector256.Create((short)1));
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -199,16 +208,18 @@ public static class Int8Product
             Vector256.StoreUnsafe(LstmMath.MulAdd(Vector256.ConvertToSingle(acc), Vector256.Create(s) * Vector256.LoadUnsafe(ref rowScale), Vector256.LoadUnsafe(ref g)), ref g);
     }
 
-    private readonly struct Ssse3Dot : IInt8Dot<Pair>
+    private readonly struct Ssse3Dot : IInt8Dot<Pair, Signed128>
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Pair Dot(Pair acc, ref byte w, int zq, int za)
+        public static Signed128 Broadcast(ref int zq, ref int za) =>
+            new() { Sign = Vector128.Create(zq).AsSByte(), Magnitude = Vector128.Create(za).AsByte() };
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Pair Dot(Pair acc, ref byte w, Signed128 quad)
         {
-            Vector128<sbyte> sign = Vector128.Create(zq).AsSByte();
-            Vector128<byte> magnitude = Vector128.Create(za).AsByte();
             Vector128<short> one = Vector128.Create((short)1);
-            acc.A += Sse2.MultiplyAddAdjacent(Ssse3.MultiplyAddAdjacent(magnitude, Ssse3.Sign(Vector128.LoadUnsafe(ref w).AsSByte(), sign)), one);
-            acc.B += Sse2.MultiplyAddAdjacent(Ssse3.MultiplyAddAdjacent(magnitude, Ssse3.Sign(Vector128.LoadUnsafe(ref w, 16).AsSByte(), sign)), one);
+            acc.A += Sse2.MultiplyAddAdjacent(Ssse3.MultiplyAddAdjacent(quad.Magnitude, Ssse3.Sign(Vector128.LoadUnsafe(ref w).AsSByte(), quad.Sign)), one);
+            acc.B += Sse2.MultiplyAddAdjacent(Ssse3.MultiplyAddAdjacent(quad.Magnitude, Ssse3.Sign(Vector128.LoadUnsafe(ref w, 16).AsSByte(), quad.Sign)), one);
             return acc;
         }
 
@@ -216,12 +227,14 @@ public static class Int8Product
         public static void Finish(Pair acc, ref float rowScale, float s, ref float g) => Finish128(acc.A, acc.B, ref rowScale, s, ref g);
     }
 
-    private readonly struct SdotDot : IInt8Dot<Pair>
+    private readonly struct SdotDot : IInt8Dot<Pair, Vector128<sbyte>>
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Pair Dot(Pair acc, ref byte w, int zq, int za)
+        public static Vector128<sbyte> Broadcast(ref int zq, ref int za) => Vector128.Create(zq).AsSByte();
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Pair Dot(Pair acc, ref byte w, Vector128<sbyte> quad)
         {
-            Vector128<sbyte> quad = Vector128.Create(zq).AsSByte();
             acc.A = Dp.DotProduct(acc.A, Vector128.LoadUnsafe(ref w).AsSByte(), quad);
             acc.B = Dp.DotProduct(acc.B, Vector128.LoadUnsafe(ref w, 16).AsSByte(), quad);
             return acc;
@@ -231,13 +244,15 @@ public static class Int8Product
         public static void Finish(Pair acc, ref float rowScale, float s, ref float g) => Finish128(acc.A, acc.B, ref rowScale, s, ref g);
     }
 
-    private readonly struct NeonDot : IInt8Dot<Quad>
+    private readonly struct NeonDot : IInt8Dot<Quad, Vector128<sbyte>>
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Quad Dot(Quad acc, ref byte w, int zq, int za)
+        public static Vector128<sbyte> Broadcast(ref int zq, ref int za) => Vector128.Create(zq).AsSByte();
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Quad Dot(Quad acc, ref byte w, Vector128<sbyte> quad)
         {
             // 16-bit products (exact: |q| ≤ 127), added pairwise into 32-bit lanes: two partial sums per row
-            Vector128<sbyte> quad = Vector128.Create(zq).AsSByte();
             Vector128<sbyte> w0 = Vector128.LoadUnsafe(ref w).AsSByte(), w1 = Vector128.LoadUnsafe(ref w, 16).AsSByte();
             acc.A = AdvSimd.AddPairwiseWideningAndAdd(acc.A, AdvSimd.MultiplyWideningLower(w0.GetLower(), quad.GetLower()));
             acc.B = AdvSimd.AddPairwiseWideningAndAdd(acc.B, AdvSimd.MultiplyWideningUpper(w0, quad));
