@@ -35,6 +35,8 @@ public static class Program
                   dotnet run -c Release --project bench/LstmGen.Bench -- [--short] [--filter <glob>...] [other BenchmarkDotNet options]
                   --short   a very short job (CI smoke run: checks every benchmark validates and runs; numbers are rough)
                   --filter  BenchmarkDotNet glob over Namespace.Class.Method, e.g. '*A_1x16x1*', '*LstmGen*' or '*Train*' (default: all)
+                  --no-avx2 on an AVX-512 machine, skip the second pass that runs the LstmGen shape rows again on the AVX2
+                            path (a child process with DOTNET_EnableAVX512=0), reported beside the AVX-512 rows
                 The machine's limits (clock, FMA peak, L1/L2/L3 load bandwidth) are measured first, in every run.
                 Results: bench/results/latest.md + latest.svg (--short: latest-short.*; --filter: latest-filtered.*): summary,
                          bounds, chart + BenchmarkDotNet's tables; BenchmarkDotNet's own logs and exports in bench/results/BenchmarkDotNet.Artifacts/.
@@ -55,7 +57,10 @@ public static class Program
         if (OneDnn.RestartCappedIfBroken(args, OneDnnProbe) is int exitCode) return exitCode;
 
         bool isShort = args.Contains("--short");
-        var bdnArgs = args.Where(a => a != "--short").ToList();
+        int childAt = Array.IndexOf(args, Avx2Child);
+        string? childOutput = childAt >= 0 && childAt + 1 < args.Length ? args[childAt + 1] : null;
+        bool avx2Pass = !args.Contains(NoAvx2) && childOutput is null && Vector512.IsHardwareAccelerated;
+        var bdnArgs = args.Where((a, k) => a != "--short" && a != NoAvx2 && (childAt < 0 || (k != childAt && k != childAt + 1))).ToList();
         // Only a full run of the whole suite writes latest.md: a filtered run would otherwise replace the published
         // results with a few rows.
         bool isFiltered = FilterPatterns(bdnArgs) is { } patterns && !patterns.All(p => p == "*");
@@ -83,6 +88,8 @@ public static class Program
             .WithArtifactsPath(Path.Combine(resultsDir, "BenchmarkDotNet.Artifacts"))
             .WithSummaryStyle(SummaryStyle.Default.WithTimeUnit(TimeUnit.Nanosecond));
 
+        if (childOutput is not null) return RunAvx2Child(bdnArgs, config, childOutput);
+
         // The machine's limits first (whatever the filter): the bounds of every shape are derived from them, from each
         // limit's fastest iteration, so even the short job measures 15 iterations of them (≈ 5 s).
         var limitsConfig = isShort
@@ -101,6 +108,13 @@ public static class Program
         var summaries = BenchmarkSwitcher.FromTypes(benchmarkTypes).Run(bdnArgs.ToArray(), config).ToArray();
 
         var rows = Collect(summaries);
+        bool avx2Failed = false;
+        if (avx2Pass && rows.Any(r => r.Order <= 1))
+        {
+            var avx2Rows = RunAvx2Pass(args);
+            avx2Failed = avx2Rows is null;
+            rows = rows.Concat(avx2Rows ?? new List<Row>()).OrderBy(r => r.Shape, StringComparer.Ordinal).ThenBy(r => r.Order).ToList();
+        }
         var trainRows = CollectTraining(summaries);
         var shapes = ShapeInfos();
         string table = (rows.Count > 0 || trainRows.Count == 0 ? SummaryTable(rows, shapes, limits) + Environment.NewLine + RatioTable(rows) : "")
@@ -138,7 +152,7 @@ public static class Program
         Console.WriteLine(table);
         Console.WriteLine($"Written: {latest}" + (chart ? $", {svgPath}" : ""));
 
-        bool failed = summaries.Length == 0
+        bool failed = summaries.Length == 0 || avx2Failed
                       || summaries.Prepend(limitsSummary).Any(s => s.HasCriticalValidationErrors || s.Reports.Any(r => !r.Success || r.ResultStatistics is null));
         if (failed) Console.Error.WriteLine("Some benchmarks failed (validation, setup or run): see the log above.");
         return failed ? 1 : 0;
@@ -208,7 +222,79 @@ public static class Program
         (nameof(ShapeBenchmark.OrtPerStepDefaultThreads), "ORT one step per Run, " + OrtThreads, true,
             $"ORT step {OnnxPeer.DefaultIntraOpThreads?.ToString(Inv) ?? "?"}t", "#9467bd", "6 4"),
         (nameof(ShapeBenchmark.NaiveStreaming), "naive C# per step", true, "naive C#", "#7f7f7f", null),
+        // the same two LstmGen rows on the AVX2 path of an AVX-512 machine (RunAvx2Pass); their ratio is to the AVX-512 rows
+        (nameof(ShapeBenchmark.LstmGenStreaming) + Avx2Suffix, "LstmGen streaming (Step), AVX2 path", true, "LstmGen step AVX2", "#d62728", "2 3"),
+        (nameof(ShapeBenchmark.LstmGenSequence) + Avx2Suffix, "LstmGen whole sequence (Forward), AVX2 path", false, "LstmGen seq AVX2", "#ff7f0e", "2 3"),
     };
+
+    private const string NoAvx2 = "--no-avx2";
+    /// <summary>Internal: the AVX2 pass's child process, followed by the file it writes its rows to.</summary>
+    private const string Avx2Child = "--avx2-child";
+    private const string Avx2Suffix = "Avx2";
+
+    /// <summary>
+    /// The AVX2 pass: this program again, in a child process with <c>DOTNET_EnableAVX512=0</c> (so the generated models
+    /// take their Vector256 path, as on an AVX2-only CPU or a Native AOT x64-v3 build), running the LstmGen rows of the
+    /// shapes the filter selected (category <see cref="ShapeBenchmark.LstmGenCategory"/>). Null when the child failed.
+    /// </summary>
+    private static List<Row>? RunAvx2Pass(string[] args)
+    {
+        string? self = Environment.ProcessPath;
+        if (self is null) return null;
+        bool isHost = Path.GetFileNameWithoutExtension(self) == "dotnet";
+        string output = Path.Combine(Path.GetTempPath(), $"lstmgen-avx2-{Environment.ProcessId}.tsv");
+        var psi = new System.Diagnostics.ProcessStartInfo(self) { UseShellExecute = false };
+        if (isHost) psi.ArgumentList.Add(typeof(Program).Assembly.Location);
+        foreach (string a in args.Where(a => a != NoAvx2)) psi.ArgumentList.Add(a);
+        psi.ArgumentList.Add(Avx2Child);
+        psi.ArgumentList.Add(output);
+        psi.Environment["DOTNET_EnableAVX512"] = "0";
+        Console.WriteLine($"AVX2 pass: {self} ... {Avx2Child} {output} with DOTNET_EnableAVX512=0");
+        using var child = System.Diagnostics.Process.Start(psi)!;
+        child.WaitForExit();
+        if (child.ExitCode != 0 || !File.Exists(output))
+        {
+            Console.Error.WriteLine($"The AVX2 pass failed (exit code {child.ExitCode}).");
+            return null;
+        }
+        var rows = new List<Row>();
+        foreach (string line in File.ReadLines(output))
+        {
+            string[] f = line.Split('\t');
+            int order = Array.FindIndex(Systems, x => x.Method == f[1] + Avx2Suffix);
+            static double? D(string v) => v.Length == 0 ? null : double.Parse(v, Inv);
+            rows.Add(new Row(f[0], Systems[order].System, order, Systems[order].Streaming, D(f[2]), D(f[3]), D(f[4])));
+        }
+        File.Delete(output);
+        return rows;
+    }
+
+    /// <summary>The child side of <see cref="RunAvx2Pass"/>: the LstmGen rows of the filtered shapes, written as TSV.</summary>
+    private static int RunAvx2Child(List<string> bdnArgs, IConfig config, string output)
+    {
+        if (Vector512.IsHardwareAccelerated || !Vector256.IsHardwareAccelerated)
+        {
+            Console.Error.WriteLine("The AVX2 pass needs Vector256 without Vector512 (DOTNET_EnableAVX512=0 on an AVX-512 machine).");
+            return 1;
+        }
+        Console.WriteLine($"AVX2 pass: KernelPath {ShapeA.KernelPath}");
+        var types = typeof(Program).Assembly.GetTypes().Where(t => t.IsSubclassOf(typeof(ShapeBenchmark)) && !t.IsAbstract).ToArray();
+        var summaries = BenchmarkSwitcher.FromTypes(types)
+            .Run(bdnArgs.Concat(new[] { "--anyCategories", ShapeBenchmark.LstmGenCategory }).ToArray(), config).ToArray();
+        var lines = new List<string>();
+        foreach (var report in summaries.SelectMany(s => s.Reports))
+        {
+            var descriptor = report.BenchmarkCase.Descriptor;
+            var gc = report.GcStats;
+            double? perStep = report.Success && gc.TotalOperations > 0 ? gc.GetTotalAllocatedBytes(true) / (double)gc.TotalOperations : null;
+            string F(double? v) => v is { } x ? x.ToString("R", Inv) : "";
+            lines.Add(string.Join('\t', descriptor.Type.Name, descriptor.WorkloadMethod.Name, F(report.ResultStatistics?.Median),
+                                  F(perStep), F(perStep * descriptor.OperationsPerInvoke)));
+        }
+        File.WriteAllLines(output, lines);
+        bool failed = summaries.Length == 0 || summaries.Any(s => s.HasCriticalValidationErrors || s.Reports.Any(r => !r.Success || r.ResultStatistics is null));
+        return failed ? 1 : 0;
+    }
 
     /// <summary>Input size, hidden size and layers of every shape class (read from the benchmark classes themselves).</summary>
     internal sealed record ShapeWork(int InputSize, int HiddenSize, int NumLayers)
@@ -276,6 +362,7 @@ public static class Program
             var baseline = rows.FirstOrDefault(b => b.Shape == r.Shape && b.Order == (r.Streaming ? 0 : 1));
             string ratio = r.MedianNs is { } m && baseline?.MedianNs is { } bm && bm > 0 ? (m / bm).ToString("0.00", Inv) + "×" : "–";
             double? bound = shapes.TryGetValue(r.Shape, out var info) ? limits.BoundNs(info) : null;
+            // the AVX2 rows' bound would be this machine's 256-bit limits, which the suite does not measure apart
             string ofBound = r.Order <= 1 && r.MedianNs is { } lm && bound is { } b0 ? (lm / b0).ToString("0.00", Inv) + "×" : "–";
             sb.AppendLine($"| {r.Shape} | {r.System} | {Ns(r.MedianNs)} | {ratio} | {(bound is { } b ? Ns(b) : "–")} | {ofBound} | " +
                           $"{Bytes(r.BytesPerStep)} | {Bytes(r.BytesPerInvoke)} |");

@@ -138,6 +138,10 @@ public abstract class ShapeBenchmark
     }
 
     /// <summary>LstmGen, one Step call per time step, state carried, 1,000 steps from zero state.</summary>
+    /// <summary>The category of the LstmGen rows (the AVX2 pass runs only these: Program.RunAvx2Pass).</summary>
+    public const string LstmGenCategory = "LstmGen";
+
+    [BenchmarkCategory(LstmGenCategory)]
     [Benchmark(Baseline = true, OperationsPerInvoke = Steps, Description = "LstmGen streaming")]
     public void LstmGenStreaming()
     {
@@ -146,6 +150,7 @@ public abstract class ShapeBenchmark
     }
 
     /// <summary>LstmGen, one Forward call over 1,000 steps, every step's output written.</summary>
+    [BenchmarkCategory(LstmGenCategory)]
     [Benchmark(OperationsPerInvoke = Steps, Description = "LstmGen whole sequence")]
     public void LstmGenSequence()
     {
