@@ -91,7 +91,8 @@ static int CheckVariant<TState>(string name, ILstmModel<TState> model, VariantCo
     int w = cfg.Width;
     var expected = new double[batch][][];
     for (int b = 0; b < batch; b++)
-        expected[b] = VariantReference.Forward(cfg, offsets, p, xs.AsSpan(b * steps * cfg.I, steps * cfg.I), steps).Outputs;
+        expected[b] = VariantReference.Forward(cfg, offsets, p, xs.AsSpan(b * steps * cfg.I, steps * cfg.I), steps,
+            quantize: storage is { } quantized ? ReducedReference.Activations(quantized) : null).Outputs;
     var ys = new float[batch * steps * w];
     model.Forward(xs, model.NewState(), ys);
     double forward = 0, stepError = 0;

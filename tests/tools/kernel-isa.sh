@@ -16,4 +16,12 @@ printf "kernel instructions: %d; FMA on zmm: %d, on ymm: %d, on xmm: %d; NEON fm
   "$(wc -l < "$asm")" \
   "$(grep -cE "vfmadd[0-9]*ps[^,]*zmm" "$asm" || true)" "$(grep -cE "vfmadd[0-9]*ps[^,]*ymm" "$asm" || true)" "$(grep -cE "vfmadd[0-9]*ps[^,]*xmm" "$asm" || true)" \
   "$(grep -cE "fmla\s+v[0-9]+\.4s" "$asm" || true)" "$(grep -cE "zmm" "$asm" || true)" "$(grep -cE "ymm" "$asm" || true)"
+# The int8 gate products are the runtime's Int8Product (not a generated kernel): which integer dot-product form it uses.
+$nm -n "$dbg" | awk '$2 ~ /^[tT]$/' | awk '{ addr[NR]=$1; name[NR]=$3 } END { for (i = 1; i < NR; i++) if (name[i] ~ /Int8Product/) print addr[i], addr[i+1] }' |
+while read -r start stop; do
+  $objdump -d --no-show-raw-insn --start-address=0x$start --stop-address=0x$stop "$bin" | grep -E "^\s+[0-9a-f]+:" || true
+done > "$asm"
+printf "int8 product instructions: %d; vpmaddubsw: %d, vpdpbusd: %d, pmaddubsw (SSSE3): %d; sdot: %d, smull: %d\n" \
+  "$(wc -l < "$asm")" "$(grep -cE "vpmaddubsw" "$asm" || true)" "$(grep -cE "vpdpbusd" "$asm" || true)" "$(grep -cE "\spmaddubsw" "$asm" || true)" \
+  "$(grep -cE "\ssdot\s" "$asm" || true)" "$(grep -cE "\ssmull2?\s" "$asm" || true)"
 rm -f "$asm"

@@ -46,18 +46,20 @@ public static class ReducedReference
     }
 
     /// <summary>
-    /// An int8 model's activations as its products see them (Int8Product): s = max|v| / 127, q = round-half-even(v / s)
-    /// in [−127, 127], v ≈ s·q; a zero vector stays zero. Computed in double from the double activations, so where v / s
-    /// falls within float32 rounding of a half, the model (which quantizes float32 activations) can round the other way.
+    /// An int8 model's activations as its products see them (docs/maths.md §10): s = max|v| / 127, q = round-half-even(v / s)
+    /// in [−127, 127], v ≈ s·q; a zero vector stays zero. The definition is in float32, as the model's activations are:
+    /// v is rounded to float, s and v / s are float operations. (Taken in double, an input exactly at a half step,
+    /// such as x = max/2, would round the other way: float32's s = max/127 is not the real quotient.) Only where the
+    /// model's float32 h differs from the reference's rounded h across a half step can the two still differ.
     /// </summary>
     public static double[] QuantizeActivations(double[] v)
     {
-        double max = 0;
-        foreach (double x in v) max = Math.Max(max, Math.Abs(x));
+        float max = 0;
+        foreach (double x in v) max = Math.Max(max, Math.Abs((float)x));
         var result = new double[v.Length];
-        if (max == 0) return result;
-        double s = max / 127;
-        for (int k = 0; k < v.Length; k++) result[k] = s * Math.Clamp(Math.Round(v[k] / s, MidpointRounding.ToEven), -127, 127);
+        float s = max / 127f;
+        if (s == 0) return result;
+        for (int k = 0; k < v.Length; k++) result[k] = (double)s * Math.Clamp(MathF.Round((float)v[k] / s, MidpointRounding.ToEven), -127f, 127f);
         return result;
     }
 
