@@ -537,7 +537,7 @@ public static class Program
         sb.AppendLine($"OS:          {RuntimeInformation.OSDescription} {RuntimeInformation.OSArchitecture}");
         sb.AppendLine($"Runtime:     {RuntimeInformation.FrameworkDescription}");
         sb.AppendLine($"SIMD:        Vector512 {Vector512.IsHardwareAccelerated}, Vector256 {Vector256.IsHardwareAccelerated}, Vector128 {Vector128.IsHardwareAccelerated}");
-        sb.AppendLine($"KernelPath:  {ShapeA.KernelPath}");
+        sb.AppendLine($"KernelPath:  {ShapeA.KernelPath}; int8 products on {LstmGen.Int8Product.InstructionSet}");
         sb.AppendLine($"BenchmarkDotNet: {typeof(BenchmarkRunner).Assembly.GetName().Version}");
         sb.AppendLine($"TorchSharp:  {typeof(TorchSharp.torch).Assembly.GetName().Version} (libtorch 2.10; rows with 1 intra-op thread and " +
                       $"with its default, {TorchPeer.DefaultThreads}); {OneDnn.Describe()}" +

@@ -26,6 +26,17 @@ public static class Int8Product
     /// <summary>The most columns one product takes (its quantized activations live on the stack; the int32 sums cannot overflow).</summary>
     public const int MaxColumns = 8192;
 
+    /// <summary>
+    /// The instruction set the int8 products run on in this process (for logs: every form gives the same sums):
+    /// "AVX-VNNI", "AVX2", "SSSE3", "ARM64 sdot", "ARM64 smull/sadalp" or "scalar".
+    /// </summary>
+    public static string InstructionSet =>
+        Avx2.IsSupported ? (AvxVnni.IsSupported ? "AVX-VNNI" : "AVX2")
+        : Ssse3.IsSupported ? "SSSE3"
+        : Dp.IsSupported ? "ARM64 sdot"
+        : AdvSimd.Arm64.IsSupported ? "ARM64 smull/sadalp"
+        : "scalar";
+
     /// <summary>Bytes of one product's packed weights: <see cref="TileShape.Int8Bytes"/>.</summary>
     public static int Bytes(int rows, int columns) => TileShape.Int8Bytes(rows, columns);
 

@@ -9,7 +9,7 @@ using LstmGen.Tests.Reference;
 using LstmGen.Training;
 
 var clock = Stopwatch.StartNew();
-Console.WriteLine($"LstmGen conformance: {System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture}, kernel path {ShapeA.KernelPath}");
+Console.WriteLine($"LstmGen conformance: {System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture}, kernel path {ShapeA.KernelPath}, int8 products on {Int8Product.InstructionSet}");
 int failures = 0;
 failures += Check("A (1→16)", new ShapeA(1), 1, 16, 1, 0, 200);
 failures += Check("B (1→40)", new ShapeB(1), 1, 40, 1, 0, 200);

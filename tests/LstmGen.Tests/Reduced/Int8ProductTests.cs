@@ -1,4 +1,6 @@
 using System;
+using System.IO;
+using System.Linq;
 using Xunit;
 
 namespace LstmGen.Tests.Reduced;
@@ -121,6 +123,25 @@ public sealed class Int8ProductTests
             var h = new float[16];
             Int8Product.MultiplyAdd(ref packed[0], ref scale[0], ref z[0], 5, 16, ref h[0]);
             Assert.All(h, v => Assert.True(float.IsNaN(v)));
+        }
+    }
+
+    [Fact]
+    public void TheInstructionSetNamedIsTheOneThisProcessHas()
+    {
+        string form = Int8Product.InstructionSet;
+        Assert.Contains(form, new[] { "AVX-VNNI", "AVX2", "SSSE3", "ARM64 sdot", "ARM64 smull/sadalp", "scalar" });
+        // CI runs this file with AVX2 off and with no intrinsics, and on x64 the CPU's own flags say whether it has AVX-VNNI
+        if (Environment.GetEnvironmentVariable("DOTNET_EnableHWIntrinsic") == "0") Assert.Equal("scalar", form);
+        else if (System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture == System.Runtime.InteropServices.Architecture.X64)
+        {
+            if (Environment.GetEnvironmentVariable("DOTNET_EnableAVX2") == "0") Assert.Equal("SSSE3", form);
+            else if (File.Exists("/proc/cpuinfo"))
+            {
+                string flags = File.ReadLines("/proc/cpuinfo").First(l => l.StartsWith("flags", StringComparison.Ordinal));
+                bool vnni = flags.Split(' ').Contains("avx_vnni");
+                Assert.Equal(vnni ? "AVX-VNNI" : "AVX2", form);
+            }
         }
     }
 
