@@ -91,20 +91,25 @@ internal sealed class LayerPlan
     /// <param name="recurrent">Columns of h_(t-1): the hidden size, or the projection size with proj_size.</param>
     /// <param name="hidden">Units (rows per gate).</param>
     /// <param name="width">The vector width.</param>
+    /// <param name="gates">The cell's gates per unit: packed weight vectors per block of a column.</param>
+    /// <param name="accumulatorsPerBlock">The cell's accumulators per block of units (its gates, and those it keeps apart).</param>
     /// <param name="blockLimit">At most this many blocks per tile (1 for batched models, whose streams take the registers).</param>
-    public LayerPlan(int inputs, int recurrent, int hidden, VectorWidth width, int blockLimit = 4)
+    public LayerPlan(int inputs, int recurrent, int hidden, VectorWidth width, int gates, int accumulatorsPerBlock, int blockLimit = 4)
     {
         Width = width;
+        _accumulatorsPerBlock = accumulatorsPerBlock;
         // The tiling choice: the most blocks per tile (at most 16 accumulators, within the register budget) that divide
         // the blocks. The arithmetic of the resulting layout is TileShape's, shared with the runtime packers.
         int blocks = (hidden + width.Lanes - 1) / width.Lanes;
-        Shape = new TileShape(inputs, recurrent, hidden, width.Lanes, BlocksPerTileFor(blocks, width, blockLimit));
-        _naturalBlocksPerTile = BlocksPerTileFor(blocks, width, 4);
+        Shape = new TileShape(inputs, recurrent, hidden, width.Lanes, BlocksPerTileFor(blocks, width, accumulatorsPerBlock, blockLimit), gates);
+        _naturalBlocksPerTile = BlocksPerTileFor(blocks, width, accumulatorsPerBlock, 4);
     }
 
-    private static int BlocksPerTileFor(int blocks, VectorWidth width, int blockLimit)
+    private readonly int _accumulatorsPerBlock;
+
+    private static int BlocksPerTileFor(int blocks, VectorWidth width, int accumulatorsPerBlock, int blockLimit)
     {
-        int maxBlocksPerTile = Math.Max(1, Math.Min(blockLimit, width.AccumulatorBudget / 4));
+        int maxBlocksPerTile = Math.Max(1, Math.Min(blockLimit, width.AccumulatorBudget / accumulatorsPerBlock));
         for (int b = Math.Min(maxBlocksPerTile, blocks); b >= 1; b--)
             if (blocks % b == 0) return b;
         return 1;
@@ -126,6 +131,8 @@ internal sealed class LayerPlan
     public int TileStride => Shape.TileStride;
     public int WeightLength => Shape.WeightLength;
     public int BiasLength => Shape.BiasLength;
+    /// <summary>Accumulators of one tile in a kernel: the cell's per block, for every block of the tile.</summary>
+    public int Accumulators => BlocksPerTile * _accumulatorsPerBlock;
 
     /// <summary>
     /// Independent partial sums per accumulator over <paramref name="columns"/> columns: split the FMA chain while the
@@ -135,7 +142,7 @@ internal sealed class LayerPlan
     public int Splits(int columns)
     {
         if (columns < 8 || Width.IsScalar) return 1;
-        return Math.Max(1, Math.Min(4, Width.AccumulatorBudget / VectorsPerTile));
+        return Math.Max(1, Math.Min(4, Width.AccumulatorBudget / Accumulators));
     }
 
     /// <summary>
@@ -165,7 +172,7 @@ internal sealed class LayerPlan
     /// <summary>Streams a batched kernel runs together: each weight load then feeds this many FMAs.</summary>
     public int StreamGroup(int batch)
     {
-        int limit = Math.Max(1, Width.AccumulatorBudget / VectorsPerTile);
+        int limit = Math.Max(1, Width.AccumulatorBudget / Accumulators);
         for (int s = Math.Min(limit, batch); s >= 1; s--)
             if (batch % s == 0) return s;
         return 1;

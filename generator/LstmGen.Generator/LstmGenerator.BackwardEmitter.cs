@@ -171,7 +171,7 @@ public sealed partial class LstmGenerator
                         dxOut = Tb("TrainRevDx(maxT)");
                     }
                     string T(string kind) => N(_plan.UnitTensorOffset(kind, u));
-                    string peep = Cell.PackedRows > 0 ? $", {Tb($"Train{Cell.PackedRowsName}({N(u)}, maxT)")}, {Tb($"TrainD{Cell.PackedRowsName}({N(u)}, maxT)")}" : "";
+                    string peep = Cell.TrainedRows > 0 ? $", {Tb($"Train{Cell.PackedRowsName}({N(u)}, maxT)")}, {Tb($"TrainD{Cell.PackedRowsName}({N(u)}, maxT)")}" : "";
                     string proj = P > 0 ? $", ref {Unsafe}.Add(ref p, {T("weight_hr")}), ref {Unsafe}.Add(ref gr, {T("weight_hr")}), {Tb("TrainDhP(maxT)")}, {Tb("TrainM(maxT)")}, {Tb("TrainDm(maxT)")}" : "";
                     string rd = RecDrop ? $", {Tb($"TrainHd({N(u)}, maxT)")}, {Tb($"TrainRMask({N(u)}, maxT)")}" : "";
                     _w.Line($"BackwardLayer{N(inputs)}(ref {Unsafe}.Add(ref p, {T("weight_ih")}), ref {Unsafe}.Add(ref p, {T("weight_hh")}),");
@@ -210,6 +210,9 @@ public sealed partial class LstmGenerator
             _w.Close();
             _w.Line();
         }
+
+        /// <summary>The offset of row <paramref name="row"/> of step <paramref name="t"/> in da: "t * 64", or "t * 112 + 48".</summary>
+        private string DaRow(string t, int row) => $"{t} * {N(Cell.DaRows * Hq)}" + (row > 0 ? $" + {N(row * Hq)}" : "");
 
         /// <summary>A reference into sequence s's buffer (inside a loop over s that declares tbs).</summary>
         private static string Tbs(string offset) => $"ref {Unsafe}.Add(ref tbs, {offset})";
@@ -314,8 +317,8 @@ public sealed partial class LstmGenerator
             _w.Line("}");
             _w.Open("for (int t = n - 1; t >= 0; t--)");
             _w.Open("for (int s = 0; s < count; s++)");
-            Declare(perSequence.Where(v => v != "dxOut" && v != "hs" && v != "hd" && v != "rmask"));
-            _w.Line($"ref float dat = ref {Unsafe}.Add(ref da, t * {N(Cell.Gates * Hq)});");
+            Declare(perSequence.Where(v => v != "dxOut" && (v != "hs" || Cell.BackwardReadsH) && v != "hd" && v != "rmask"));
+            _w.Line($"ref float dat = ref {Unsafe}.Add(ref da, t * {N(Cell.DaRows * Hq)});");
             Cell.EmitBackwardLocals(_w, Hq);
             if (P > 0)
             {
@@ -331,7 +334,13 @@ public sealed partial class LstmGenerator
             }
             _w.Close();
             _w.Line("// dh_next = W_hhᵀ · da_t for every sequence: one product, each weight read once for four sequences" + (RecDrop ? "; then through the recurrent dropout mask" : ""));
-            _w.Line($"{Products}.MatTMat(ref whh, {Gates}, {N(H)}, {N(Hp)}, ref {Unsafe}.Add(ref da0, t * {N(Cell.Gates * Hq)}), TrainHq, bs, count, ref dhNext0, bs);");
+            _w.Line($"{Products}.MatTMat(ref whh, {Gates}, {N(H)}, {N(Hp)}, ref {Unsafe}.Add(ref da0, {DaRow("t", Cell.RecurrentDaRow)}), TrainHq, bs, count, ref dhNext0, bs);");
+            if (Cell.DirectDaRow >= 0)
+            {
+                _w.Line("// and the direct path from h_(t-1) to h_t");
+                _w.Line("for (int s = 0; s < count; s++)");
+                _w.Line($"    {Core}.AddRow(ref {Unsafe}.Add(ref da0, s * bs + {DaRow("t", Cell.DirectDaRow)}), ref {Unsafe}.Add(ref dhNext0, s * bs), {N(Hp)});");
+            }
             if (RecDrop)
             {
                 _w.Line("for (int s = 0; s < count; s++)");
@@ -341,11 +350,14 @@ public sealed partial class LstmGenerator
             _w.Open("for (int s = 0; s < count; s++)");
             Declare(perSequence.Where(v => v == "da" || v == "hs" || v == "dxOut" || v == "hd" || v == "dhp" || v == "m"));
             _w.Line($"ref float x = ref {Unsafe}.Add(ref x0, s * xSeq);");
-            _w.Line("// dW_ih += Σ_t da_t · x_tᵀ;  dW_hh += Σ_t da_t · h_(t-1)ᵀ;  db += Σ_t da_t");
-            string daRows = $"ref da, TrainHq, {N(Cell.Gates * Hq)}";
+            _w.Line(Cell.RecurrentDaRow == 0
+                ? "// dW_ih += Σ_t da_t · x_tᵀ;  dW_hh += Σ_t da_t · h_(t-1)ᵀ;  db += Σ_t da_t"
+                : $"// dW_ih += Σ_t da_t · x_tᵀ;  dW_hh += Σ_t da'_t · h_(t-1)ᵀ (da' = rows {N(Cell.RecurrentDaRow)}… of da);  db += Σ_t [da_t ; da'_t]");
+            string daRows = $"ref da, TrainHq, {N(Cell.DaRows * Hq)}";
+            string daRecurrent = Cell.RecurrentDaRow == 0 ? daRows : $"ref {Unsafe}.Add(ref da, {N(Cell.RecurrentDaRow * Hq)}), TrainHq, {N(Cell.DaRows * Hq)}";
             _w.Line($"{Products}.OuterAccumulate(ref dwih, {Gates}, {N(H)}, {N(inputs)}, {daRows}, ref x, xStride, n);");
-            _w.Line($"{Products}.OuterAccumulate(ref dwhh, {Gates}, {N(H)}, {N(Hp)}, {daRows}, ref {(RecDrop ? "hd" : "hs")}, TrainHq, n);");
-            _w.Line($"{Products}.BiasAccumulate(ref db, ref da, {N(Cell.Gates * Hq)}, {N(Cell.Gates * Hq)}, n);");
+            _w.Line($"{Products}.OuterAccumulate(ref dwhh, {Gates}, {N(H)}, {N(Hp)}, {daRecurrent}, ref {(RecDrop ? "hd" : "hs")}, TrainHq, n);");
+            _w.Line($"{Products}.BiasAccumulate(ref db, ref da, {N(Cell.BiasDaRows * Hq)}, {N(Cell.DaRows * Hq)}, n);");
             if (P > 0)
             {
                 _w.Line("// dW_hr += Σ_t dh_t · m_tᵀ");
@@ -353,7 +365,7 @@ public sealed partial class LstmGenerator
             }
             _w.Line("// dx_t = W_ihᵀ · da_t for every step, handed to the layer below: one product over the steps");
             _w.Line("if (wantDx)");
-            _w.Line($"    {Products}.MatTMat(ref wih, {Gates}, {N(H)}, {N(inputs)}, ref da, TrainHq, {N(Cell.Gates * Hq)}, n, ref dxOut, TrainDhStride);");
+            _w.Line($"    {Products}.MatTMat(ref wih, {Gates}, {N(H)}, {N(inputs)}, ref da, TrainHq, {N(Cell.DaRows * Hq)}, n, ref dxOut, TrainDhStride);");
             _w.Close();
             _w.Close();
             _w.Line();

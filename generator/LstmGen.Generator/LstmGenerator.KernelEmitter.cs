@@ -164,8 +164,8 @@ public sealed partial class LstmGenerator
                 string shape = $"{N(plan.Inputs)}, {N(Hp)}, {N(H)}, {N(_v.Lanes)}, {N(plan.BlocksPerTile)}";
                 // float32: PackLayer(...); bf16: PackLayerBFloat16(..., bytes, bias); int8: PackLayerInt8(..., bytes, bias, scales)
                 string packer = reduced ? "PackLayer" + WeightStorageValues.Names[_plan.Storage] : "PackLayer";
-                string destination = !reduced ? $"{weights}, {bias}" : $"MemoryMarshal.AsBytes({weights}), {bias}" +
-                    (Int8 ? $", packed.Slice({N(_plan.PackedScaleOffset(_v, u, true))}, {N(ModelPlan.Int8ScaleRuns * plan.BiasLength)})" : "");
+                string destination = (!reduced ? $"{weights}, {bias}" : $"MemoryMarshal.AsBytes({weights}), {bias}" +
+                    (Int8 ? $", packed.Slice({N(_plan.PackedScaleOffset(_v, u, true))}, {N(ModelPlan.Int8ScaleRuns * plan.BiasLength)})" : "")) + _cell.PackerCellArgument;
                 _w.Line($"LstmPacking.{packer}({T("weight_ih")}, {T("weight_hh")}, {bih}, {bhh}, {shape},");
                 _w.Line($"    {destination});");
                 _cell.EmitPackRows(_w, T, H, _v.Lanes, $"packed.Slice({N(_plan.PackedCellOffset(_v, u, reduced))}, {N(_cell.PackedRows * plan.PaddedHidden)})");
@@ -580,7 +580,9 @@ public sealed partial class LstmGenerator
                     string x = streams == 1 ? N(b) : $"{N(st)}_{N(b)}";
                     int q = b * perBlock;
                     string A(int k) => Acc(0, st, q + k);
-                    _cell.EmitForward(new CellBlock(_w, _v, A, x, carried, su, unit, hr, plan.PaddedHidden),
+                    // h_(t-1) of this block: z's h columns (all of z in a recurrence)
+                    string hPrevAt = recurrentOnly ? su : Add(su, plan.Inputs);
+                    _cell.EmitForward(new CellBlock(_w, _v, A, x, carried, su, unit, hr, plan.PaddedHidden, zr, hPrevAt),
                         $"{(streams > 1 ? $"stream {N(st)}, " : "")}block {N(b)}", _plan.TrainHq, training);
                 }
             }

@@ -28,14 +28,15 @@ public sealed partial class LstmGenerator
 
     internal static class Parser
     {
-        public static ParseResult Parse(GeneratorAttributeSyntaxContext context, CancellationToken cancellationToken)
+        /// <summary>Parses [LstmModel] or [GruModel] (<paramref name="cell"/>): the GRU attribute has the LSTM's properties but ProjSize, Peepholes and RecurrentDropout.</summary>
+        public static ParseResult Parse(GeneratorAttributeSyntaxContext context, CellKind cell, CancellationToken cancellationToken)
         {
             var classSyntax = (ClassDeclarationSyntax)context.TargetNode;
             var symbol = (INamedTypeSymbol)context.TargetSymbol;
             var diagnostics = ImmutableArray.CreateBuilder<DiagnosticInfo>();
             try
             {
-                return ParseCore(context, classSyntax, symbol, diagnostics, cancellationToken);
+                return ParseCore(context, cell, classSyntax, symbol, diagnostics, cancellationToken);
             }
             catch (System.OperationCanceledException)
             {
@@ -49,7 +50,7 @@ public sealed partial class LstmGenerator
             }
         }
 
-        private static ParseResult ParseCore(GeneratorAttributeSyntaxContext context, ClassDeclarationSyntax classSyntax, INamedTypeSymbol symbol,
+        private static ParseResult ParseCore(GeneratorAttributeSyntaxContext context, CellKind cell, ClassDeclarationSyntax classSyntax, INamedTypeSymbol symbol,
             ImmutableArray<DiagnosticInfo>.Builder diagnostics, CancellationToken cancellationToken)
         {
             AttributeData attribute = context.Attributes[0];
@@ -91,6 +92,7 @@ public sealed partial class LstmGenerator
                     case "WeightStorage": storage = value.Value as int?; break;
                     case "Weights": weights = value.Value as string; break;     // compiled-in weights, see LstmGenerator.Weights.cs
                     case "LstmPrefix": lstmPrefix = value.Value as string; break;
+                    case "GruPrefix": lstmPrefix = value.Value as string; break;
                     case "HeadPrefix": headPrefix = value.Value as string; break;
                     case "Skip": skip = value.Value as int?; break;
                 }
@@ -150,6 +152,8 @@ public sealed partial class LstmGenerator
             int store = storage ?? WeightStorageValues.Float32;
             if (store < 0 || store >= WeightStorageValues.Names.Length)
                 diagnostics.Add(new DiagnosticInfo(DiagnosticDescriptors.InvalidWeightStorage.Id, ArgLocation("WeightStorage"), Args(Str(store))));
+            else if (cell == CellKind.Gru && store != WeightStorageValues.Float32)
+                diagnostics.Add(new DiagnosticInfo(DiagnosticDescriptors.StorageNotForCell.Id, ArgLocation("WeightStorage"), Args(WeightStorageValues.Names[store], "GRU")));
 
             // Warnings first: they do not stop generation.
             var warnings = ImmutableArray.CreateBuilder<DiagnosticInfo>();
@@ -172,7 +176,7 @@ public sealed partial class LstmGenerator
                 // The same tensor list the emitter and compiled-in weights use (ModelPlan), summed in long.
                 long count = ModelPlan.CountParameters(new LstmModelSpec(null, symbol.Name, "public", "", inputSize!.Value, hiddenSize!.Value,
                     numLayers ?? 1, bias, outputSize ?? 0, act, sequenceLength ?? 0, bidirectional, projSize ?? 0, peepholes, dropout,
-                    recurrentDropout, batchSize ?? 1, learnInitial, store));
+                    recurrentDropout, batchSize ?? 1, learnInitial, store, cell));
                 if (count > Limits.MaxParameters)
                     diagnostics.Add(new DiagnosticInfo(DiagnosticDescriptors.TooManyParameters.Id, attributeLocation, Args(Str(count), Str(Limits.MaxParameters))));
             }
@@ -185,10 +189,10 @@ public sealed partial class LstmGenerator
 
             string? ns = symbol.ContainingNamespace.IsGlobalNamespace ? null : symbol.ContainingNamespace.ToDisplayString();
             string accessibility = symbol.DeclaredAccessibility == Accessibility.Public ? "public" : "internal";
-            string hintName = (ns is null ? "" : ns + ".") + symbol.Name + ".Lstm.g.cs";
+            string hintName = (ns is null ? "" : ns + ".") + symbol.Name + (cell == CellKind.Gru ? ".Gru.g.cs" : ".Lstm.g.cs");
             var spec = new LstmModelSpec(ns, symbol.Name, accessibility, hintName,
                 inputSize ?? 0, hiddenSize ?? 0, numLayers ?? 1, bias, outputSize ?? 0, act, sequenceLength ?? 0,
-                bidirectional, projSize ?? 0, peepholes, dropout, recurrentDropout, batchSize ?? 1, learnInitial, store)
+                bidirectional, projSize ?? 0, peepholes, dropout, recurrentDropout, batchSize ?? 1, learnInitial, store, cell)
             {
                 Weights = weights, LstmPrefix = lstmPrefix, HeadPrefix = headPrefix, Skip = skip ?? 0,
                 FromFile = new EquatableArray<string>(fileProperties.ToImmutableArray()),

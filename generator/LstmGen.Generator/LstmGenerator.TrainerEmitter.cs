@@ -46,7 +46,7 @@ public sealed partial class LstmGenerator
         private int P => _plan.P;
         private RecurrentCell Cell => _plan.Cell;
         /// <summary>Rows of the cell's own packed vectors (the LSTM's peepholes), padded to TrainHq in the trainer's buffer.</summary>
-        private int CellRows => Cell.PackedRows;
+        private int CellRows => Cell.TrainedRows;
         private string RowsName => Cell.PackedRowsName;
         private int U => _plan.UnitCount;
         private int Row => _plan.HeadInputs;
@@ -89,7 +89,7 @@ public sealed partial class LstmGenerator
             int revStride = System.Math.Max(_spec.InputSize, Row);
             _w.Line($"private static int TrainRevX(int maxT) => TrainG(maxT) + maxT * {N(Cell.Gates * Hq)};");
             _w.Line($"private static int TrainDa(int maxT) => TrainRevX(maxT) + maxT * {N(D == 2 ? revStride : 0)};");
-            _w.Line($"private static int TrainDh(int which, int maxT) => TrainDa(maxT) + maxT * {N(Cell.Gates * Hq)} + which * maxT * TrainDhStride;");
+            _w.Line($"private static int TrainDh(int which, int maxT) => TrainDa(maxT) + maxT * {N(Cell.DaRows * Hq)} + which * maxT * TrainDhStride;");
             _w.Line($"private static int TrainRevDh(int maxT) => TrainDh(2, maxT);");
             _w.Line($"private static int TrainRevDx(int maxT) => TrainRevDh(maxT) + maxT * {N(D == 2 ? Hq : 0)};");
             _w.Line($"private static int TrainDhP(int maxT) => TrainRevDx(maxT) + maxT * {N(D == 2 ? dhStride : 0)};");
@@ -104,8 +104,8 @@ public sealed partial class LstmGenerator
             }
             _w.Line($"private static int TrainFixed(int maxT) => {next}(maxT) + TrainHq;");
             _w.Line("// fixed-size per-unit sums: the bias gradients, the cell's own rows padded (the LSTM's peephole weights) and their gradients");
-            int gateRows = U * Cell.Gates * Hq, cellRows = U * CellRows * Hq;
-            _w.Line($"private static int TrainBias(int unit, int maxT) => TrainFixed(maxT) + unit * {N(Cell.Gates * Hq)};");
+            int gateRows = U * Cell.BiasDaRows * Hq, cellRows = U * CellRows * Hq;
+            _w.Line($"private static int TrainBias(int unit, int maxT) => TrainFixed(maxT) + unit * {N(Cell.BiasDaRows * Hq)};");
             if (CellRows > 0)
             {
                 _w.Line($"private static int Train{RowsName}(int unit, int maxT) => TrainFixed(maxT) + {N(gateRows)} + unit * {N(CellRows * Hq)};");
@@ -144,7 +144,7 @@ public sealed partial class LstmGenerator
             _w.Line("return new Trainer(this, optimizer, loss, clipNorm, clipValue, maxSequenceLength, seed, threads == 0 ? global::LstmGen.Training.BatchWorkers.DefaultThreads : threads);");
             _w.Close();
             _w.Line();
-            _w.Line($"global::LstmGen.Training.ILstmTrainer global::LstmGen.ILstmModel<State>.CreateTrainer(global::LstmGen.Training.Optimizer optimizer, global::LstmGen.Training.Loss loss, float clipNorm, float clipValue, int maxSequenceLength) =>");
+            _w.Line($"global::LstmGen.Training.ILstmTrainer global::LstmGen.IRecurrentModel<State>.CreateTrainer(global::LstmGen.Training.Optimizer optimizer, global::LstmGen.Training.Loss loss, float clipNorm, float clipValue, int maxSequenceLength) =>");
             _w.Line($"    CreateTrainer(optimizer, loss, clipNorm, clipValue, maxSequenceLength > 0 ? maxSequenceLength : {defaultLength});");
             _w.Line();
         }
@@ -326,7 +326,7 @@ public sealed partial class LstmGenerator
             _w.Line("int steps = _steps, targetRows = _targetRows, perStep = _perStep;");
             _w.Line("global::System.Span<float> gradients = _chunks == 1 ? Gradients.GetWritableValues() : _chunkGradients!.Span.Slice(chunk * ParameterCount, ParameterCount);");
             _w.Line("if (_chunks > 1) gradients.Clear();");
-            _w.Line($"{MemoryMarshal}.CreateSpan(ref {Unsafe}.Add(ref tb, TrainBias(0, _maxT)), {N(U * Cell.Gates * Hq)}).Clear();");
+            _w.Line($"{MemoryMarshal}.CreateSpan(ref {Unsafe}.Add(ref tb, TrainBias(0, _maxT)), {N(U * Cell.BiasDaRows * Hq)}).Clear();");
             if (CellRows > 0)
             {
                 _w.Line($"// the cell's own rows ({Cell.PackedRowsTensor}), padded to TrainHq per row, and their gradient sums");
@@ -359,7 +359,17 @@ public sealed partial class LstmGenerator
 
         private void EmitBiasCopy()
         {
-            if (_spec.Bias)
+            if (_spec.Bias && Cell.RecurrentDaRow > 0)
+            {
+                _w.Line($"// ∂L/∂b_ih = Σ_t da_t and ∂L/∂b_hh = Σ_t da'_t (rows {N(Cell.RecurrentDaRow)}… of the sums): copy the padded per-gate sums into the two bias tensors");
+                _w.Open($"for (int unit = 0; unit < {N(U)}; unit++)");
+                _w.Line($"int bih = {_plan.UnitSwitch(u => _plan.UnitTensorOffset("bias_ih", u))};");
+                _w.Line($"ref float db = ref {Unsafe}.Add(ref tb, TrainBias(unit, _maxT));");
+                _w.Line($"for (int row = 0; row < {N(Cell.BiasDaRows)}; row++)");
+                _w.Line($"    {MemoryMarshal}.CreateReadOnlySpan(ref {Unsafe}.Add(ref db, row * TrainHq), HiddenSize).CopyTo(gradients.Slice(bih + (row < {N(Cell.RecurrentDaRow)} ? row : {N(Cell.Gates)} + row - {N(Cell.RecurrentDaRow)}) * HiddenSize, HiddenSize));");
+                _w.Close();
+            }
+            else if (_spec.Bias)
             {
                 _w.Line("// ∂L/∂b_ih = ∂L/∂b_hh = Σ_t da_t: copy the padded per-gate sums into both bias tensors");
                 _w.Open($"for (int unit = 0; unit < {N(U)}; unit++)");

@@ -60,7 +60,7 @@ public sealed partial class LstmGenerator
             // The model's shape: what the attribute left out from the file, what it gave checked against the file.
             var parsed = WeightsFile.Parse(spec.Weights, bytes, out var unread);
             if (parsed is null) return Fail(unread!.Id, unread.Arguments);
-            var fileModel = WeightsFile.Describe(parsed, spec.Bidirectional, spec.ProjSize, spec.LstmPrefix, spec.HeadPrefix, out var described);
+            var fileModel = WeightsFile.Describe(parsed, spec.Bidirectional, spec.ProjSize, spec.LstmPrefix, spec.HeadPrefix, out var described, spec.Cell);
             if (fileModel is null) return Fail(described!.Id, described.Arguments);
             var shapeProblems = ImmutableArray.CreateBuilder<DiagnosticInfo>();
             spec = FileShape.Apply(spec, fileModel, (id, args) => shapeProblems.Add(new DiagnosticInfo(id, null, new EquatableArray<string>(ImmutableArray.Create(args)))));

@@ -7,13 +7,14 @@ using Microsoft.CodeAnalysis.CSharp.Syntax;
 namespace LstmGen.Generator;
 
 /// <summary>
-/// Turns <c>[LstmModel(...)]</c> on a partial class into a fixed-shape LSTM: parse (attribute to
-/// <see cref="LstmModelSpec"/>), then emit (spec to C#). Diagnostics travel as data on their own output.
+/// Turns <c>[LstmModel(...)]</c> or <c>[GruModel(...)]</c> on a partial class into a fixed-shape LSTM or GRU: parse
+/// (attribute to <see cref="LstmModelSpec"/>), then emit (spec to C#). Diagnostics travel as data on their own output.
 /// </summary>
 [Generator(LanguageNames.CSharp)]
 public sealed partial class LstmGenerator : IIncrementalGenerator
 {
     internal const string AttributeMetadataName = "LstmGen.LstmModelAttribute";
+    internal const string GruAttributeMetadataName = "LstmGen.GruModelAttribute";
 
     /// <summary>Names of the pipeline steps, for caching tests.</summary>
     public static class TrackingNames
@@ -33,12 +34,34 @@ public sealed partial class LstmGenerator : IIncrementalGenerator
     /// <inheritdoc/>
     public void Initialize(IncrementalGeneratorInitializationContext context)
     {
-        IncrementalValuesProvider<ParseResult> results = context.SyntaxProvider
+        // One pipeline per attribute; their models' kernels are written into the one shared file.
+        var lstm = Pipeline(context, context.SyntaxProvider
             .ForAttributeWithMetadataName(
                 AttributeMetadataName,
                 predicate: static (node, _) => node is ClassDeclarationSyntax,
-                transform: static (ctx, ct) => Parser.Parse(ctx, ct))
-            .WithTrackingName(TrackingNames.Parse);
+                transform: static (ctx, ct) => Parser.Parse(ctx, CellKind.Lstm, ct)));
+        var gru = Pipeline(context, context.SyntaxProvider
+            .ForAttributeWithMetadataName(
+                GruAttributeMetadataName,
+                predicate: static (node, _) => node is ClassDeclarationSyntax,
+                transform: static (ctx, ct) => Parser.Parse(ctx, CellKind.Gru, ct)));
+        // The compute kernels of all models, each written once (SharedKernels.cs).
+        var kernels = lstm.SelectMany(static (e, _) => e.Kernels).Collect().Combine(gru.SelectMany(static (e, _) => e.Kernels).Collect());
+        context.RegisterSourceOutput(kernels, static (spc, pair) =>
+        {
+            var all = pair.Left.AddRange(pair.Right);
+            if (all.IsEmpty) return;
+            var (source, conflicts) = SharedKernels.Emit(all);
+            foreach (string name in conflicts)
+                spc.ReportDiagnostic(Diagnostic.Create(DiagnosticDescriptors.InternalError, null, name, "two models emitted different code under this kernel name"));
+            spc.AddSource(SharedKernels.HintName, source);
+        });
+    }
+
+    /// <summary>Parse results to emitted models: diagnostics, compiled-in weights, each model's own source file.</summary>
+    private static IncrementalValuesProvider<EmittedModel> Pipeline(IncrementalGeneratorInitializationContext context, IncrementalValuesProvider<ParseResult> parsed)
+    {
+        IncrementalValuesProvider<ParseResult> results = parsed.WithTrackingName(TrackingNames.Parse);
 
         IncrementalValuesProvider<LstmModelSpec> models = results
             .Where(static r => r.Model is not null)
@@ -81,15 +104,7 @@ public sealed partial class LstmGenerator : IIncrementalGenerator
             else
                 spc.AddSource(e.HintName, e.Source!);
         });
-        // The compute kernels of all models, each written once (SharedKernels.cs).
-        context.RegisterSourceOutput(emitted.SelectMany(static (e, _) => e.Kernels).Collect(), static (spc, kernels) =>
-        {
-            if (kernels.IsEmpty) return;
-            var (source, conflicts) = SharedKernels.Emit(kernels);
-            foreach (string name in conflicts)
-                spc.ReportDiagnostic(Diagnostic.Create(DiagnosticDescriptors.InternalError, null, name, "two models emitted different code under this kernel name"));
-            spc.AddSource(SharedKernels.HintName, source);
-        });
+        return emitted;
     }
 
     /// <summary>Emits one model; the generator never throws: an emitter bug becomes a diagnostic naming the class.</summary>

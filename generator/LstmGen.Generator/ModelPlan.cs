@@ -67,8 +67,10 @@ internal sealed class ModelPlan
     /// Whether training steps a group of sequences through one product with W_hh per step (InputProjection.ProjectAdd:
     /// each weight loaded once for the group) and then the cell alone, rather than one recurrent kernel per sequence:
     /// where W_hh is larger than L1 (32 KB), so that reading it once per sequence and step is what the step waits for.
+    /// A cell that sums some gate's h columns apart (the GRU) keeps its per-sequence recurrence: the group product adds
+    /// W_hh·h into the G rows, which would mix them.
     /// </summary>
-    internal bool TrainGroupProduct(LayerPlan plan) => (long)Cell.Gates * plan.PaddedHidden * plan.Recurrent * 4 > 32 * 1024;
+    internal bool TrainGroupProduct(LayerPlan plan) => !Cell.SplitsColumns && (long)Cell.Gates * plan.PaddedHidden * plan.Recurrent * 4 > 32 * 1024;
     internal int LayerCount => L;
     internal int UnitCount => L * D;
     internal bool HasBias => _spec.Bias;
@@ -90,10 +92,10 @@ internal sealed class ModelPlan
     /// together against 2,914 ns). bf16/int8 models step their streams one after another, so they keep the hoisted path.
     /// </summary>
     internal bool ForwardStreamsTogether => Batch > 1 && D == 1 && !Reduced &&
-        Enumerable.Range(0, L).All(k => new LayerPlan(LayerInputs(k), Hp, H, VectorWidth.All[0]).UnrollColumns(LayerInputs(k) + Hp));
+        Enumerable.Range(0, L).All(k => new LayerPlan(LayerInputs(k), Hp, H, VectorWidth.All[0], Cell.Gates, Cell.Accumulators.Count).UnrollColumns(LayerInputs(k) + Hp));
 
     /// <summary>How layer <paramref name="layer"/> is tiled for <paramref name="width"/>; batched models keep one block per tile.</summary>
-    internal LayerPlan Tiling(int layer, VectorWidth width) => new(LayerInputs(layer), Hp, H, width, Batch > 1 ? 1 : 4);
+    internal LayerPlan Tiling(int layer, VectorWidth width) => new(LayerInputs(layer), Hp, H, width, Cell.Gates, Cell.Accumulators.Count, Batch > 1 ? 1 : 4);
 
     /// <summary>The distinct input sizes of the layers (layer 0, and the layers above when there are any).</summary>
     internal IEnumerable<int> LayerShapes() => Enumerable.Range(0, L).Select(LayerInputs).Distinct();

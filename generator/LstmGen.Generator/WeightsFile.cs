@@ -76,7 +76,7 @@ internal static class WeightsFile
     /// model's directions and projection). Null with a problem when the file cannot be read that far; fields a
     /// malformed file leaves unclear stay null, and converting the file reports them.
     /// </summary>
-    public static FileModel? Describe(ParsedFile parsed, bool bidirectional, int projSize, string? lstmPrefix, string? headPrefix, out Problem? problem)
+    public static FileModel? Describe(ParsedFile parsed, bool bidirectional, int projSize, string? lstmPrefix, string? headPrefix, out Problem? problem, CellKind cell = CellKind.Lstm)
     {
         problem = null;
         string fileName = parsed.FileName;
@@ -134,10 +134,10 @@ internal static class WeightsFile
             var byName = new Dictionary<string, long[]>(StringComparer.Ordinal);
             foreach (var e in entries) byName[e.Name] = e.Shape;
             var model = new FileModel { LearnInitialState = byName.ContainsKey(prefix + "initial_h_l0") };
-            if (byName.TryGetValue(prefix + "weight_ih_l0", out long[]? ih) && ih.Length == 2 && ih[0] % LstmGates.Count == 0 && ih[0] > 0 && ih[1] > 0 && ih[0] / LstmGates.Count <= int.MaxValue && ih[1] <= int.MaxValue)
+            if (byName.TryGetValue(prefix + "weight_ih_l0", out long[]? ih) && ih.Length == 2 && ih[0] % CellGates.Count(cell) == 0 && ih[0] > 0 && ih[1] > 0 && ih[0] / CellGates.Count(cell) <= int.MaxValue && ih[1] <= int.MaxValue)
             {
                 model.InputSize = (int)ih[1];
-                model.HiddenSize = (int)(ih[0] / LstmGates.Count);
+                model.HiddenSize = (int)(ih[0] / CellGates.Count(cell));
             }
             int count = 0;
             while (byName.ContainsKey(prefix + "weight_ih_l" + count.ToString(CultureInfo.InvariantCulture))) count++;

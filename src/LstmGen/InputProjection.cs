@@ -105,8 +105,9 @@ public static class InputProjection
     private readonly record struct Shape(int Inputs, int Tiles, int VectorsPerTile, int TileStride, int GStride);
 
     /// <summary>
-    /// Two vectors of one tile at a time (so a block of four steps keeps eight accumulators), tile by tile. G rows start
-    /// from the bias (<paramref name="add"/> false), or from the values they hold (true: <paramref name="bias"/> unused).
+    /// Two vectors of one tile at a time (so a block of four steps keeps eight accumulators), tile by tile; a tile with an
+    /// odd number of vectors (a GRU's three gates per block) does its last one alone. G rows start from the bias
+    /// (<paramref name="add"/> false), or from the values they hold (true: <paramref name="bias"/> unused).
     /// </summary>
     private static void Project<TW, TV>(ref float w, ref float bias, ref float x, int xStride, int n, ref float g, Shape s, bool add)
         where TW : struct, IWidth<TV> where TV : struct
@@ -114,7 +115,9 @@ public static class InputProjection
         int lanes = TW.Lanes, columnStride = s.VectorsPerTile * lanes;
         for (int tile = 0; tile < s.Tiles; tile++)
         {
-            for (int pair = 0; pair < s.VectorsPerTile; pair += 2)
+            if (s.VectorsPerTile % 2 != 0)
+                ProjectOne<TW, TV>(ref w, ref bias, ref x, xStride, n, ref g, s, add, tile, s.VectorsPerTile - 1);
+            for (int pair = 0; pair + 2 <= s.VectorsPerTile; pair += 2)
             {
                 ref float wp = ref Unsafe.Add(ref w, tile * s.TileStride + pair * lanes);
                 int vector = (tile * s.VectorsPerTile + pair) * lanes;
@@ -173,6 +176,28 @@ public static class InputProjection
                     TW.Store(a0, ref g, row); TW.Store(a1, ref g, row + lanes);
                 }
             }
+        }
+    }
+
+    /// <summary>Vector <paramref name="v"/> of one tile over every step, one accumulator: as <see cref="Project{TW, TV}"/> does for a pair.</summary>
+    private static void ProjectOne<TW, TV>(ref float w, ref float bias, ref float x, int xStride, int n, ref float g, Shape s, bool add, int tile, int v)
+        where TW : struct, IWidth<TV> where TV : struct
+    {
+        int lanes = TW.Lanes, columnStride = s.VectorsPerTile * lanes;
+        ref float wp = ref Unsafe.Add(ref w, tile * s.TileStride + v * lanes);
+        int vector = (tile * s.VectorsPerTile + v) * lanes;
+        TV b = add ? TW.Zero : TW.Load(ref bias, vector);
+        for (int t = 0; t < n; t++)
+        {
+            ref float xt = ref Unsafe.Add(ref x, t * xStride);
+            TV a = add ? TW.Load(ref g, t * s.GStride + vector) : b;
+            ref float wj = ref wp;
+            for (int j = 0; j < s.Inputs; j++)
+            {
+                a = TW.MulAdd(TW.Load(ref wj, 0), TW.Splat(Unsafe.Add(ref xt, j)), a);
+                wj = ref Unsafe.Add(ref wj, columnStride);
+            }
+            TW.Store(a, ref g, t * s.GStride + vector);
         }
     }
 

@@ -3,7 +3,8 @@ namespace LstmGen;
 /// <summary>
 /// The shape of one layer's packed gate weights: units padded to the vector width and grouped in blocks of
 /// <see cref="Width"/> units, <see cref="BlocksPerTile"/> consecutive blocks to a tile; tile by tile, then column by column
-/// of z = [x; h], then block by block and gate by gate (i, f, g, o), <see cref="Width"/> values each.
+/// of z = [x; h], then block by block and gate by gate (the cell's gates: i, f, g, o or r, z, n), <see cref="Width"/>
+/// values each.
 /// </summary>
 /// <remarks>
 /// The one definition of this arithmetic: the runtime packers (<see cref="LstmPacking"/>) use it, and the generator
@@ -13,8 +14,9 @@ namespace LstmGen;
 /// </remarks>
 internal readonly struct TileShape
 {
-    public TileShape(int inputs, int recurrent, int hidden, int width, int blocksPerTile)
+    public TileShape(int inputs, int recurrent, int hidden, int width, int blocksPerTile, int gates)
     {
+        Gates = gates;
         Inputs = inputs;
         Recurrent = recurrent;
         Hidden = hidden;
@@ -25,6 +27,8 @@ internal readonly struct TileShape
         Tiles = blocksPerTile > 0 ? Blocks / blocksPerTile : 0;
     }
 
+    /// <summary>Gates per unit (<see cref="CellGates.Count"/>): packed weight vectors per block of a column.</summary>
+    public int Gates { get; }
     /// <summary>Columns of x (the layer's input size).</summary>
     public int Inputs { get; }
     /// <summary>Columns of h_(t−1): the hidden size, or the projection size.</summary>
@@ -41,13 +45,13 @@ internal readonly struct TileShape
     /// <summary>Whether <see cref="BlocksPerTile"/> divides the blocks (every tile full).</summary>
     public bool IsValid => BlocksPerTile > 0 && Blocks % BlocksPerTile == 0;
     public int Columns => Inputs + Recurrent;
-    public int VectorsPerTile => BlocksPerTile * LstmGates.Count;
+    public int VectorsPerTile => BlocksPerTile * Gates;
     public int ColumnStride => VectorsPerTile * Width;
     public int TileStride => Columns * ColumnStride;
     /// <summary>Packed gate weights, in elements.</summary>
     public int WeightLength => Tiles * TileStride;
     /// <summary>The summed bias, laid out like one column of every tile in order.</summary>
-    public int BiasLength => LstmGates.Count * PaddedHidden;
+    public int BiasLength => Gates * PaddedHidden;
 
     /// <summary>
     /// Bytes of one int8 product over <paramref name="rows"/> rows and <paramref name="columns"/> columns: rows in blocks

@@ -3,8 +3,8 @@ using System.Collections.Generic;
 namespace LstmGen.Generator;
 
 /// <summary>
-/// The LSTM cell (docs/maths.md §1–§2, §4); its gate table (count, order, packing scale) is LstmGates, shared with the
-/// runtime packers.: four gates per unit in PyTorch's row order i, f, g, o; σ rows pre-scaled by
+/// The LSTM cell (docs/maths.md §1–§2, §4); its gate table (count, order, packing scale) is CellGates, shared with the
+/// runtime packers: four gates per unit in PyTorch's row order i, f, g, o; σ rows pre-scaled by
 /// ½ in the packed weights so that σ(a) = ½ + ½·tanh(a/2) needs no extra multiply; optional peepholes. The matrix-product
 /// kernels (KernelEmitter) sum each gate's pre-activation and call <see cref="EmitForward"/> for each block of units; the
 /// backward walk (BackwardEmitter) calls <see cref="EmitBackward"/>.
@@ -19,14 +19,21 @@ internal sealed class LstmCell : RecurrentCell
 
     public override string Name => "LSTM";
 
+    public override string AttributeName => "LstmModel";
+
+    public override CellKind Kind => CellKind.Lstm;
+
+    public override string ModelInterface => "ILstmModel";
+    public override string StateInterface => "ILstmState";
+
     /// <summary>The LSTM is the generator's first cell: its kernels carry no cell name, only "_peep" with peepholes.</summary>
     public override string KernelSuffix => Peepholes ? "_peep" : "";
 
     /// <summary>Gates per unit: the rows of W_ih and W_hh are Gates·H (the gate table shared with the packers).</summary>
-    public override int Gates => LstmGates.Count;
+    public override int Gates => CellGates.Count(CellKind.Lstm);
 
     /// <summary>The gates in PyTorch's row order.</summary>
-    public override IReadOnlyList<string> GateNames => LstmGates.Names;
+    public override IReadOnlyList<string> GateNames => CellGates.Names(CellKind.Lstm);
 
     public bool Peepholes { get; }
 
@@ -34,7 +41,7 @@ internal sealed class LstmCell : RecurrentCell
     public bool Projection { get; }
 
     private static readonly CellVector[] CarriedVectors = { new("c", "C", Accessor: "Cell", Initial: "initial_c") };
-    private static readonly CellVector[] KeptVectors = { new("gates", "Gates", Rows: LstmGates.Count), new("tanhC", "TanhC") };
+    private static readonly CellVector[] KeptVectors = { new("gates", "Gates", Rows: CellGates.Count(CellKind.Lstm)), new("tanhC", "TanhC") };
 
     /// <summary>The cell state c.</summary>
     public override IReadOnlyList<CellVector> Carried => CarriedVectors;

@@ -22,8 +22,10 @@ internal sealed record CellVector(string Symbol, string Pascal, int Rows = 1, st
 internal sealed class CellBlock
 {
     public CellBlock(SourceWriter writer, VectorWidth width, System.Func<int, string> preActivation, string suffix, IReadOnlyList<string> carried,
-                     string unitInState, string unitInRow, string hOut, int paddedHidden)
+                     string unitInState, string unitInRow, string hOut, int paddedHidden, string hPrev = "", string hPrevAt = "")
     {
+        HPrev = hPrev;
+        HPrevAt = hPrevAt;
         Writer = writer;
         Width = width;
         PreActivation = preActivation;
@@ -51,6 +53,9 @@ internal sealed class CellBlock
     public string HOut { get; }
     /// <summary>Units per gate in the cell's packed rows.</summary>
     public int PaddedHidden { get; }
+    /// <summary>The reference h_(t-1) of this block is read from (the kernel's z), and the offset of its first unit there.</summary>
+    public string HPrev { get; }
+    public string HPrevAt { get; }
 }
 
 /// <summary>
@@ -72,11 +77,25 @@ internal sealed class CellBlock
 /// </summary>
 internal abstract class RecurrentCell
 {
-    /// <summary>The planner rule: the cell a model declares.</summary>
-    public static RecurrentCell For(LstmModelSpec spec) => new LstmCell(spec.Peepholes, spec.ProjSize > 0);
+    /// <summary>The planner rule: the cell a model declares ([LstmModel] or [GruModel]).</summary>
+    public static RecurrentCell For(LstmModelSpec spec) =>
+        spec.Cell == CellKind.Gru ? new GruCell(spec.Bias) : new LstmCell(spec.Peepholes, spec.ProjSize > 0);
 
     /// <summary>The layer type as PyTorch names it, for the emitted description: "LSTM".</summary>
     public abstract string Name { get; }
+
+    /// <summary>The attribute that declares a model of this cell, without "Attribute": "LstmModel".</summary>
+    public abstract string AttributeName { get; }
+
+    /// <summary>The runtime's name for the cell's gate table (CellGates), which its packers are told.</summary>
+    public abstract CellKind Kind { get; }
+
+    /// <summary>The argument that tells a runtime packer the cell's gate table, with its leading comma: nothing for the LSTM (the packers' default).</summary>
+    public string PackerCellArgument => Kind == CellKind.Lstm ? "" : ", CellKind." + Kind;
+
+    /// <summary>The runtime interfaces the model class and its State implement (src/LstmGen: ILstmModel, IRecurrentModel, ...).</summary>
+    public abstract string ModelInterface { get; }
+    public abstract string StateInterface { get; }
 
     /// <summary>What the shared kernels' names carry for this cell and its options (the LSTM: "" or "_peep").</summary>
     public abstract string KernelSuffix { get; }
@@ -172,7 +191,33 @@ internal abstract class RecurrentCell
     public abstract void EmitBackwardLocals(SourceWriter w, int rowLength);
 
     /// <summary>The backward layer kernel's parameters for the cell's own packed vectors and their gradients (with a leading comma).</summary>
-    public string BackwardPackedParameters => PackedRows > 0 ? $", ref float {PackedRowsName.ToLowerInvariant()}, ref float d{PackedRowsName.ToLowerInvariant()}" : "";
+    public string BackwardPackedParameters => TrainedRows > 0 ? $", ref float {PackedRowsName.ToLowerInvariant()}, ref float d{PackedRowsName.ToLowerInvariant()}" : "";
+
+    /// <summary>
+    /// <see cref="PackedRows"/> that are parameters of their own, with a gradient the trainer sums (the LSTM's peepholes);
+    /// 0 when the packed rows are a copy of part of another tensor (the GRU's b_hn, whose gradient is bias_hh's).
+    /// </summary>
+    public virtual int TrainedRows => PackedRows;
+
+    /// <summary>
+    /// Rows of Hq floats BPTT keeps per step in da (the pre-activation gradients): by default one per gate, which W_ih,
+    /// W_hh and both biases all read. A cell whose h side sees other gradients than its x side keeps them as further rows
+    /// from <see cref="RecurrentDaRow"/> on, and a cell with a direct path from h_(t-1) to h_t keeps its gradient in row
+    /// <see cref="DirectDaRow"/>.
+    /// </summary>
+    public virtual int DaRows => Gates;
+
+    /// <summary>The first of the <see cref="Gates"/> rows of da that W_hh and b_hh see (0: the same as W_ih and b_ih).</summary>
+    public virtual int RecurrentDaRow => 0;
+
+    /// <summary>The row of da added to ∂L/∂h_(t-1) after W_hhᵀ·da (the cell's direct path from h_(t-1) to h_t), or −1 for none.</summary>
+    public virtual int DirectDaRow => -1;
+
+    /// <summary>Rows of bias-gradient sums per unit: b_ih's, then (from <see cref="RecurrentDaRow"/>) b_hh's when they differ.</summary>
+    public int BiasDaRows => RecurrentDaRow + Gates;
+
+    /// <summary>Whether the backward element-wise step reads h_(t-1) (the backward layer then declares <c>hs</c> in its step loop).</summary>
+    public virtual bool BackwardReadsH => false;
 }
 
 /// <summary>The names and sizes the backward element-wise step is emitted with (see <see cref="RecurrentCell.EmitBackwardStep"/>).</summary>

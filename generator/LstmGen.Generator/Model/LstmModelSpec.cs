@@ -21,6 +21,8 @@ internal sealed record LstmModelSpec(
     int BatchSize = 1,
     bool LearnInitialState = false,
     int WeightStorage = WeightStorageValues.Float32,
+    // The cell: [LstmModel] or [GruModel] (RecurrentCell.For).
+    CellKind Cell = CellKind.Lstm,
     // Compiled-in weights (LstmGenerator.Weights.cs): the attribute's file name, then the values. No location here (see ParseResult).
     string? Weights = null,
     EquatableArray<byte> CompiledWeights = default,

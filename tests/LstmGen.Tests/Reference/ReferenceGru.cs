@@ -63,10 +63,16 @@ public static class ReferenceGru
         }
     }
 
-    /// <summary>Outputs of every step (T × O, or T × H without a head) from the zero state, and the final h per layer.</summary>
-    public static (double[] Outputs, double[][] HN) Forward(int inputs, int hidden, int layers, int outputs, ReadOnlySpan<double> p, ReadOnlySpan<double> xs, int steps)
+    /// <summary>
+    /// Outputs of every step (T × O, or T × H without a head) from the zero state, or from <paramref name="h0"/> (h_0 per
+    /// layer) when given, and the final h per layer.
+    /// </summary>
+    public static (double[] Outputs, double[][] HN) Forward(int inputs, int hidden, int layers, int outputs, ReadOnlySpan<double> p, ReadOnlySpan<double> xs, int steps,
+        double[][]? h0 = null)
     {
         var trace = new Trace(layers, steps, hidden);
+        if (h0 is not null)
+            for (int l = 0; l < layers; l++) h0[l].CopyTo(trace.H[l][0], 0);
         double[] ys = Run(inputs, hidden, layers, outputs, p, xs, steps, trace);
         var hn = new double[layers][];
         for (int l = 0; l < layers; l++) hn[l] = (double[])trace.H[l][steps].Clone();
