@@ -51,6 +51,29 @@ public sealed class AllocationTests
         Assert.Equal(0, allocated);
     }
 
+    [Theory]
+    [MemberData(nameof(Gru.GruModels.Names), MemberType = typeof(Gru.GruModels))]
+    public void GruStepForwardAndTrainingStepAllocateNothing(string name)
+    {
+        var c = Gru.GruModels.Get(name);
+        var model = c.Create(1);
+        var state = model.NewState();
+        int o = (c.O > 0 ? c.O : (c.Bidirectional ? 2 : 1) * c.H) * c.Batch;
+        const int steps = 40;
+        float[] xs = Models.Inputs(c.Batch * steps * c.I, 2);
+        var ys = new float[steps * o];
+        if (!c.Bidirectional)
+        {
+            float[] x = Models.Inputs(c.Batch * c.I, 1);
+            var y = new float[o];
+            Assert.Equal(0, Allocated(() => { for (int k = 0; k < 10_000; k++) model.Step(x, state, y); }));
+        }
+        Assert.Equal(0, Allocated(() => { for (int k = 0; k < 20; k++) model.Forward(xs, state, ys); }));
+        var trainer = model.CreateTrainer(new Training.Adam(1e-3f), Training.Loss.MeanSquaredError, steps);
+        float[] tx = Models.Inputs(2 * steps * c.I, 3), targets = Models.Inputs(2 * steps * o / c.Batch, 4);
+        Assert.Equal(0, Allocated(() => { for (int k = 0; k < 3; k++) trainer.Step(tx, targets, 2); }));
+    }
+
     [Fact]
     public void ParameterWriteAndRepackAllocateNothing()
     {

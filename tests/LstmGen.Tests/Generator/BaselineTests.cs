@@ -27,6 +27,9 @@ public sealed class BaselineTests(ITestOutputHelper output)
         ["Batch_3_17_B3"] = ("InputSize = 3, HiddenSize = 17, BatchSize = 3, OutputSize = 1", Array.Empty<string>()),
         ["BFloat16_3_17_2_2"] = ("InputSize = 3, HiddenSize = 17, NumLayers = 2, OutputSize = 2, WeightStorage = WeightStorage.BFloat16", Array.Empty<string>()),
         ["Int8_3_17_2_2"] = ("InputSize = 3, HiddenSize = 17, NumLayers = 2, OutputSize = 2, WeightStorage = WeightStorage.Int8", Array.Empty<string>()),
+        // a GRU (issue 19): [GruModel] with the same arguments as StackedHead, and the GRU's every option at once
+        ["Gru_StackedHead_3_17_2_2"] = ("InputSize = 3, HiddenSize = 17, NumLayers = 2, OutputSize = 2, OutputActivation = OutputActivation.Softmax, SequenceLength = 20", Array.Empty<string>()),
+        ["Gru_EveryOption_5_12_2"] = ("InputSize = 5, HiddenSize = 12, NumLayers = 2, Bidirectional = true, LearnInitialState = true, Bias = false, Dropout = 0.2f, OutputSize = 2", Array.Empty<string>()),
         ["CompiledWeights_3_17_2_2"] = ("InputSize = 3, HiddenSize = 17, NumLayers = 2, OutputSize = 2, Weights = \"compiled_f32.safetensors\"",
                                         new[] { "Weights/Assets/compiled_f32.safetensors" }),
     };
@@ -72,7 +75,8 @@ public sealed class BaselineTests(ITestOutputHelper output)
     /// </summary>
     private string Emit(string name, string arguments, string[] files)
     {
-        string source = $"using LstmGen; namespace Demo; [LstmModel({arguments})] public partial class Model {{ }}";
+        string attribute = name.StartsWith("Gru_", StringComparison.Ordinal) ? "GruModel" : "LstmModel";
+        string source = $"using LstmGen; namespace Demo; [{attribute}({arguments})] public partial class Model {{ }}";
         string[] paths = files.Select(f => Path.Combine(AppContext.BaseDirectory, f)).ToArray();
         var (diagnostics, compilation, run) = GeneratorHarness.Run(source, paths);
         Assert.True(diagnostics.IsEmpty, name + ": " + string.Join("\n", diagnostics));

@@ -25,6 +25,23 @@ public sealed class StorageDiagnosticTests
     }
 
     [Theory]
+    [InlineData("BFloat16")]
+    [InlineData("Int8")]
+    public void GruRefusesReducedStorage(string storage)
+    {
+        string argument = "WeightStorage = WeightStorage." + storage;
+        string source = $"using LstmGen; [GruModel(InputSize = 2, HiddenSize = 8, {argument})] public partial class Model {{ }}";
+        var (diagnostics, output, _) = GeneratorHarness.Run(source);
+        var d = Assert.Single(diagnostics);
+        Assert.Equal("LSTM015", d.Id);
+        Assert.Equal(DiagnosticSeverity.Error, d.Severity);
+        Assert.Contains($"WeightStorage.{storage} is not available for GRU models", d.GetMessage());
+        Assert.Contains("set it to WeightStorage.Float32", d.GetMessage());
+        Assert.Equal(argument, source.Substring(d.Location.SourceSpan.Start, d.Location.SourceSpan.Length));
+        Assert.Empty(output.SyntaxTrees.Skip(1));
+    }
+
+    [Theory]
     [InlineData("Float32", "PackLayer(", false)]
     [InlineData("BFloat16", "PackLayerBFloat16(", true)]
     [InlineData("Int8", "PackLayerInt8(", true)]
