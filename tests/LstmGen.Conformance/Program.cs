@@ -36,6 +36,14 @@ failures += CheckVariant("E int8", new ShapeEInt8(1), Plain(256, 256), 1, 20, m 
 failures += CheckVariant("C×8 int8", new ShapeC8Int8(1), Plain(8, 32, 2), 8, 50, m => m.Step, Storage.Int8);
 failures += CheckVariant("everything bf16", new EverythingBf16(1), Everything.Config, 1, 70, null, Storage.BFloat16);
 failures += CheckVariant("everything int8", new EverythingInt8(1), Everything.Config, 1, 70, null, Storage.Int8);
+// issue 19: the GRU cell on the benchmark shapes, and its training, against the GRU reference
+failures += CheckGru("GRU A (1→16)", new GruA(1), 1, 16, 1, 0, 200);
+failures += CheckGru("GRU B (1→40)", new GruB(1), 1, 40, 1, 0, 200);
+failures += CheckGru("GRU C+head", new GruCHead(1), 8, 32, 2, 1, 200);
+failures += CheckGru("GRU D (64→128)", new GruD(1), 64, 128, 1, 0, 100);
+failures += CheckGru("GRU E (256→256)", new GruE(1), 256, 256, 1, 0, 50);
+failures += CheckGru("GRU A×8 (batch 8)", new GruA8(1), 1, 16, 1, 0, 100, batch: 8);
+failures += TrainGru();
 Console.WriteLine(failures == 0 ? $"conformance: all checks passed in {clock.Elapsed.TotalSeconds:F1} s" : $"conformance: {failures} check(s) FAILED");
 return failures == 0 ? 0 : 1;
 
@@ -114,6 +122,61 @@ static int CheckVariant<TState>(string name, ILstmModel<TState> model, VariantCo
     }
     bool ok = forward <= 2e-5 && stepError <= 2e-5 && !double.IsNaN(forward + stepError);
     Console.WriteLine($"{(ok ? "ok  " : "FAIL")} {name,-20} T={steps,3}: max |error| Forward {forward:E2}{(step is null ? " (no streaming Step: bidirectional)" : $", Step {stepError:E2}")}");
+    return ok ? 0 : 1;
+}
+
+static int CheckGru<TState>(string name, IRecurrentModel<TState> model, int i, int h, int l, int o, int steps, int batch = 1) where TState : class, IRecurrentState
+{
+    int width = o > 0 ? o : h;
+    float[] xs = Inputs(batch * steps, i);
+    var p = VariantReference.ToDouble(model.Parameters.Values);
+    var expected = new double[batch][];
+    for (int b = 0; b < batch; b++)
+        expected[b] = ReferenceGru.Forward(i, h, l, o, p, VariantReference.ToDouble(xs.AsSpan(b * steps * i, steps * i).ToArray()), steps).Outputs;
+    var state = model.NewState();
+    var x = new float[batch * i];
+    var y = new float[batch * width];
+    double step = 0;
+    for (int t = 0; t < steps; t++)
+    {
+        for (int b = 0; b < batch; b++) xs.AsSpan((b * steps + t) * i, i).CopyTo(x.AsSpan(b * i));
+        model.Step(x, state, y);
+        for (int b = 0; b < batch; b++)
+            for (int k = 0; k < width; k++) step = Math.Max(step, Math.Abs(y[b * width + k] - expected[b][t * width + k]));
+    }
+    var ys = new float[batch * steps * width];
+    model.Forward(xs, model.NewState(), ys);
+    double forward = 0;
+    for (int b = 0; b < batch; b++)
+        for (int k = 0; k < steps * width; k++) forward = Math.Max(forward, Math.Abs(ys[b * steps * width + k] - expected[b][k]));
+    bool ok = step <= 1e-5 && forward <= 1e-5 && !double.IsNaN(step + forward);
+    Console.WriteLine($"{(ok ? "ok  " : "FAIL")} {name,-20} T={steps,3}: max |error| Step {step:E2}, Forward {forward:E2}");
+    return ok ? 0 : 1;
+}
+
+static int TrainGru()
+{
+    // 20 SGD steps of the GRU of shape T's size, against the GRU reference's gradients and the SGD rule in double.
+    const int I = 8, H = 32, L = 2, O = 1, T = 50;
+    const float Lr = 0.05f;
+    var model = new GruT(seed: 3);
+    var trainer = model.CreateTrainer(new Sgd(Lr), Loss.MeanSquaredError);
+    float[] xs = Inputs(T, I);
+    var ys = new double[T];
+    var target = new float[T];
+    for (int t = 0; t < T; t++) ys[t] = target[t] = xs[Math.Min(T - 1, t + 1) * I];
+    var p = VariantReference.ToDouble(model.Parameters.Values);
+    var x = VariantReference.ToDouble(xs);
+    double worst = 0;
+    for (int k = 0; k < 20; k++)
+    {
+        var (refLoss, grad) = ReferenceGru.Gradients(I, H, L, O, p, x, T, ys);
+        for (int j = 0; j < p.Length; j++) p[j] = (float)((float)p[j] - Lr * (float)grad[j]);
+        float loss = trainer.Step(xs, target);
+        worst = Math.Max(worst, Math.Abs(loss - refLoss) / Math.Max(1e-3, Math.Abs(refLoss)));
+    }
+    bool ok = worst <= 1e-4;
+    Console.WriteLine($"{(ok ? "ok  " : "FAIL")} GRU training (8→32×2→1), 20 SGD steps: worst relative loss difference {worst:E2}");
     return ok ? 0 : 1;
 }
 
@@ -196,3 +259,10 @@ public partial class Everything
     OutputSize = 2, WeightStorage = WeightStorage.Int8)] public partial class EverythingInt8 { }
 
 public delegate void StepFn<TState>(ReadOnlySpan<float> x, TState state, Span<float> y);
+[GruModel(InputSize = 1, HiddenSize = 16)] public partial class GruA { }
+[GruModel(InputSize = 1, HiddenSize = 40)] public partial class GruB { }
+[GruModel(InputSize = 8, HiddenSize = 32, NumLayers = 2, OutputSize = 1)] public partial class GruCHead { }
+[GruModel(InputSize = 64, HiddenSize = 128)] public partial class GruD { }
+[GruModel(InputSize = 256, HiddenSize = 256)] public partial class GruE { }
+[GruModel(InputSize = 1, HiddenSize = 16, BatchSize = 8)] public partial class GruA8 { }
+[GruModel(InputSize = 8, HiddenSize = 32, NumLayers = 2, OutputSize = 1, SequenceLength = 50)] public partial class GruT { }
