@@ -255,6 +255,7 @@ public sealed partial class LstmGenerator
             var known = new List<string>();
             if (_spec.Skip > 0) known.Add($"Skip = {N(_spec.Skip)}");
             if (_spec.OutputActivation != OutputActivationValues.None) known.Add($"OutputActivation = global::LstmGen.OutputActivation.{OutputActivationValues.Names[_spec.OutputActivation]}");
+            if (_plan.Cell.Kind != CellKind.Lstm) known.Add($"Cell = global::LstmGen.CellKind.{_plan.Cell.Kind}");
             _w.Line("return new global::LstmGen.LstmParameters(tensors)" + (known.Count > 0 ? $" {{ {string.Join(", ", known)} }}" : "") + ";");
             _w.Close();
             _w.Line();

@@ -71,7 +71,7 @@ public sealed partial class LstmGenerator
             foreach (var t in tensors) count += (long)t.Rows * Math.Max(1, t.Columns);
             if (count > MaxCompiledParameters) return Fail("LSTM027", count.ToString(CultureInfo.InvariantCulture), MaxCompiledParameters.ToString(CultureInfo.InvariantCulture));
 
-            byte[]? values = WeightsFile.Convert(parsed, tensors, out var problem, spec.LstmPrefix, spec.HeadPrefix, spec.Skip, spec.OutputActivation);
+            byte[]? values = WeightsFile.Convert(parsed, tensors, out var problem, spec.LstmPrefix, spec.HeadPrefix, spec.Skip, spec.OutputActivation, spec.Cell);
             if (values is null) return Fail(problem!.Id, problem.Arguments);
             return new WeightsResult(spec.HintName, spec with { CompiledWeights = new EquatableArray<byte>(ImmutableArray.Create(values)) }, EquatableArray<DiagnosticInfo>.Empty);
         }

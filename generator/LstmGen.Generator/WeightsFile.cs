@@ -37,7 +37,7 @@ internal static class WeightsFile
     /// 1-D tensor) and returns the float32 values, little-endian, in the model's order; or a problem.
     /// </summary>
     public static byte[]? Convert(ParsedFile parsed, IReadOnlyList<(string Name, int Rows, int Columns)> tensors, out Problem? problem,
-        string? lstmPrefix = null, string? headPrefix = null, int skip = 0, int outputActivation = 0)
+        string? lstmPrefix = null, string? headPrefix = null, int skip = 0, int outputActivation = 0, CellKind cell = CellKind.Lstm)
     {
         problem = null;
         string fileName = parsed.FileName;
@@ -47,9 +47,12 @@ internal static class WeightsFile
             {
                 // the JSON formats: GuitarML's (model_data + state_dict), RTNeural's (in_shape + layers), a .nam file
                 object? root = parsed.Json;
+                if (cell == CellKind.Gru && (parsed.IsNam || IsRTNeural(root)))
+                    throw new ProblemException(new Problem("LSTM030", fileName, parsed.IsNam ? "a .nam model" : "an RTNeural model", "a GRU",
+                        "GRU weights are read from safetensors (PyTorch names) and GuitarML JSON files; this version reads LSTMs only from .nam and RTNeural files"));
                 if (parsed.IsNam) return ConvertNam(fileName, root, tensors, skip);
                 if (IsRTNeural(root)) return ConvertRTNeuralJson(fileName, root, tensors, skip, outputActivation);
-                return ConvertGuitarMLJson(fileName, root, tensors, skip);
+                return ConvertGuitarMLJson(fileName, root, tensors, skip, cell);
             }
             return ConvertCore(fileName, parsed.Bytes, parsed.Entries, parsed.DataStart, tensors, lstmPrefix, headPrefix);
         }
@@ -231,8 +234,10 @@ internal static class WeightsFile
     /// dict of nested lists under rec. and lin.), by the rules of the run-time reader (src/LstmGen/Weights/GuitarMLJson.cs):
     /// its unit type, sizes and skip connection must be the attribute's; a head without bias (bias_fl false) gets 0.
     /// </summary>
-    private static byte[] ConvertGuitarMLJson(string fileName, object? root, IReadOnlyList<(string Name, int Rows, int Columns)> tensors, int skip)
+    private static byte[] ConvertGuitarMLJson(string fileName, object? root, IReadOnlyList<(string Name, int Rows, int Columns)> tensors, int skip, CellKind cell)
     {
+        string unitName = cell == CellKind.Gru ? "GRU" : "LSTM", attribute = cell == CellKind.Gru ? "GruModel" : "LstmModel";
+        int gates = CellGates.Count(cell);
         ProblemException Bad(string what) => new(new Problem("LSTM021", fileName, what));
         var data = Field(root, "model_data") as List<KeyValuePair<string, object?>>
             ?? throw Bad("no \"model_data\" object (GuitarML) or \"layers\" list (RTNeural): it is neither JSON model format LstmGen reads");
@@ -254,17 +259,19 @@ internal static class WeightsFile
         var head = tensors.FirstOrDefault(t => t.Name == "fc.weight");
         int modelOutputs = head.Name is null ? 0 : head.Rows;
         bool plain = modelLayers > 0 && tensors.Count == 4 * modelLayers + (head.Name is null ? 0 : 2);
-        string declare = "[LstmModel(InputSize = " + inputs + ", HiddenSize = " + hidden + ", NumLayers = " + layers + ", OutputSize = " + outputs + (fileSkip > 0 ? ", Skip = " + fileSkip : "") + ")]";
+        string declare = "[" + (unit == "GRU" ? "GruModel" : "LstmModel") + "(InputSize = " + inputs + ", HiddenSize = " + hidden + ", NumLayers = " + layers + ", OutputSize = " + outputs + (fileSkip > 0 ? ", Skip = " + fileSkip : "") + ")]";
         string fileModel = model + " " + unit + "(" + inputs + ", " + hidden + ", " + layers + ") → Linear(" + outputs + ")" + (fileSkip > 0 ? " with skip " + fileSkip : "");
-        if (model != "SimpleRNN" || unit != "LSTM")
-            throw new ProblemException(new Problem("LSTM030", fileName, fileModel, "an LSTM", "only SimpleRNN files with unit_type LSTM are read (GRU is planned)"));
-        if (!plain || ih.Columns != inputs || ih.Rows != 4 * hidden || modelLayers != layers || modelOutputs != outputs)
+        if (model != "SimpleRNN" || (unit != "LSTM" && unit != "GRU"))
+            throw new ProblemException(new Problem("LSTM030", fileName, fileModel, "an " + unitName, "only SimpleRNN files with unit_type LSTM or GRU are read"));
+        if (unit != unitName)
+            throw new ProblemException(new Problem("LSTM030", fileName, fileModel, "an " + unitName, "declare " + declare));
+        if (!plain || ih.Columns != inputs || ih.Rows != gates * hidden || modelLayers != layers || modelOutputs != outputs)
             throw new ProblemException(new Problem("LSTM030", fileName, fileModel,
-                plain ? "LSTM(" + ih.Columns + ", " + ih.Rows / 4 + ", " + modelLayers + ") → " + (modelOutputs > 0 ? "Linear(" + modelOutputs + ")" : "no head") : "a model with other tensors (bias-free, bidirectional, projection, peepholes or learned initial state)",
+                plain ? unitName + "(" + ih.Columns + ", " + ih.Rows / gates + ", " + modelLayers + ") → " + (modelOutputs > 0 ? "Linear(" + modelOutputs + ")" : "no head") : "a model with other tensors (bias-free, bidirectional, projection, peepholes or learned initial state)",
                 "declare " + declare));
         if (fileSkip != skip)
             throw new ProblemException(new Problem("LSTM030", fileName, fileModel, skip > 0 ? "Skip = " + skip : "no skip connection",
-                fileSkip > 0 ? "add Skip = " + fileSkip + " to [LstmModel]" : "remove Skip from [LstmModel]"));
+                fileSkip > 0 ? "add Skip = " + fileSkip + " to [" + attribute + "]" : "remove Skip from [" + attribute + "]"));
 
         var dict = Field(root, "state_dict") as List<KeyValuePair<string, object?>>
             ?? throw Bad("no \"state_dict\" object (saved with save_state off): the file has the model's shape but not its weights");

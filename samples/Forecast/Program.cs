@@ -7,7 +7,8 @@
 // It trains a 2-layer LSTM (generated from the attribute below) on the first 80% of the days (2012 to early 2015),
 // checks it on the rest against the persistence forecast ("tomorrow = today"), saves a checkpoint and the weights
 // (safetensors) and reloads them, and
-// forecasts the day after the data ends.
+// forecasts the day after the data ends. Then it trains a GRU of the same shape the same way (same windows, optimizer and
+// schedule) and compares the two: validation error, training time, streaming speed and parameters.
 using System;
 using System.Collections.Generic;
 using System.Diagnostics;
@@ -41,29 +42,8 @@ Console.WriteLine($"LstmGen forecast sample: {days.Count} days of Seattle weathe
 var model = new WeatherForecaster(seed: 7);
 var optimizer = new Adam(learningRate: 3e-3f, schedule: LearningRateSchedule.Cosine(steps, 3e-4f));
 var trainer = model.CreateTrainer(optimizer, Loss.MeanSquaredError, clipNorm: 1f);
-const int T = WeatherForecaster.SequenceLength, Batch = 16, I = WeatherForecaster.InputSize, O = WeatherForecaster.OutputSize;
-var xs = new float[Batch * T * I];
-var ys = new float[Batch * T * O];
-var random = new LstmRandom(2024);
-var clock = Stopwatch.StartNew();
-var progress = new Progress(steps, every: 50, itemsPerStep: Batch, itemName: "windows");
-var lossCurve = new double[steps];
-float smoothed = 0;
-for (int step = 1; step <= steps; step++)
-{
-    for (int b = 0; b < Batch; b++)
-    {
-        int start = (int)(random.NextDouble() * (split - T - 1));
-        features.AsSpan(start * I, T * I).CopyTo(xs.AsSpan(b * T * I));
-        for (int t = 0; t < T; t++)
-            features.AsSpan((start + t + 1) * I, O).CopyTo(ys.AsSpan((b * T + t) * O));
-    }
-    float loss = trainer.Step(xs, ys, Batch);
-    smoothed = step == 1 ? loss : 0.9f * smoothed + 0.1f * loss;
-    lossCurve[step - 1] = loss;
-    progress.Report(step, smoothed);
-}
-Console.WriteLine($"trained {steps} steps of {Batch} windows × {T} days in {clock.Elapsed.TotalSeconds:F1} s");
+const int T = WeatherForecaster.SequenceLength, Batch = 16, O = WeatherForecaster.OutputSize;
+var (smoothed, lossCurve, trainStepMs) = Train(trainer, features, split, steps, "LSTM");
 
 // ---- validation: carry the state through the training period, then forecast each validation day one step at a time ----
 var forecasts = new List<double[]>();
@@ -138,13 +118,61 @@ ReportReduced("BFloat16", new WeatherForecasterBf16(), model, features, days, sp
 ReportReduced("Int8", new WeatherForecasterInt8(), model, features, days, split, norm, floatOutputs, validation.NormalizedMse);
 
 // Lines for the CI check that the Native AOT binary computes what the JIT run does.
+// ---- the same task with a GRU of the same shape: same windows, optimizer, schedule and clipping ----
+var gru = new WeatherForecasterGru(seed: 7);
+var gruTrainer = gru.CreateTrainer(new Adam(learningRate: 3e-3f, schedule: LearningRateSchedule.Cosine(steps, 3e-4f)), Loss.MeanSquaredError, clipNorm: 1f);
+var (gruSmoothed, _, gruStepMs) = Train(gruTrainer, features, split, steps, "GRU");
+var gruValidation = Evaluate(gru, features, days, split, norm);
+double gruStepNs = StepSpeed(gru, features);
+Console.WriteLine("the same task with a GRU of the same shape (2 × 32 units, the same head, windows and optimizer):");
+Console.WriteLine($"  {"",-5} {"parameters",10} {"training step",14} {"final loss",10} {"validation NMSE",15} {"Step",8}");
+Console.WriteLine($"  {"LSTM",-5} {WeatherForecaster.ParameterCount,10} {trainStepMs,11:F2} ms {smoothed,10:F4} {validation.NormalizedMse,15:F4} {stepNs,5:F0} ns");
+Console.WriteLine($"  {"GRU",-5} {WeatherForecasterGru.ParameterCount,10} {gruStepMs,11:F2} ms {gruSmoothed,10:F4} {gruValidation.NormalizedMse,15:F4} {gruStepNs,5:F0} ns");
+
 Console.WriteLine($"result final-loss {smoothed:R}");
+Console.WriteLine($"result gru-final-loss {gruSmoothed:R}");
+Console.WriteLine($"result gru-validation-nmse {gruValidation.NormalizedMse:R}");
 Console.WriteLine($"result validation-nmse {validation.NormalizedMse:R}");
 for (int k = 0; k < O; k++) Console.WriteLine($"result forecast-{k} {tomorrow[k]:R}");
 return same ? 0 : 1;
 
-static (double[] Rmse, double NormalizedMse) Evaluate<TState>(ILstmModel<TState> model, float[] features, List<Day> days, int split, Normalizer norm,
-    List<double[]>? forecasts = null, List<float>? outputs = null) where TState : class, ILstmState
+// Training: random 30-day windows (the same ones for every model: the generator's seed is fixed), targets = the next day's
+// four values at every step. Returns the smoothed final loss, the loss of every step, and the milliseconds a training
+// step takes once warm (the steps after the first quarter: the first ones include the JIT compiling the kernels).
+static (float Smoothed, double[] Curve, double StepMs) Train(ILstmTrainer trainer, float[] features, int split, int steps, string name)
+{
+    const int T = WeatherForecaster.SequenceLength, Batch = 16, I = WeatherForecaster.InputSize, O = WeatherForecaster.OutputSize;
+    var xs = new float[Batch * T * I];
+    var ys = new float[Batch * T * O];
+    var random = new LstmRandom(2024);
+    var clock = Stopwatch.StartNew();
+    var progress = new Progress(steps, every: 50, itemsPerStep: Batch, itemName: "windows");
+    var lossCurve = new double[steps];
+    float smoothed = 0;
+    int warm = steps / 4;
+    TimeSpan warmAt = default;
+    for (int step = 1; step <= steps; step++)
+    {
+        if (step == warm + 1) warmAt = clock.Elapsed;
+        for (int b = 0; b < Batch; b++)
+        {
+            int start = (int)(random.NextDouble() * (split - T - 1));
+            features.AsSpan(start * I, T * I).CopyTo(xs.AsSpan(b * T * I));
+            for (int t = 0; t < T; t++)
+                features.AsSpan((start + t + 1) * I, O).CopyTo(ys.AsSpan((b * T + t) * O));
+        }
+        float loss = trainer.Step(xs, ys, Batch);
+        smoothed = step == 1 ? loss : 0.9f * smoothed + 0.1f * loss;
+        lossCurve[step - 1] = loss;
+        progress.Report(step, smoothed);
+    }
+    double stepMs = (clock.Elapsed - warmAt).TotalMilliseconds / (steps - warm);
+    Console.WriteLine($"trained the {name} {steps} steps of {Batch} windows × {T} days in {clock.Elapsed.TotalSeconds:F1} s ({stepMs:F2} ms per step once warm)");
+    return (smoothed, lossCurve, stepMs);
+}
+
+static (double[] Rmse, double NormalizedMse) Evaluate<TState>(IRecurrentModel<TState> model, float[] features, List<Day> days, int split, Normalizer norm,
+    List<double[]>? forecasts = null, List<float>? outputs = null) where TState : class, IRecurrentState
 {
     const int I = WeatherForecaster.InputSize, O = WeatherForecaster.OutputSize;
     var state = model.NewState();
@@ -191,7 +219,7 @@ static void ReportReduced<TState>(string name, ILstmModel<TState> reduced, Weath
 // The speed of one streaming Step, warm: 200 ms of steps first (under the JIT, tiered compilation finishes meanwhile),
 // then blocks of 1,000 timed steps over the days in a loop for at least 100 ms. A separate state: the forecasts above
 // are not affected.
-static double StepSpeed(WeatherForecaster model, float[] features)
+static double StepSpeed<TState>(IRecurrentModel<TState> model, float[] features) where TState : class, IRecurrentState
 {
     const int I = WeatherForecaster.InputSize, Block = 1000;
     int days = features.Length / I, d = 0;
@@ -242,6 +270,10 @@ public partial class WeatherForecasterInt8 { }
 
 [LstmModel(InputSize = 6, HiddenSize = 32, NumLayers = 2, OutputSize = 4, SequenceLength = 30)]
 public partial class WeatherForecaster { }
+
+/// <summary>The same forecaster as a GRU (issue 19): one word changed in the attribute.</summary>
+[GruModel(InputSize = 6, HiddenSize = 32, NumLayers = 2, OutputSize = 4, SequenceLength = 30)]
+public partial class WeatherForecasterGru { }
 
 public readonly record struct Day(DateTime Date, float[] Values);
 

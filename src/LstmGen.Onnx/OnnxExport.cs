@@ -23,7 +23,8 @@ public sealed class OnnxExportOptions
 /// Squeeze, or Transpose and Reshape for a bidirectional layer, between layers), the dense head as MatMul + Add and its
 /// activation, and outputs <c>output</c> (sequence, batch, OutputSize), <c>h_n</c> and <c>c_n</c>
 /// (layers × directions, batch, HiddenSize), PyTorch's names and layouts. Sequence length and batch are free
-/// dimensions; initial states are zero.
+/// dimensions; initial states are zero. A GRU's parameters (<see cref="LstmParameters.Cell"/>) give one <c>GRU</c> node per
+/// layer with <c>linear_before_reset = 1</c> (PyTorch's cell) and no <c>c_n</c>.
 /// </summary>
 public static class OnnxExport
 {
@@ -44,7 +45,10 @@ public static class OnnxExport
         ArgumentNullException.ThrowIfNull(parameters);
         options ??= new OnnxExportOptions();
         var layers = OnnxLayout.Export(parameters);
-        if (layers.Count == 0) throw new NotSupportedException("The parameters have no LSTM layer (no 'weight_ih_l0').");
+        if (layers.Count == 0) throw new NotSupportedException("The parameters have no recurrent layer (no 'weight_ih_l0').");
+        // a GRU's parameters become ONNX GRU nodes with linear_before_reset = 1 (PyTorch's cell), and there is no c_n
+        bool gru = parameters.Cell == CellKind.Gru;
+        int gates = gru ? 3 : 4;
         var g = new GraphProto { Name = options.GraphName };
         int input = layers[0].InputSize;
         g.Inputs.Add(new ValueInfoProto { Name = "input", Shape = ["sequence", "batch", input] });
@@ -60,17 +64,22 @@ public static class OnnxExport
             var layer = layers[k];
             string s = k.ToString(CultureInfo.InvariantCulture);
             int h = layer.HiddenSize, d = layer.Directions;
-            g.Initializers.Add(Floats("W" + s, layer.W, d, 4 * h, layer.InputSize));
-            g.Initializers.Add(Floats("R" + s, layer.R, d, 4 * h, h));
+            g.Initializers.Add(Floats("W" + s, layer.W, d, gates * h, layer.InputSize));
+            g.Initializers.Add(Floats("R" + s, layer.R, d, gates * h, h));
             var inputs = new List<string> { x, "W" + s, "R" + s, "" };
-            if (layer.B is not null) { g.Initializers.Add(Floats("B" + s, layer.B, d, 8 * h)); inputs[3] = "B" + s; }
+            if (layer.B is not null) { g.Initializers.Add(Floats("B" + s, layer.B, d, 2 * gates * h)); inputs[3] = "B" + s; }
             if (layer.P is not null) { g.Initializers.Add(Floats("P" + s, layer.P, d, 3 * h)); inputs.AddRange(["", "", "", "P" + s]); }
             while (inputs.Count > 3 && inputs[^1].Length == 0) inputs.RemoveAt(inputs.Count - 1);
             // Y (sequence, directions, batch, H), Y_h and Y_c (directions, batch, H)
-            g.Nodes.Add(Node("LSTM", "lstm_l" + s, inputs.ToArray(), ["Y" + s, "Y_h" + s, "Y_c" + s],
-                AttributeProto.Int("hidden_size", h), AttributeProto.String("direction", d == 2 ? "bidirectional" : "forward")));
+            if (gru)
+                g.Nodes.Add(Node("GRU", "gru_l" + s, inputs.ToArray(), ["Y" + s, "Y_h" + s],
+                    AttributeProto.Int("hidden_size", h), AttributeProto.String("direction", d == 2 ? "bidirectional" : "forward"),
+                    AttributeProto.Int("linear_before_reset", 1)));
+            else
+                g.Nodes.Add(Node("LSTM", "lstm_l" + s, inputs.ToArray(), ["Y" + s, "Y_h" + s, "Y_c" + s],
+                    AttributeProto.Int("hidden_size", h), AttributeProto.String("direction", d == 2 ? "bidirectional" : "forward")));
             hn.Add("Y_h" + s);
-            cn.Add("Y_c" + s);
+            if (!gru) cn.Add("Y_c" + s);
             string next = "layer_output" + s;                      // (sequence, batch, D·H): PyTorch's per-step output of the layer
             if (d == 1)
                 g.Nodes.Add(Node("Squeeze", "squeeze_l" + s, ["Y" + s, "squeeze_axes"], [next]));
@@ -115,19 +124,20 @@ public static class OnnxExport
             output = "output";
         }
         g.Nodes.Add(Node("Concat", "h_n_concat", hn.ToArray(), ["h_n"], AttributeProto.Int("axis", 0)));
-        g.Nodes.Add(Node("Concat", "c_n_concat", cn.ToArray(), ["c_n"], AttributeProto.Int("axis", 0)));
+        if (!gru) g.Nodes.Add(Node("Concat", "c_n_concat", cn.ToArray(), ["c_n"], AttributeProto.Int("axis", 0)));
         int states = 0;
         foreach (var l in layers) states += l.Directions;
         g.Outputs.Add(new ValueInfoProto { Name = output, Shape = ["sequence", "batch", width] });
         g.Outputs.Add(new ValueInfoProto { Name = "h_n", Shape = [states, "batch", layers[^1].HiddenSize] });
-        g.Outputs.Add(new ValueInfoProto { Name = "c_n", Shape = [states, "batch", layers[^1].HiddenSize] });
+        if (!gru) g.Outputs.Add(new ValueInfoProto { Name = "c_n", Shape = [states, "batch", layers[^1].HiddenSize] });
 
         var model = new ModelProto
         {
             IrVersion = IrVersion,
             ProducerName = "LstmGen.Onnx",
             ProducerVersion = "0.1.0",
-            DocString = "LSTM exported by LstmGen: input (sequence, batch, input_size); outputs as torch.nn.LSTM (+ Linear head): output, h_n, c_n.",
+            DocString = gru ? "GRU exported by LstmGen: input (sequence, batch, input_size); outputs as torch.nn.GRU (+ Linear head): output, h_n."
+                            : "LSTM exported by LstmGen: input (sequence, batch, input_size); outputs as torch.nn.LSTM (+ Linear head): output, h_n, c_n.",
             Graph = g,
         };
         model.OpsetImport.Add(("", Opset));

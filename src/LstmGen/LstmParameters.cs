@@ -51,6 +51,12 @@ public sealed class LstmParameters
     /// </summary>
     public OutputActivation OutputActivation { get; init; }
 
+    /// <summary>
+    /// The cell the parameters belong to (<see cref="CellKind.Lstm"/> unless a <c>[GruModel]</c> made them): the converters
+    /// (Keras and ONNX layouts, ONNX export) read their gate count and order from it.
+    /// </summary>
+    public CellKind Cell { get; init; }
+
     /// <summary>Total number of parameters (<c>sum(p.numel() for p in model.parameters())</c>).</summary>
     public int Count => _values.Length;
 

@@ -6,7 +6,7 @@ using System.Text.Json;
 namespace LstmGen.Weights;
 
 /// <summary>What a GuitarML / Automated-GuitarAmpModelling JSON file says about its model (its <c>model_data</c>).</summary>
-/// <param name="UnitType">The recurrent cell: <c>LSTM</c> (or <c>GRU</c>, which this version does not load).</param>
+/// <param name="UnitType">The recurrent cell: <c>LSTM</c> or <c>GRU</c> (loaded into a <c>[GruModel]</c>).</param>
 /// <param name="InputSize">Input channels (1 for a plain amp or pedal; more when knob positions are inputs too).</param>
 /// <param name="HiddenSize">Units of the recurrent layer(s).</param>
 /// <param name="NumLayers">Stacked recurrent layers.</param>
@@ -21,7 +21,8 @@ public sealed record GuitarMLModelInfo(string UnitType, int InputSize, int Hidde
 /// state dict's tensors as nested lists of numbers under the names <c>rec.weight_ih_l0</c>, …, <c>lin.weight</c>,
 /// <c>lin.bias</c>. The model is <c>nn.LSTM(input_size, hidden_size, num_layers)</c>, then <c>nn.Linear(hidden_size,
 /// output_size, bias = bias_fl)</c>, plus the input's first <c>skip</c> channels: declare it as
-/// <c>[LstmModel(InputSize = …, HiddenSize = …, NumLayers = …, OutputSize = …, Skip = …)]</c>.
+/// <c>[LstmModel(InputSize = …, HiddenSize = …, NumLayers = …, OutputSize = …, Skip = …)]</c>. A file with
+/// <c>"unit_type": "GRU"</c> is <c>nn.GRU</c> with the same names: declare <c>[GruModel(…)]</c> with the same arguments.
 /// </summary>
 /// <remarks>
 /// Everything is checked before the first value is written, so a file that does not fit leaves the parameters as they
@@ -107,9 +108,9 @@ public static class GuitarMLJson
             throw new WeightsFormatException(WeightsErrorKind.ModelMismatch, "model_data.model",
                 $"The file's model is '{model}'; only SimpleRNN (one recurrent unit and a linear head) is read.");
         string unit = String(data, "unit_type", "LSTM");
-        if (unit != "LSTM")
+        if (unit != "LSTM" && unit != "GRU")
             throw new WeightsFormatException(WeightsErrorKind.ModelMismatch, "model_data.unit_type",
-                $"The file's recurrent unit is '{unit}'; this version reads LSTM models only (GRU is planned).");
+                $"The file's recurrent unit is '{unit}'; LSTM and GRU models are read.");
         return new GuitarMLModelInfo(unit,
             Integer(data, "input_size", null), Integer(data, "hidden_size", null), Integer(data, "num_layers", 1),
             Integer(data, "output_size", null), Integer(data, "skip", 0), Boolean(data, "bias_fl", true));
@@ -118,6 +119,10 @@ public static class GuitarMLJson
     /// <summary>The file's model against the one loading it: sizes from the target's tensors, the skip connection from <see cref="LstmParameters.Skip"/>.</summary>
     private static void CheckModel(GuitarMLModelInfo file, LstmParameters target)
     {
+        string cell = target.Cell == CellKind.Gru ? "GRU" : "LSTM", attribute = target.Cell == CellKind.Gru ? "GruModel" : "LstmModel";
+        if (file.UnitType != cell)
+            throw new WeightsFormatException(WeightsErrorKind.ModelMismatch, "model_data.unit_type",
+                $"The file's recurrent unit is {file.UnitType}; the model loading it is an {cell}. Declare it with [{(file.UnitType == "GRU" ? "GruModel" : "LstmModel")}(…)] and the same sizes.");
         int layers = 0;
         while (IndexOf(target.Tensors, "weight_ih_l" + layers) >= 0) layers++;
         int hidden = layers > 0 ? target["weight_hh_l0"].Columns : 0;
@@ -127,16 +132,16 @@ public static class GuitarMLJson
         bool plain = layers > 0 && target.Tensors.Count == 4 * layers + (head >= 0 ? 2 : 0);
         if (!plain || file.InputSize != inputs || file.HiddenSize != hidden || file.NumLayers != layers || file.OutputSize != outputs)
             throw new WeightsFormatException(WeightsErrorKind.ModelMismatch, "model_data",
-                $"The file's model is LSTM(input_size {file.InputSize}, hidden_size {file.HiddenSize}, num_layers {file.NumLayers}) → Linear({file.OutputSize}); " +
-                (plain ? $"the model loading it is LSTM({inputs}, {hidden}, {layers}) → " + (outputs > 0 ? $"Linear({outputs})" : "no head")
+                $"The file's model is {cell}(input_size {file.InputSize}, hidden_size {file.HiddenSize}, num_layers {file.NumLayers}) → Linear({file.OutputSize}); " +
+                (plain ? $"the model loading it is {cell}({inputs}, {hidden}, {layers}) → " + (outputs > 0 ? $"Linear({outputs})" : "no head")
                        : "the model loading it has other tensors (bias-free, bidirectional, projection, peepholes or learned initial state)") +
-                $". Declare [LstmModel(InputSize = {file.InputSize}, HiddenSize = {file.HiddenSize}, NumLayers = {file.NumLayers}, OutputSize = {file.OutputSize}" +
+                $". Declare [{attribute}(InputSize = {file.InputSize}, HiddenSize = {file.HiddenSize}, NumLayers = {file.NumLayers}, OutputSize = {file.OutputSize}" +
                 (file.Skip > 0 ? $", Skip = {file.Skip}" : "") + ")].");
         if (file.Skip != target.Skip)
             throw new WeightsFormatException(WeightsErrorKind.ModelMismatch, "model_data.skip",
                 file.Skip > 0
-                    ? $"The file's model adds its first {file.Skip} input channel(s) to the output (skip = {file.Skip}); the model loading it does not: declare it with Skip = {file.Skip} on [LstmModel]."
-                    : $"The file's model has no skip connection (skip = 0), but the model loading it has Skip = {target.Skip}: remove Skip from [LstmModel].");
+                    ? $"The file's model adds its first {file.Skip} input channel(s) to the output (skip = {file.Skip}); the model loading it does not: declare it with Skip = {file.Skip} on [{attribute}]."
+                    : $"The file's model has no skip connection (skip = 0), but the model loading it has Skip = {target.Skip}: remove Skip from [{attribute}].");
     }
 
     /// <summary>A tensor's nested lists, checked against its shape, rounded to float32.</summary>

@@ -15,6 +15,11 @@ public sealed record LayoutTensor(string Name, int[] Shape, float[] Values);
 /// i, f, c, o (c is PyTorch's g, so the order is the same), transposed relative to PyTorch, and one bias.
 /// </summary>
 /// <remarks>
+/// For a GRU's parameters (<see cref="LstmParameters.Cell"/>) the whole-model methods use Keras' <c>GRU</c> with
+/// <c>reset_after=True</c> (TensorFlow 2's default, PyTorch's cell): <c>kernel</c> (I, 3H), <c>recurrent_kernel</c> (H, 3H),
+/// <c>bias</c> (2, 3H) = [input ; recurrent], gate order z, r, h, layers named <c>gru</c>, <c>gru_1</c>, … (bidirectional:
+/// <c>forward_gru</c>, <c>backward_gru</c>); both biases carry over, so both directions of conversion are exact. A bias of
+/// shape (3H) is a <c>reset_after=False</c> GRU, a different cell, and is refused.
 /// Keras has one bias where PyTorch has two: export writes <c>bias = b_ih + b_hh</c>; import sets <c>b_ih = bias</c>,
 /// <c>b_hh = 0</c>. So Keras → PyTorch → Keras is exact bit for bit, and PyTorch → Keras → PyTorch is exact for every
 /// weight and gives the same model with the biases summed into b_ih (one float32 addition per value).
@@ -61,10 +66,24 @@ public static class KerasLayout
         ArgumentNullException.ThrowIfNull(parameters);
         var layers = Discover(parameters, out var headWeight, out var headBias);
         var list = new List<LayoutTensor>();
+        bool gru = parameters.Cell == CellKind.Gru;
         for (int k = 0; k < layers.Count; k++)
-            foreach (var (d, prefix) in Named(layers[k], k))
+            foreach (var (d, prefix) in Named(layers[k], k, gru ? "gru" : "lstm"))
             {
                 int i = d.InputSize, h = d.HiddenSize;
+                if (gru)
+                {
+                    list.Add(new LayoutTensor(prefix + "kernel", [i, 3 * h], GruKernel(d.WeightIh.Values, h, i)));
+                    list.Add(new LayoutTensor(prefix + "recurrent_kernel", [h, 3 * h], GruKernel(d.WeightHh.Values, h, h)));
+                    if (d.BiasIh is not null)
+                    {
+                        var both = new float[6 * h];
+                        OnnxLayout.GruGatesFromPyTorch(d.BiasIh.Values, h, 1, both.AsSpan(0, 3 * h));
+                        OnnxLayout.GruGatesFromPyTorch(d.BiasHh!.Values, h, 1, both.AsSpan(3 * h));
+                        list.Add(new LayoutTensor(prefix + "bias", [2, 3 * h], both));
+                    }
+                    continue;
+                }
                 var kernel = new float[4 * h * i];
                 var recurrent = new float[4 * h * h];
                 var bias = new float[d.BiasIh is null ? 0 : 4 * h];
@@ -93,6 +112,7 @@ public static class KerasLayout
         foreach (var w in weights)
             if (!byName.TryAdd(w.Name, w)) throw new WeightsFormatException(WeightsErrorKind.DuplicateTensor, w.Name, $"Keras weight '{w.Name}' is given twice.");
         var layers = Discover(parameters, out var headWeight, out var headBias);
+        bool gru = parameters.Cell == CellKind.Gru;
         var used = new HashSet<string>(StringComparer.Ordinal);
         LayoutTensor Get(string name, params int[] shape)
         {
@@ -106,9 +126,30 @@ public static class KerasLayout
         // Check everything, convert into new arrays, then write.
         var writes = new List<(ParameterTensor Target, float[] Values)>();
         for (int k = 0; k < layers.Count; k++)
-            foreach (var (d, prefix) in Named(layers[k], k))
+            foreach (var (d, prefix) in Named(layers[k], k, gru ? "gru" : "lstm"))
             {
                 int i = d.InputSize, h = d.HiddenSize;
+                if (gru)
+                {
+                    writes.Add((d.WeightIh, GruFromKernel(Get(prefix + "kernel", i, 3 * h).Values, h, i)));
+                    writes.Add((d.WeightHh, GruFromKernel(Get(prefix + "recurrent_kernel", h, 3 * h).Values, h, h)));
+                    if (d.BiasIh is not null)
+                    {
+                        if (byName.TryGetValue(prefix + "bias", out var one) && one.Shape.Length == 1)
+                            throw new WeightsFormatException(WeightsErrorKind.ShapeMismatch, prefix + "bias",
+                                $"Keras weight '{prefix}bias' has shape ({string.Join(", ", one.Shape)}): a GRU built with reset_after=False, which applies r to h before " +
+                                "recurrent_kernel. That is a different cell from torch.nn.GRU, the one LstmGen builds (Keras' reset_after=True, TensorFlow 2's default, " +
+                                "with a bias of shape (2, 3H)); train the Keras model with reset_after=True to use it here.");
+                        var both = Get(prefix + "bias", 2, 3 * h).Values;
+                        var inputBias = new float[3 * h];
+                        var recurrentBias = new float[3 * h];
+                        OnnxLayout.GruGatesToPyTorch(both.AsSpan(0, 3 * h), h, 1, inputBias);
+                        OnnxLayout.GruGatesToPyTorch(both.AsSpan(3 * h), h, 1, recurrentBias);
+                        writes.Add((d.BiasIh, inputBias));
+                        writes.Add((d.BiasHh!, recurrentBias));
+                    }
+                    continue;
+                }
                 var kernel = Get(prefix + "kernel", i, 4 * h);
                 var recurrent = Get(prefix + "recurrent_kernel", h, 4 * h);
                 var bias = d.BiasIh is null ? null : Get(prefix + "bias", 4 * h);
@@ -138,7 +179,7 @@ public static class KerasLayout
     {
         var layers = LstmLayers.Discover(parameters, out headWeight, out headBias, out var unknown);
         if (unknown.Count > 0)
-            throw new NotSupportedException($"Keras' LSTM layer has no place for the tensor(s) {string.Join(", ", unknown)}.");
+            throw new NotSupportedException($"Keras' {(parameters.Cell == CellKind.Gru ? "GRU" : "LSTM")} layer has no place for the tensor(s) {string.Join(", ", unknown)}.");
         foreach (var layer in layers)
             foreach (var d in layer)
                 if (d.WeightHr is not null || d.Peepholes is not null)
@@ -146,15 +187,35 @@ public static class KerasLayout
         return layers;
     }
 
-    private static IEnumerable<(LstmDirection, string)> Named(LstmDirection[] layer, int k)
+    private static IEnumerable<(LstmDirection, string)> Named(LstmDirection[] layer, int k, string unit)
     {
         string n = k == 0 ? "" : "_" + k.ToString(CultureInfo.InvariantCulture);
-        if (layer.Length == 1) yield return (layer[0], "lstm" + n + "/");
+        if (layer.Length == 1) yield return (layer[0], unit + n + "/");
         else
         {
-            yield return (layer[0], "bidirectional" + n + "/forward_lstm/");
-            yield return (layer[1], "bidirectional" + n + "/backward_lstm/");
+            yield return (layer[0], "bidirectional" + n + "/forward_" + unit + "/");
+            yield return (layer[1], "bidirectional" + n + "/backward_" + unit + "/");
         }
+    }
+
+    /// <summary>A GRU's PyTorch weight (3H × columns, gates r, z, n) as a Keras kernel (columns × 3H, gates z, r, h).</summary>
+    private static float[] GruKernel(ReadOnlySpan<float> weight, int h, int columns)
+    {
+        var keras = new float[weight.Length];
+        OnnxLayout.GruGatesFromPyTorch(weight, h, columns, keras);
+        var kernel = new float[weight.Length];
+        Transpose(keras, 3 * h, columns, kernel);
+        return kernel;
+    }
+
+    /// <summary>A Keras GRU kernel (columns × 3H, gates z, r, h) as PyTorch's weight (3H × columns, gates r, z, n).</summary>
+    private static float[] GruFromKernel(float[] kernel, int h, int columns)
+    {
+        var keras = new float[kernel.Length];
+        Transpose(kernel, columns, 3 * h, keras);
+        var weight = new float[kernel.Length];
+        OnnxLayout.GruGatesToPyTorch(keras, h, columns, weight);
+        return weight;
     }
 
     internal static void Transpose(ReadOnlySpan<float> source, int rows, int columns, Span<float> destination)

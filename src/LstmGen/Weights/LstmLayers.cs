@@ -4,11 +4,11 @@ using System.Globalization;
 
 namespace LstmGen.Weights;
 
-/// <summary>One direction of one layer, found by its PyTorch names (docs/maths.md §6).</summary>
+/// <summary>One direction of one layer, found by its PyTorch names (docs/maths.md §6); <paramref name="Gates"/> is the cell's gate count.</summary>
 internal sealed record LstmDirection(ParameterTensor WeightIh, ParameterTensor WeightHh, ParameterTensor? BiasIh, ParameterTensor? BiasHh,
-    ParameterTensor? WeightHr, ParameterTensor? Peepholes)
+    ParameterTensor? WeightHr, ParameterTensor? Peepholes, int Gates = 4)
 {
-    public int HiddenSize => WeightHh.Rows / 4;
+    public int HiddenSize => WeightHh.Rows / Gates;
     public int InputSize => WeightIh.Columns;
 }
 
@@ -41,7 +41,7 @@ internal static class LstmLayers
                 var ih = Take("weight_ih" + l);
                 if (ih is null) continue;
                 var hh = Take("weight_hh" + l) ?? throw new NotSupportedException($"The parameters have 'weight_ih{l}' but no 'weight_hh{l}'.");
-                directions.Add(new LstmDirection(ih, hh, Take("bias_ih" + l), Take("bias_hh" + l), Take("weight_hr" + l), Take("weight_ph" + l)));
+                directions.Add(new LstmDirection(ih, hh, Take("bias_ih" + l), Take("bias_hh" + l), Take("weight_hr" + l), Take("weight_ph" + l), CellGates.Count(parameters.Cell)));
             }
             if (directions.Count == 0) break;
             layers.Add(directions.ToArray());

@@ -23,6 +23,18 @@ public static class OnnxLayout
     /// <summary>ONNX gate block d holds PyTorch gate block <c>PyTorchBlock[d]</c>: ONNX (i, o, f, c) ← PyTorch (i, f, g, o).</summary>
     private static ReadOnlySpan<int> PyTorchBlock => [0, 3, 1, 2];
 
+    /// <summary>A GRU's gate blocks: ONNX (z, r, h) ← PyTorch (r, z, n); Keras' GRU has ONNX's order.</summary>
+    internal static ReadOnlySpan<int> GruBlock => [1, 0, 2];
+
+    /// <summary>The gate-block map of <paramref name="cell"/>.</summary>
+    internal static ReadOnlySpan<int> Blocks(CellKind cell) => cell == CellKind.Gru ? GruBlock : PyTorchBlock;
+
+    /// <summary>A GRU's three gate blocks from PyTorch's order (r, z, n) to ONNX's and Keras' (z, r, h).</summary>
+    public static void GruGatesFromPyTorch(ReadOnlySpan<float> pyTorch, int hiddenSize, int columns, Span<float> onnx) => Reorder(pyTorch, hiddenSize * columns, onnx, toOnnx: true, GruBlock);
+
+    /// <summary>A GRU's three gate blocks from ONNX's and Keras' order (z, r, h) to PyTorch's (r, z, n).</summary>
+    public static void GruGatesToPyTorch(ReadOnlySpan<float> onnx, int hiddenSize, int columns, Span<float> pyTorch) => Reorder(onnx, hiddenSize * columns, pyTorch, toOnnx: false, GruBlock);
+
     /// <summary>ONNX peephole block d holds PyTorch's (weight_ph: i, f, o) block: ONNX (i, o, f) ← (i, f, o).</summary>
     private static ReadOnlySpan<int> PeepholeBlock => [0, 2, 1];
 
@@ -38,15 +50,16 @@ public static class OnnxLayout
     /// <summary>Peepholes from ONNX's (p_i, p_o, p_f) to (p_i, p_f, p_o).</summary>
     public static void PeepholesToPyTorch(ReadOnlySpan<float> onnx, int hiddenSize, Span<float> pyTorch) => Reorder(onnx, hiddenSize, pyTorch, toOnnx: false, PeepholeBlock);
 
-    /// <summary>Every layer's ONNX LSTM inputs, in layer order.</summary>
+    /// <summary>Every layer's ONNX LSTM (or, for a GRU's parameters, GRU: W (D, 3H, I), R, B (D, 6H), P null) inputs, in layer order.</summary>
     /// <exception cref="NotSupportedException">The model has tensors the ONNX LSTM operator has no input for (projection, learned initial states).</exception>
     public static IReadOnlyList<OnnxLstmWeights> Export(LstmParameters parameters)
     {
         ArgumentNullException.ThrowIfNull(parameters);
         var list = new List<OnnxLstmWeights>();
+        var blocks = Blocks(parameters.Cell).ToArray();
         foreach (var layer in Discover(parameters))
         {
-            int dirs = layer.Length, i = layer[0].InputSize, h = layer[0].HiddenSize, g = 4 * h;
+            int dirs = layer.Length, i = layer[0].InputSize, h = layer[0].HiddenSize, g = layer[0].Gates * h;
             bool bias = layer[0].BiasIh is not null, peep = layer[0].Peepholes is not null;
             var w = new float[dirs * g * i];
             var r = new float[dirs * g * h];
@@ -55,12 +68,12 @@ public static class OnnxLayout
             for (int d = 0; d < dirs; d++)
             {
                 var x = layer[d];
-                GatesFromPyTorch(x.WeightIh.Values, h, i, w.AsSpan(d * g * i, g * i));
-                GatesFromPyTorch(x.WeightHh.Values, h, h, r.AsSpan(d * g * h, g * h));
+                Reorder(x.WeightIh.Values, h * i, w.AsSpan(d * g * i, g * i), toOnnx: true, blocks);
+                Reorder(x.WeightHh.Values, h * h, r.AsSpan(d * g * h, g * h), toOnnx: true, blocks);
                 if (b is not null)
                 {
-                    GatesFromPyTorch(x.BiasIh!.Values, h, 1, b.AsSpan(d * 2 * g, g));
-                    GatesFromPyTorch(x.BiasHh!.Values, h, 1, b.AsSpan(d * 2 * g + g, g));
+                    Reorder(x.BiasIh!.Values, h, b.AsSpan(d * 2 * g, g), toOnnx: true, blocks);
+                    Reorder(x.BiasHh!.Values, h, b.AsSpan(d * 2 * g + g, g), toOnnx: true, blocks);
                 }
                 if (p is not null) PeepholesFromPyTorch(x.Peepholes!.Values, h, p.AsSpan(d * 3 * h, 3 * h));
             }
@@ -76,6 +89,7 @@ public static class OnnxLayout
         ArgumentNullException.ThrowIfNull(layers);
         ArgumentNullException.ThrowIfNull(parameters);
         var model = Discover(parameters);
+        var blocks = Blocks(parameters.Cell).ToArray();
         if (layers.Count != model.Count)
             throw new WeightsFormatException(WeightsErrorKind.ShapeMismatch, "layers", $"{layers.Count} ONNX LSTM layers given; the model has {model.Count}.");
         var writes = new List<(ParameterTensor, float[])>();
@@ -83,13 +97,13 @@ public static class OnnxLayout
         {
             var layer = model[k];
             var x = layers[k];
-            int dirs = layer.Length, i = layer[0].InputSize, h = layer[0].HiddenSize, g = 4 * h;
+            int dirs = layer.Length, i = layer[0].InputSize, h = layer[0].HiddenSize, g = layer[0].Gates * h;
             string name = "layer " + k.ToString(System.Globalization.CultureInfo.InvariantCulture);
             if (x.Directions != dirs || x.InputSize != i || x.HiddenSize != h || x.W.Length != dirs * g * i || x.R.Length != dirs * g * h)
                 throw new WeightsFormatException(WeightsErrorKind.ShapeMismatch, name, $"ONNX {name} is D={x.Directions}, I={x.InputSize}, H={x.HiddenSize} with {x.W.Length} W and {x.R.Length} R values; the model's is D={dirs}, I={i}, H={h}.");
             bool bias = layer[0].BiasIh is not null, peep = layer[0].Peepholes is not null;
             if ((x.B is not null && x.B.Length != dirs * 2 * g) || (x.P is not null && x.P.Length != dirs * 3 * h))
-                throw new WeightsFormatException(WeightsErrorKind.ShapeMismatch, name, $"ONNX {name}: B must have D·8H = {dirs * 2 * g} values and P D·3H = {dirs * 3 * h}.");
+                throw new WeightsFormatException(WeightsErrorKind.ShapeMismatch, name, $"ONNX {name}: B must have D·{2 * layer[0].Gates}H = {dirs * 2 * g} values and P D·3H = {dirs * 3 * h}.");
             if (!bias && x.B is not null && Array.Exists(x.B, v => v != 0))
                 throw new WeightsFormatException(WeightsErrorKind.UnexpectedTensor, name + ".B", $"ONNX {name} has a non-zero bias B; the model has no bias.");
             if (!peep && x.P is not null && Array.Exists(x.P, v => v != 0))
@@ -101,8 +115,8 @@ public static class OnnxLayout
                 var t = layer[d];
                 var wih = new float[g * i];
                 var whh = new float[g * h];
-                GatesToPyTorch(x.W.AsSpan(d * g * i, g * i), h, i, wih);
-                GatesToPyTorch(x.R.AsSpan(d * g * h, g * h), h, h, whh);
+                Reorder(x.W.AsSpan(d * g * i, g * i), h * i, wih, toOnnx: false, blocks);
+                Reorder(x.R.AsSpan(d * g * h, g * h), h * h, whh, toOnnx: false, blocks);
                 writes.Add((t.WeightIh, wih));
                 writes.Add((t.WeightHh, whh));
                 if (bias)
@@ -111,8 +125,8 @@ public static class OnnxLayout
                     var bhh = new float[g];
                     if (x.B is not null)                       // an omitted B is zero, as the operator defines it
                     {
-                        GatesToPyTorch(x.B.AsSpan(d * 2 * g, g), h, 1, bih);
-                        GatesToPyTorch(x.B.AsSpan(d * 2 * g + g, g), h, 1, bhh);
+                        Reorder(x.B.AsSpan(d * 2 * g, g), h, bih, toOnnx: false, blocks);
+                        Reorder(x.B.AsSpan(d * 2 * g + g, g), h, bhh, toOnnx: false, blocks);
                     }
                     writes.Add((t.BiasIh!, bih));
                     writes.Add((t.BiasHh!, bhh));
