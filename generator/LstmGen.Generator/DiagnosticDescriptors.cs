@@ -74,7 +74,7 @@ internal static class DiagnosticDescriptors
 
     public static readonly DiagnosticDescriptor StorageNotForCell = new(
         "LSTM015", "Weight storage not available for this cell",
-        "WeightStorage.{0} is not available for {1} models yet (their three-gate tiles have no bf16 or int8 layout): remove WeightStorage or set it to WeightStorage.Float32",
+        "WeightStorage.{0} is not available for {1} models yet (the bf16 layout pairs the weight vectors of a tile, and a GRU has three per block): use WeightStorage.Int8 or Float32",
         Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
 
     /// <summary>Not reported by the generator: the id of the <c>[Obsolete(error: true)]</c> on a bidirectional model's Step.</summary>

@@ -63,6 +63,8 @@ public sealed partial class LstmGenerator
             _w.Line($"private const int StateG = {N(_plan.StateG)}; // whole-sequence mode: W_ih·x_t + b for each step of a chunk");
             _w.Line($"private const int StateSeqA = {N(_plan.StateSeqA)}; // whole-sequence mode: outputs of layers 0, 2, ... for a chunk");
             _w.Line($"private const int StateSeqB = {N(_plan.StateSeqB)}; // whole-sequence mode: outputs of layers 1, 3, ... for a chunk");
+            if (_plan.RecurrentProductApart)
+                _w.Line($"private const int StateR = {N(_plan.StateR)}; // an int8 step's recurrent product W_hh·h_(t-1), apart from G (the cell sums some h columns apart)");
             _w.Line($"private const int StateLength = {N(_plan.StateLength)};");
             _w.Line($"private const int ChunkLength = {N(_plan.ChunkLength)}; // steps per chunk in whole-sequence mode (G stays within 64 KiB)");
             _w.Line($"private const int PackedLength = {N(VectorWidth.All.Max(w => _plan.PackedLength(w, _plan.Reduced)))};{(_plan.Reduced ? $" // the {WeightStorageValues.Names[_plan.Storage]} inference copy" : "")}");

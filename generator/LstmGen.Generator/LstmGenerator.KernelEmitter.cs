@@ -253,12 +253,16 @@ public sealed partial class LstmGenerator
             var plan = Plan(unit / D);
             if (Int8)
             {
-                // a = G[t] + s_hh·s_h·Σ q·q(h_(t-1)) (Int8Product), then the cell alone
+                // a = G[t] + s_hh·s_h·Σ q·q(h_(t-1)) (Int8Product), then the cell alone; a cell that sums some h columns
+                // apart gets the product in its own row (StateR), which the cell-only kernel routes
                 string wq = $"ref {Unsafe}.Add(ref w, {N(_plan.PackedWeightOffset(_v, unit, true) + plan.Shape.Int8InputBytes / 4)})";
                 string shh = $"ref {Unsafe}.Add(ref w, {N(_plan.PackedScaleOffset(_v, unit, true) + plan.BiasLength)})";
-                _w.Line($"Int8Product.MultiplyAdd(ref {Unsafe}.As<float, byte>({wq}), {shh}, {S(hSlot)}, {N(plan.Recurrent)}, {N(plan.BiasLength)}, {gRow});");
+                string product = _plan.RecurrentProductApart ? Sh("StateR") : gRow;
+                if (_plan.RecurrentProductApart)
+                    _w.Line($"MemoryMarshal.CreateSpan({product}, {N(plan.BiasLength)}).Clear();");
+                _w.Line($"Int8Product.MultiplyAdd(ref {Unsafe}.As<float, byte>({wq}), {shh}, {S(hSlot)}, {N(plan.Recurrent)}, {N(plan.BiasLength)}, {product});");
                 var carriedState = new[] { S(hSlot) }.Concat(_cell.Carried.Select(v => S($"State{v.Pascal}{N(unit)}"))).Concat(new[] { S(P > 0 ? "StateM" : "StateHNew") });
-                _w.Line($"{K}.{KernelNames.CellOnly(_plan, plan)}(ref w, {gRow}, {CellRowsArg(unit)}{string.Join(", ", carriedState)});");
+                _w.Line($"{K}.{KernelNames.CellOnly(_plan, plan)}(ref w, {gRow}, {(_plan.RecurrentProductApart ? product + ", " : "")}{CellRowsArg(unit)}{string.Join(", ", carriedState)});");
             }
             else
             {
@@ -431,7 +435,9 @@ public sealed partial class LstmGenerator
                 : "/// <summary>One step of one layer: a = (b_ih + b_hh) + W·[x; h_(t-1)], then the cell update.</summary>");
             if (reduced)
                 _w.Line("/// <remarks>bf16 weights: each 32-bit load holds two gate vectors, widened to float32 in registers by a shift and a mask.</remarks>");
-            _w.Open($"internal static void {name}(ref float w, ref float init, {_cell.PackedParameter}ref float z, {_cell.CarriedParameters}ref float hOut{(training ? _cell.KeptParameters : "")})");
+            // an inference cell-only kernel of a cell that sums some h columns apart reads the recurrent product from its own row
+            bool productRow = cellOnly && !training && _cell.SplitsColumns;
+            _w.Open($"internal static void {name}(ref float w, ref float init, {(productRow ? "ref float product, " : "")}{_cell.PackedParameter}ref float z, {_cell.CarriedParameters}ref float hOut{(training ? _cell.KeptParameters : "")})");
             bool tileLoop = plan.Tiles > 1;
             bool groupLoop = batch / streams > 1;
             if (reduced)
@@ -475,6 +481,13 @@ public sealed partial class LstmGenerator
             for (int st = 0; st < streams; st++)
                 for (int k = 0; k < accumulators; k++)
                     _w.Line($"{_v.Type} {Acc(0, st, k)} = {(StartRow(k) < 0 ? _v.Zero : _v.Load("it", N(StartRow(k) * lanes)))};");
+            if (productRow)
+            {
+                _w.Line("// the recurrent product's rows (W_hh·h_(t-1)), each gate's into the accumulator the cell routes its h columns to");
+                _w.Line($"ref float pt = ref {Unsafe}.Add(ref product, {(tileLoop ? "tile * " + N(vectors * lanes) : "0")});");
+                for (int v = 0; v < vectors; v++)
+                    _w.Line($"{Acc(0, 0, Target(v, hColumn: true))} += {_v.Load("pt", N(v * lanes))};");
+            }
             for (int p = 1; p < splits; p++)
             {
                 _w.Line($"// partial sum {N(p)}: an independent FMA chain, added in after the column loop");

@@ -117,7 +117,14 @@ internal sealed class ModelPlan
     internal int ChunkLength => Math.Max(4, Math.Min(64, 16384 / (Cell.Gates * PaddedHidden16) / 4 * 4));
     internal int StateSeqA => StateG + ChunkLength * Cell.Gates * PaddedHidden16;
     internal int StateSeqB => StateSeqA + Align16(ChunkLength * Hp);
-    internal int StateLength => StateSeqB + Align16(ChunkLength * Hp);
+    /// <summary>
+    /// Whether an int8 model's recurrent product (Int8Product over W_hh) lands in a row of its own, StateR, instead of being
+    /// added to the G row: where the cell sums some gate's h columns apart from its x columns (the GRU's n), the cell-only
+    /// kernel then routes the row's gates to their accumulators.
+    /// </summary>
+    internal bool RecurrentProductApart => Int8 && Cell.SplitsColumns;
+    internal int StateR => StateSeqB + Align16(ChunkLength * Hp);
+    internal int StateLength => StateR + (RecurrentProductApart ? Align16(Cell.Gates * PaddedHidden16) : 0);
     internal string StateSeqName(int layer) => layer % 2 == 0 ? "StateSeqA" : "StateSeqB";
 
     // ---- Parameters (PyTorch order: per layer, per direction) ----

@@ -76,3 +76,9 @@ public static class GruModels
 
     public static IEnumerable<object[]> Names => All.Select(c => new object[] { c.Name });
 }
+
+// int8 gate weights (issue 19): the same shapes as Gru_3_17_2_Head3, Gru_64_128 and Gru_3_17_2_Bi, plus batch 3
+[GruModel(InputSize = 3, HiddenSize = 17, NumLayers = 2, OutputSize = 3, WeightStorage = WeightStorage.Int8)] public partial class GruInt8_3_17_2_Head3 { }
+[GruModel(InputSize = 64, HiddenSize = 128, WeightStorage = WeightStorage.Int8)] public partial class GruInt8_64_128 { }
+[GruModel(InputSize = 3, HiddenSize = 17, NumLayers = 2, Bidirectional = true, OutputSize = 2, WeightStorage = WeightStorage.Int8)] public partial class GruInt8_3_17_2_Bi { }
+[GruModel(InputSize = 3, HiddenSize = 17, BatchSize = 3, OutputSize = 2, WeightStorage = WeightStorage.Int8)] public partial class GruInt8_3_17_B3 { }

@@ -8,12 +8,17 @@ namespace LstmGen.Tests.Gru;
 /// A generated GRU model's outputs from the double-precision reference (<see cref="ReferenceGru"/>, itself checked
 /// against torch.nn.GRU and by finite differences): the reference runs each layer and direction on its own (a reverse
 /// direction on the time-reversed input), from the model's h_0 (zero, or its learned initial state), with the model's
-/// tensors taken by name; the layers' outputs [forward ; reverse] feed the next layer and the head.
+/// tensors taken by name; the layers' outputs [forward ; reverse] feed the next layer and the head. With
+/// <paramref name="int8"/>, what an int8 model's products see: W_ih and W_hh dequantized row by row, x_t and h_(t-1)
+/// quantized to 8 bits before their products (ReducedReference).
 /// </summary>
 public static class GruOracle
 {
-    public static double[] Run(LstmParameters p, GruCase c, ReadOnlySpan<float> xs, int steps)
+    public static double[] Run(LstmParameters p, GruCase c, ReadOnlySpan<float> xs, int steps, bool int8 = false)
     {
+        double[] Tensor(string name) => int8 && Reduced.ReducedReference.IsGateMatrix(name)
+            ? Reduced.ReducedReference.DequantizeRows(p[name].Values.ToArray(), p[name].Rows, p[name].Columns)
+            : GruOracle.Tensor(p, name);
         int h = c.H, d = c.Bidirectional ? 2 : 1;
         double[] x = xs.ToArray().Select(v => (double)v).ToArray();
         int width = c.I;
@@ -23,12 +28,13 @@ public static class GruOracle
             for (int dir = 0; dir < d; dir++)
             {
                 string s = k + (dir == 1 ? "_reverse" : "");
-                double[] layer = Tensor(p, "weight_ih_l" + s).Concat(Tensor(p, "weight_hh_l" + s))
-                    .Concat(Has(p, "bias_ih_l" + s) ? Tensor(p, "bias_ih_l" + s) : new double[3 * h])
-                    .Concat(Has(p, "bias_hh_l" + s) ? Tensor(p, "bias_hh_l" + s) : new double[3 * h]).ToArray();
-                double[]? h0 = Has(p, "initial_h_l" + s) ? Tensor(p, "initial_h_l" + s) : null;
+                double[] layer = Tensor("weight_ih_l" + s).Concat(Tensor("weight_hh_l" + s))
+                    .Concat(Has(p, "bias_ih_l" + s) ? Tensor("bias_ih_l" + s) : new double[3 * h])
+                    .Concat(Has(p, "bias_hh_l" + s) ? Tensor("bias_hh_l" + s) : new double[3 * h]).ToArray();
+                double[]? h0 = Has(p, "initial_h_l" + s) ? Tensor("initial_h_l" + s) : null;
                 double[] input = dir == 0 ? x : Reverse(x, steps, width);
-                double[] ys = ReferenceGru.Forward(width, h, 1, 0, layer, input, steps, h0 is null ? null : new[] { h0 }).Outputs;
+                double[] ys = ReferenceGru.Forward(width, h, 1, 0, layer, input, steps, h0 is null ? null : new[] { h0 },
+                    int8 ? Reduced.ReducedReference.QuantizeActivations : null).Outputs;
                 if (dir == 1) ys = Reverse(ys, steps, h);
                 for (int t = 0; t < steps; t++)
                     Array.Copy(ys, t * h, output, (t * d + dir) * h, h);
@@ -37,7 +43,7 @@ public static class GruOracle
             width = d * h;
         }
         if (c.O == 0) return x;
-        double[] w = Tensor(p, "fc.weight"), b = Tensor(p, "fc.bias");
+        double[] w = Tensor("fc.weight"), b = Tensor("fc.bias");
         var y = new double[steps * c.O];
         for (int t = 0; t < steps; t++)
             for (int o = 0; o < c.O; o++)

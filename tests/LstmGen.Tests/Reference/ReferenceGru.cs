@@ -65,21 +65,23 @@ public static class ReferenceGru
 
     /// <summary>
     /// Outputs of every step (T × O, or T × H without a head) from the zero state, or from <paramref name="h0"/> (h_0 per
-    /// layer) when given, and the final h per layer.
+    /// layer) when given, and the final h per layer. With <paramref name="quantize"/>, each layer's x_t and h_(t-1) are
+    /// replaced by quantize(v) before their products (an int8 model's activations, docs/maths.md §10).
     /// </summary>
     public static (double[] Outputs, double[][] HN) Forward(int inputs, int hidden, int layers, int outputs, ReadOnlySpan<double> p, ReadOnlySpan<double> xs, int steps,
-        double[][]? h0 = null)
+        double[][]? h0 = null, Func<double[], double[]>? quantize = null)
     {
         var trace = new Trace(layers, steps, hidden);
         if (h0 is not null)
             for (int l = 0; l < layers; l++) h0[l].CopyTo(trace.H[l][0], 0);
-        double[] ys = Run(inputs, hidden, layers, outputs, p, xs, steps, trace);
+        double[] ys = Run(inputs, hidden, layers, outputs, p, xs, steps, trace, quantize);
         var hn = new double[layers][];
         for (int l = 0; l < layers; l++) hn[l] = (double[])trace.H[l][steps].Clone();
         return (ys, hn);
     }
 
-    private static double[] Run(int inputs, int hidden, int layers, int outputs, ReadOnlySpan<double> p, ReadOnlySpan<double> xs, int steps, Trace trace)
+    private static double[] Run(int inputs, int hidden, int layers, int outputs, ReadOnlySpan<double> p, ReadOnlySpan<double> xs, int steps, Trace trace,
+        Func<double[], double[]>? quantize = null)
     {
         var o = Layout(inputs, hidden, layers, outputs, p.Length);
         int h = hidden, width = outputs > 0 ? outputs : h;
@@ -91,6 +93,7 @@ public static class ReferenceGru
             {
                 int ik = x.Length;
                 double[] hp = trace.H[l][t], hn = trace.H[l][t + 1];
+                double[] xq = quantize is null ? x : quantize(x), hq = quantize is null ? hp : quantize(hp);
                 for (int u = 0; u < h; u++)
                 {
                     // a_g = W_ig x + b_ig (g = r, z, n) and the h side W_hg h + b_hg, apart (n needs them apart)
@@ -99,8 +102,8 @@ public static class ReferenceGru
                     {
                         int row = g * h + u;
                         double sx = p[o.Bih[l] + row], sh = p[o.Bhh[l] + row];
-                        for (int j = 0; j < ik; j++) sx += p[o.Wih[l] + row * ik + j] * x[j];
-                        for (int j = 0; j < h; j++) sh += p[o.Whh[l] + row * h + j] * hp[j];
+                        for (int j = 0; j < ik; j++) sx += p[o.Wih[l] + row * ik + j] * xq[j];
+                        for (int j = 0; j < h; j++) sh += p[o.Whh[l] + row * h + j] * hq[j];
                         ax[g] = sx; ah[g] = sh;
                     }
                     double r = Sigmoid(ax[0] + ah[0]), z = Sigmoid(ax[1] + ah[1]), n = Math.Tanh(ax[2] + r * ah[2]);
