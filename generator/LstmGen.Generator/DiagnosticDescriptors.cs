@@ -72,11 +72,6 @@ internal static class DiagnosticDescriptors
         "Skip = {0} is not possible here: {1}",
         Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
 
-    public static readonly DiagnosticDescriptor StorageNotForCell = new(
-        "LSTM015", "Weight storage not available for this cell",
-        "WeightStorage.{0} is not available for {1} models yet (the bf16 layout pairs the weight vectors of a tile, and a GRU has three per block): use WeightStorage.Int8 or Float32",
-        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
-
     /// <summary>Not reported by the generator: the id of the <c>[Obsolete(error: true)]</c> on a bidirectional model's Step.</summary>
     public const string StepOnBidirectionalId = "LSTM012";
 
@@ -100,7 +95,6 @@ internal static class DiagnosticDescriptors
         "LSTM011" => DropoutOneLayer,
         "LSTM013" => InvalidWeightStorage,
         "LSTM014" => InvalidSkip,
-        "LSTM015" => StorageNotForCell,
         _ => WeightsDiagnostics.ById(id) ?? InternalError,
     };
 }

@@ -68,6 +68,18 @@ internal sealed class VectorWidth
 
     public string StaticClass => Static;
 
+    /// <summary>
+    /// One unpaired bfloat16 vector (<see cref="Lanes"/> consecutive bf16 values at byte <paramref name="byteOffset"/> of
+    /// a byte reference) widened to float32: the last vector of a tile with an odd count (LstmPacking.PackLayerBFloat16).
+    /// </summary>
+    public string WidenBFloat16One(string reference, string byteOffset) => Lanes switch
+    {
+        16 => $"Vector512.AsSingle(Vector512.WidenLower(Vector256.LoadUnsafe(ref {reference}, {Unsigned(byteOffset)}).AsUInt16().ToVector512Unsafe()) << 16)",
+        8 => $"Vector256.AsSingle(Vector256.WidenLower(Vector128.LoadUnsafe(ref {reference}, {Unsigned(byteOffset)}).AsUInt16().ToVector256Unsafe()) << 16)",
+        4 => $"Vector128.AsSingle(Vector128.WidenLower(Vector64.LoadUnsafe(ref {reference}, {Unsigned(byteOffset)}).AsUInt16().ToVector128Unsafe()) << 16)",
+        _ => $"BitConverter.UInt32BitsToSingle((uint){UnsafeClass}.ReadUnaligned<ushort>(ref {UnsafeClass}.Add(ref {reference}, {byteOffset})) << 16)",
+    };
+
     public string Zero => IsScalar ? "0f" : $"{Type}.Zero";
 }
 
@@ -166,8 +178,8 @@ internal sealed class LayerPlan
 
     private static string Inv(int value) => value.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
-    /// <summary>Where the h columns start in this layer's packed weights, in floats (bf16/int8 bytes counted in floats).</summary>
-    public int RecurrentWeightOffset(int bytesPerWeight) => Inputs * ColumnStride * bytesPerWeight / 4;
+    /// <summary>Where the h columns start in this layer's float32 packed weights, in floats.</summary>
+    public int RecurrentWeightOffset => Inputs * ColumnStride;
 
     /// <summary>Streams a batched kernel runs together: each weight load then feeds this many FMAs.</summary>
     public int StreamGroup(int batch)

@@ -250,7 +250,7 @@ public sealed partial class LstmGenerator
                 _w.Line($"{Core}.MultiplyRow({At("hs", "t * TrainHq", "s * bs")}, {At("rmask", "0", "s * bs")}, {At("hd", "t * TrainHq", "s * bs")}, {N(Hp)});");
             }
             string Args(string sq) =>
-                $"ref {Unsafe}.Add(ref w, {N(plan.RecurrentWeightOffset(4))}), {At("g", $"t * {N(Cell.Gates * plan.PaddedHidden)}", sq)}, {peepArg}" +
+                $"ref {Unsafe}.Add(ref w, {N(plan.RecurrentWeightOffset)}), {At("g", $"t * {N(Cell.Gates * plan.PaddedHidden)}", sq)}, {peepArg}" +
                 $"{At(z, "t * TrainHq", sq)}, " +
                 string.Concat(Cell.Carried.Select(v => At(v.Symbol + "s", "(t + 1) * TrainHq", sq) + ", ")) +
                 (P > 0 ? At("m", "0", sq) : At("hs", "(t + 1) * TrainHq", sq)) + ", " +
@@ -261,7 +261,7 @@ public sealed partial class LstmGenerator
                 _w.Close();
                 _w.Open("if (count > 1)");
                 _w.Line("// G_s[t] += W_hh·h_s(t-1) for the whole group, each weight loaded once for it; then the cell of each sequence");
-                _w.Line($"InputProjection.ProjectAdd(ref {Unsafe}.Add(ref w, {N(plan.RecurrentWeightOffset(4))}), {At(z, "t * TrainHq", "")}, bs, count, {At("g", $"t * {N(Cell.Gates * plan.PaddedHidden)}", "")}, bs,");
+                _w.Line($"InputProjection.ProjectAdd(ref {Unsafe}.Add(ref w, {N(plan.RecurrentWeightOffset)}), {At(z, "t * TrainHq", "")}, bs, count, {At("g", $"t * {N(Cell.Gates * plan.PaddedHidden)}", "")}, bs,");
                 _w.Line($"    {N(plan.Width.Lanes)}, {N(plan.Recurrent)}, {N(plan.Tiles)}, {N(plan.VectorsPerTile)}, {N(plan.TileStride)});");
                 _w.Line("for (int s = 0; s < count; s++)");
                 _w.Line($"    {K}.{KernelNames.CellTrain(_plan, plan)}({Args("s * bs")});");

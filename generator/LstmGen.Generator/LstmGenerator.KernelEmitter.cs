@@ -266,7 +266,11 @@ public sealed partial class LstmGenerator
             }
             else
             {
-                string wh = $"ref {Unsafe}.Add(ref w, {N(_plan.PackedWeightOffset(_v, unit, Reduced) + plan.RecurrentWeightOffset(Reduced ? Bpe : 4))})";
+                // the first h column, in bytes: with bf16 weights and an odd count of vectors and inputs (a GRU's scalar path)
+                // it is not a whole float, so the reference is then taken at the byte
+                long bytes = 4L * _plan.PackedWeightOffset(_v, unit, Reduced) + (long)plan.Inputs * plan.ColumnStride * (Reduced ? Bpe : 4);
+                string wh = bytes % 4 == 0 ? $"ref {Unsafe}.Add(ref w, {N(bytes / 4)})"
+                    : $"ref {Unsafe}.As<byte, float>(ref {Unsafe}.Add(ref {Unsafe}.As<float, byte>(ref w), {N(bytes)}))";
                 _w.Line(CellCall(plan, recurrentOnly: true, wh, gRow, unit, S(hSlot), S(P > 0 ? "StateM" : "StateHNew")));
             }
             if (P > 0) _w.Line($"{K}.{KernelNames.ProjectOut(_plan)}({WR(unit)}, {S("StateM")}, {S("StateHNew")});");
@@ -633,6 +637,12 @@ public sealed partial class LstmGenerator
                 _w.Line($"{target(2 * m)} = {Float("wu << 16")};");
                 _w.Line($"{target(2 * m + 1)} = {Float("wu & top16")};");
                 if (use is not null) { use(2 * m); use(2 * m + 1); }
+            }
+            if (vectors % 2 != 0)
+            {
+                // an odd tile's last vector is stored unpaired: lanes consecutive bf16 values
+                _w.Line($"{target(vectors - 1)} = {_v.WidenBFloat16One(reference, Add(byteOffset, (vectors - 1) * 2 * lanes))};");
+                use?.Invoke(vectors - 1);
             }
         }
 

@@ -152,8 +152,7 @@ public sealed partial class LstmGenerator
             int store = storage ?? WeightStorageValues.Float32;
             if (store < 0 || store >= WeightStorageValues.Names.Length)
                 diagnostics.Add(new DiagnosticInfo(DiagnosticDescriptors.InvalidWeightStorage.Id, ArgLocation("WeightStorage"), Args(Str(store))));
-            else if (cell == CellKind.Gru && store == WeightStorageValues.BFloat16)
-                diagnostics.Add(new DiagnosticInfo(DiagnosticDescriptors.StorageNotForCell.Id, ArgLocation("WeightStorage"), Args(WeightStorageValues.Names[store], "GRU")));
+
 
             // Warnings first: they do not stop generation.
             var warnings = ImmutableArray.CreateBuilder<DiagnosticInfo>();

@@ -190,7 +190,7 @@ internal sealed class ModelPlan
     /// (W_ih, then W_hh, in the runtime's Int8Product order, which does not depend on the tiling).
     /// </summary>
     internal int PackedWeightFloats(LayerPlan plan, bool reduced) =>
-        !reduced ? plan.WeightLength : Int8 ? plan.Shape.Int8Length / 4 : plan.WeightLength * WeightStorageValues.Bytes(Storage) / 4;
+        !reduced ? plan.WeightLength : Int8 ? plan.Shape.Int8Length / 4 : (plan.WeightLength * WeightStorageValues.Bytes(Storage) + 3) / 4; // whole floats: a GRU's scalar bf16 pack can be an odd number of bf16 values
     /// <summary>Runs of per-row int8 scales, each laid out like the bias: s_ih, then s_hh (LstmPacking.PackLayerInt8).</summary>
     internal const int Int8ScaleRuns = 2;
     internal int PackedScaleLength(VectorWidth width, int unit, bool reduced) => reduced && Int8 ? Align16(Int8ScaleRuns * Tiling(unit / D, width).BiasLength) : 0;

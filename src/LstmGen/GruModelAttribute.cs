@@ -42,9 +42,9 @@ public sealed class GruModelAttribute : Attribute
     /// <summary>With <see cref="Weights"/>: the module prefix of the dense head's tensors in the file; detected when left out.</summary>
     public string? HeadPrefix { get; set; }
     /// <summary>
-    /// How the kernels store the gate weight matrices for inference: <see cref="LstmGen.WeightStorage.Float32"/> (default) or
-    /// <see cref="LstmGen.WeightStorage.Int8"/> (one scale per row, integer dot products on activations quantized each step,
-    /// as for the LSTM); <see cref="LstmGen.WeightStorage.BFloat16"/> is diagnostic LSTM015 for now.
+    /// How the kernels store the gate weight matrices for inference, as <see cref="LstmModelAttribute.WeightStorage"/>:
+    /// <see cref="LstmGen.WeightStorage.Float32"/> (default), <see cref="LstmGen.WeightStorage.BFloat16"/> or
+    /// <see cref="LstmGen.WeightStorage.Int8"/>.
     /// </summary>
     public WeightStorage WeightStorage { get; set; }
 }

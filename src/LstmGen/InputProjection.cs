@@ -70,6 +70,16 @@ public static class InputProjection
     {
         var shape = new Shape(inputs, tiles, vectorsPerTile, tileStride, gStride);
         ref byte wb = ref Unsafe.As<float, byte>(ref w);
+        if (vectorsPerTile % 4 != 0)
+        {
+            // a GRU's tiles (three vectors per block): pair by pair, and the unpaired last vector of an odd tile
+            if (lanes == 16 && Vector512.IsHardwareAccelerated) ProjectPairs<Width512, Vector512<float>>(ref wb, ref bias, ref x, xStride, n, ref g, shape);
+            else if (lanes == 8 && Vector256.IsHardwareAccelerated) ProjectPairs<Width256, Vector256<float>>(ref wb, ref bias, ref x, xStride, n, ref g, shape);
+            else if (lanes == 4 && Vector128.IsHardwareAccelerated) ProjectPairs<Width128, Vector128<float>>(ref wb, ref bias, ref x, xStride, n, ref g, shape);
+            else if (lanes == 1) ProjectPairs<Width1, float>(ref wb, ref bias, ref x, xStride, n, ref g, shape);
+            else throw new ArgumentOutOfRangeException(nameof(lanes), lanes, "The packing's vector width must be one the hardware accelerates (16, 8 or 4 floats), or 1.");
+            return;
+        }
         if (lanes == 16 && Vector512.IsHardwareAccelerated) ProjectReduced<BFloat16Weights, Width512, Vector512<float>>(ref wb, ref bias, ref x, xStride, n, ref g, shape);
         else if (lanes == 8 && Vector256.IsHardwareAccelerated) ProjectReduced<BFloat16Weights, Width256, Vector256<float>>(ref wb, ref bias, ref x, xStride, n, ref g, shape);
         else if (lanes == 4 && Vector128.IsHardwareAccelerated) ProjectReduced<BFloat16Weights, Width128, Vector128<float>>(ref wb, ref bias, ref x, xStride, n, ref g, shape);
@@ -289,6 +299,55 @@ public static class InputProjection
                     a0 = TW.MulAdd(w0, xj, a0); a1 = TW.MulAdd(w1, xj, a1); a2 = TW.MulAdd(w2, xj, a2); a3 = TW.MulAdd(w3, xj, a3);
                 }
                 Finish<TS, TW, TV>(ref Unsafe.Add(ref gt, vector), a0, a1, a2, a3);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The bf16 projection of tiles whose vector count is not a multiple of four (a GRU's): each pair of vectors (one
+    /// 32-bit load widened into two) over every step, two accumulators, then an odd tile's unpaired last vector. Every G
+    /// element is the bias plus the columns in order, as in <see cref="ProjectReduced{TS, TW, TV}"/>.
+    /// </summary>
+    private static void ProjectPairs<TW, TV>(ref byte w, ref float bias, ref float x, int xStride, int n, ref float g, Shape s)
+        where TW : struct, IWidth<TV> where TV : struct
+    {
+        int lanes = TW.Lanes, columnBytes = s.VectorsPerTile * lanes * 2, pairs = s.VectorsPerTile / 2;
+        for (int tile = 0; tile < s.Tiles; tile++)
+        {
+            for (int pair = 0; pair < pairs; pair++)
+            {
+                ref byte wp = ref Unsafe.Add(ref w, (tile * s.TileStride + pair * 2 * lanes) * 2);
+                int vector = (tile * s.VectorsPerTile + 2 * pair) * lanes;
+                TV b0 = TW.Load(ref bias, vector), b1 = TW.Load(ref bias, vector + lanes);
+                for (int t = 0; t < n; t++)
+                {
+                    ref float xt = ref Unsafe.Add(ref x, t * xStride);
+                    TV a0 = b0, a1 = b1;
+                    for (int j = 0; j < s.Inputs; j++)
+                    {
+                        TW.WidenBFloat16(ref wp, j * columnBytes, out TV w0, out TV w1);
+                        TV xj = TW.Splat(Unsafe.Add(ref xt, j));
+                        a0 = TW.MulAdd(w0, xj, a0);
+                        a1 = TW.MulAdd(w1, xj, a1);
+                    }
+                    TW.Store(a0, ref g, t * s.GStride + vector);
+                    TW.Store(a1, ref g, t * s.GStride + vector + lanes);
+                }
+            }
+            if (s.VectorsPerTile % 2 != 0)
+            {
+                int v = s.VectorsPerTile - 1;
+                ref byte wp = ref Unsafe.Add(ref w, (tile * s.TileStride + v * lanes) * 2);
+                int vector = (tile * s.VectorsPerTile + v) * lanes;
+                TV b = TW.Load(ref bias, vector);
+                for (int t = 0; t < n; t++)
+                {
+                    ref float xt = ref Unsafe.Add(ref x, t * xStride);
+                    TV a = b;
+                    for (int j = 0; j < s.Inputs; j++)
+                        a = TW.MulAdd(TW.WidenBFloat16One(ref wp, j * columnBytes), TW.Splat(Unsafe.Add(ref xt, j)), a);
+                    TW.Store(a, ref g, t * s.GStride + vector);
+                }
             }
         }
     }

@@ -10,7 +10,9 @@ public static partial class LstmPacking
     /// Packs one layer as <see cref="PackLayer(ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, int, int, int, int, int, Span{float}, Span{float}, CellKind)"/>
     /// does, with every weight rounded to bfloat16 (nearest even). Inside a column the vectors are stored in pairs
     /// (i with f, g with o): 32-bit lane k of a pair holds vector 2m's lane k in its low half and vector 2m+1's in its high
-    /// half, so a kernel widens one 32-bit load into two float vectors with a shift and a mask, without shuffles.
+    /// half, so a kernel widens one 32-bit load into two float vectors with a shift and a mask, without shuffles. A tile
+    /// with an odd number of vectors (a GRU's three gates per block, with an odd number of blocks) stores its last vector
+    /// unpaired, <c>width</c> consecutive bfloat16 values at the end of each column.
     /// <c>weights</c> receives 2 bytes per packed weight; the bias is packed in float32 as for the float layout.
     /// </summary>
     public static void PackLayerBFloat16(
@@ -25,8 +27,9 @@ public static partial class LstmPacking
                 for (int lane = 0; lane < width; lane++)
                 {
                     int row = shape.SourceRow(tile, v, lane, out float scale);
-                    // element (tile, j, v, lane) of the float layout lands in pair v/2, half v%2
-                    int first = tile * shape.TileStride + (v / 2) * 2 * width + lane * 2 + (v & 1);
+                    // element (tile, j, v, lane) of the float layout lands in pair v/2, half v%2; an odd tile's last vector alone
+                    bool unpaired = v == shape.VectorsPerTile - 1 && shape.VectorsPerTile % 2 != 0;
+                    int first = tile * shape.TileStride + (unpaired ? v * width + lane : (v / 2) * 2 * width + lane * 2 + (v & 1));
                     for (int j = 0; j < shape.Columns; j++)
                         Unsafe.Add(ref target, first + j * shape.ColumnStride) =
                             row < 0 ? (ushort)0 : LstmMath.ToBFloat16(scale * shape.Weight(weightIh, weightHh, row, j));

@@ -28,6 +28,12 @@ internal interface IWidth<TV> where TV : struct
     /// float32, so the low half shifted up and the high half masked are the two float vectors.
     /// </summary>
     static abstract void WidenBFloat16(ref byte source, int byteOffset, out TV even, out TV odd);
+
+    /// <summary>
+    /// Widens one unpaired bfloat16 vector (<see cref="Lanes"/> consecutive bfloat16 values): the last vector of a tile
+    /// with an odd number of them (a GRU's three gates per block; see <see cref="LstmPacking.PackLayerBFloat16"/>).
+    /// </summary>
+    static abstract TV WidenBFloat16One(ref byte source, int byteOffset);
 }
 
 internal readonly struct Width512 : IWidth<Vector512<float>>
@@ -49,6 +55,10 @@ internal readonly struct Width512 : IWidth<Vector512<float>>
         even = Vector512.AsSingle(bits << 16);
         odd = Vector512.AsSingle(bits & Vector512.Create(0xFFFF0000u));
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> WidenBFloat16One(ref byte source, int byteOffset) =>
+        Vector512.AsSingle(Vector512.WidenLower(Vector256.LoadUnsafe(ref source, (nuint)byteOffset).AsUInt16().ToVector512Unsafe()) << 16);
 
 }
 
@@ -72,6 +82,10 @@ internal readonly struct Width256 : IWidth<Vector256<float>>
         odd = Vector256.AsSingle(bits & Vector256.Create(0xFFFF0000u));
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> WidenBFloat16One(ref byte source, int byteOffset) =>
+        Vector256.AsSingle(Vector256.WidenLower(Vector128.LoadUnsafe(ref source, (nuint)byteOffset).AsUInt16().ToVector256Unsafe()) << 16);
+
 }
 
 internal readonly struct Width128 : IWidth<Vector128<float>>
@@ -93,6 +107,10 @@ internal readonly struct Width128 : IWidth<Vector128<float>>
         even = Vector128.AsSingle(bits << 16);
         odd = Vector128.AsSingle(bits & Vector128.Create(0xFFFF0000u));
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> WidenBFloat16One(ref byte source, int byteOffset) =>
+        Vector128.AsSingle(Vector128.WidenLower(Vector64.LoadUnsafe(ref source, (nuint)byteOffset).AsUInt16().ToVector128Unsafe()) << 16);
 
 }
 
@@ -116,5 +134,9 @@ internal readonly struct Width1 : IWidth<float>
         even = BitConverter.UInt32BitsToSingle(bits << 16);
         odd = BitConverter.UInt32BitsToSingle(bits & 0xFFFF0000u);
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float WidenBFloat16One(ref byte source, int byteOffset) =>
+        BitConverter.UInt32BitsToSingle((uint)Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref source, byteOffset)) << 16);
 
 }

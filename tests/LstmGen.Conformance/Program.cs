@@ -45,6 +45,8 @@ failures += CheckGru("GRU E (256→256)", new GruE(1), 256, 256, 1, 0, 50);
 failures += CheckGru("GRU A×8 (batch 8)", new GruA8(1), 1, 16, 1, 0, 100, batch: 8);
 failures += CheckGru("GRU D int8", new GruDInt8(1), 64, 128, 1, 0, 50, int8: true);
 failures += CheckGru("GRU C+head int8", new GruCHeadInt8(1), 8, 32, 2, 1, 100, int8: true);
+failures += CheckGru("GRU B bf16", new GruBBf16(1), 1, 40, 1, 0, 100, bf16: true);
+failures += CheckGru("GRU D bf16", new GruDBf16(1), 64, 128, 1, 0, 50, bf16: true);
 failures += TrainGru();
 Console.WriteLine(failures == 0 ? $"conformance: all checks passed in {clock.Elapsed.TotalSeconds:F1} s" : $"conformance: {failures} check(s) FAILED");
 return failures == 0 ? 0 : 1;
@@ -127,12 +129,13 @@ static int CheckVariant<TState>(string name, ILstmModel<TState> model, VariantCo
     return ok ? 0 : 1;
 }
 
-static int CheckGru<TState>(string name, IRecurrentModel<TState> model, int i, int h, int l, int o, int steps, int batch = 1, bool int8 = false) where TState : class, IRecurrentState
+static int CheckGru<TState>(string name, IRecurrentModel<TState> model, int i, int h, int l, int o, int steps, int batch = 1, bool int8 = false, bool bf16 = false) where TState : class, IRecurrentState
 {
     int width = o > 0 ? o : h;
     float[] xs = Inputs(batch * steps, i);
     // int8: the reference sees the dequantized rows and the quantized activations, as the model's integer products do
-    var p = int8 ? ReducedReference.Effective(model.Parameters, Storage.Int8) : VariantReference.ToDouble(model.Parameters.Values);
+    var p = int8 ? ReducedReference.Effective(model.Parameters, Storage.Int8) : bf16 ? ReducedReference.Effective(model.Parameters, Storage.BFloat16)
+        : VariantReference.ToDouble(model.Parameters.Values);
     var expected = new double[batch][];
     for (int b = 0; b < batch; b++)
         expected[b] = ReferenceGru.Forward(i, h, l, o, p, VariantReference.ToDouble(xs.AsSpan(b * steps * i, steps * i).ToArray()), steps,
@@ -153,7 +156,7 @@ static int CheckGru<TState>(string name, IRecurrentModel<TState> model, int i, i
     double forward = 0;
     for (int b = 0; b < batch; b++)
         for (int k = 0; k < steps * width; k++) forward = Math.Max(forward, Math.Abs(ys[b * steps * width + k] - expected[b][k]));
-    double bound = int8 ? 2e-5 : 1e-5;
+    double bound = int8 || bf16 ? 2e-5 : 1e-5;
     bool ok = step <= bound && forward <= bound && !double.IsNaN(step + forward);
     Console.WriteLine($"{(ok ? "ok  " : "FAIL")} {name,-20} T={steps,3}: max |error| Step {step:E2}, Forward {forward:E2}");
     return ok ? 0 : 1;
@@ -273,3 +276,5 @@ public delegate void StepFn<TState>(ReadOnlySpan<float> x, TState state, Span<fl
 [GruModel(InputSize = 8, HiddenSize = 32, NumLayers = 2, OutputSize = 1, SequenceLength = 50)] public partial class GruT { }
 [GruModel(InputSize = 64, HiddenSize = 128, WeightStorage = WeightStorage.Int8)] public partial class GruDInt8 { }
 [GruModel(InputSize = 8, HiddenSize = 32, NumLayers = 2, OutputSize = 1, WeightStorage = WeightStorage.Int8)] public partial class GruCHeadInt8 { }
+[GruModel(InputSize = 1, HiddenSize = 40, WeightStorage = WeightStorage.BFloat16)] public partial class GruBBf16 { }
+[GruModel(InputSize = 64, HiddenSize = 128, WeightStorage = WeightStorage.BFloat16)] public partial class GruDBf16 { }

@@ -16,28 +16,36 @@ public sealed class GruInt8Tests(ITestOutputHelper output)
     private static IRecurrentModelDriver Driver<TModel, TState>(TModel model) where TModel : IRecurrentModel<TState> where TState : class, IRecurrentState =>
         new RecurrentDriver<TModel, TState>(model);
 
-    public static TheoryData<string> Names() => new() { "GruInt8_3_17_2_Head3", "GruInt8_64_128", "GruInt8_3_17_2_Bi", "GruInt8_3_17_B3" };
+    public static TheoryData<string> Names() => new() { "GruInt8_3_17_2_Head3", "GruInt8_64_128", "GruInt8_3_17_2_Bi", "GruInt8_3_17_B3",
+        "GruBf16_1_16", "GruBf16_1_40", "GruBf16_3_17_2_Head3", "GruBf16_64_128", "GruBf16_3_17_2_Bi", "GruBf16_3_17_B3" };
 
     private static (IRecurrentModelDriver Model, GruCase Shape) Create(string name, int seed) => name switch
     {
         "GruInt8_3_17_2_Head3" => (Driver<GruInt8_3_17_2_Head3, GruInt8_3_17_2_Head3.State>(new GruInt8_3_17_2_Head3(seed)), GruModels.Get("Gru_3_17_2_Head3")),
         "GruInt8_64_128" => (Driver<GruInt8_64_128, GruInt8_64_128.State>(new GruInt8_64_128(seed)), GruModels.Get("Gru_64_128")),
         "GruInt8_3_17_2_Bi" => (Driver<GruInt8_3_17_2_Bi, GruInt8_3_17_2_Bi.State>(new GruInt8_3_17_2_Bi(seed)), GruModels.Get("Gru_3_17_2_Bi")),
-        _ => (Driver<GruInt8_3_17_B3, GruInt8_3_17_B3.State>(new GruInt8_3_17_B3(seed)), GruModels.Get("Gru_3_17_B3")),
+        "GruInt8_3_17_B3" => (Driver<GruInt8_3_17_B3, GruInt8_3_17_B3.State>(new GruInt8_3_17_B3(seed)), GruModels.Get("Gru_3_17_B3")),
+        "GruBf16_1_16" => (Driver<GruBf16_1_16, GruBf16_1_16.State>(new GruBf16_1_16(seed)), GruModels.Get("Gru_1_16")),
+        "GruBf16_1_40" => (Driver<GruBf16_1_40, GruBf16_1_40.State>(new GruBf16_1_40(seed)), GruModels.Get("Gru_1_40")),
+        "GruBf16_3_17_2_Head3" => (Driver<GruBf16_3_17_2_Head3, GruBf16_3_17_2_Head3.State>(new GruBf16_3_17_2_Head3(seed)), GruModels.Get("Gru_3_17_2_Head3")),
+        "GruBf16_64_128" => (Driver<GruBf16_64_128, GruBf16_64_128.State>(new GruBf16_64_128(seed)), GruModels.Get("Gru_64_128")),
+        "GruBf16_3_17_2_Bi" => (Driver<GruBf16_3_17_2_Bi, GruBf16_3_17_2_Bi.State>(new GruBf16_3_17_2_Bi(seed)), GruModels.Get("Gru_3_17_2_Bi")),
+        _ => (Driver<GruBf16_3_17_B3, GruBf16_3_17_B3.State>(new GruBf16_3_17_B3(seed)), GruModels.Get("Gru_3_17_B3")),
     };
 
     [Theory]
     [MemberData(nameof(Names))]
-    public void MatchesTheQuantizedReference(string name)
+    public void MatchesTheReducedReference(string name)
     {
         var (model, c) = Create(name, 9);
+        var storage = name.StartsWith("GruInt8", StringComparison.Ordinal) ? Reduced.Storage.Int8 : Reduced.Storage.BFloat16;
         const int steps = 120;
         int width = c.O > 0 ? c.O : (c.Bidirectional ? 2 : 1) * c.H;
         float[] xs = Models.Inputs(c.Batch * steps * c.I, 10);
         var ys = new float[c.Batch * steps * width];
         model.Forward(xs, model.NewState(), ys);
         double forward = 0, step = 0;
-        var expected = Enumerable.Range(0, c.Batch).Select(b => GruOracle.Run(model.Parameters, c, xs.AsSpan(b * steps * c.I, steps * c.I), steps, int8: true)).ToArray();
+        var expected = Enumerable.Range(0, c.Batch).Select(b => GruOracle.Run(model.Parameters, c, xs.AsSpan(b * steps * c.I, steps * c.I), steps, storage)).ToArray();
         for (int b = 0; b < c.Batch; b++)
             for (int k = 0; k < steps * width; k++) forward = Math.Max(forward, Math.Abs(ys[b * steps * width + k] - expected[b][k]));
         if (!c.Bidirectional)
@@ -53,7 +61,7 @@ public sealed class GruInt8Tests(ITestOutputHelper output)
                     for (int k = 0; k < width; k++) step = Math.Max(step, Math.Abs(y[b * width + k] - expected[b][t * width + k]));
             }
         }
-        output.WriteLine($"{name} [{Gru_1_1.KernelPath}, int8 products on {Int8Product.InstructionSet}]: max |error| Forward {forward:E2}, Step {step:E2}");
+        output.WriteLine($"{name} [{Gru_1_1.KernelPath}, {storage}; int8 products on {Int8Product.InstructionSet}]: max |error| Forward {forward:E2}, Step {step:E2}");
         Assert.True(forward <= 2e-5 && step <= 2e-5, $"{name}: Forward {forward:E3}, Step {step:E3}");
     }
 

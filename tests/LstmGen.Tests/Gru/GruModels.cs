@@ -82,3 +82,11 @@ public static class GruModels
 [GruModel(InputSize = 64, HiddenSize = 128, WeightStorage = WeightStorage.Int8)] public partial class GruInt8_64_128 { }
 [GruModel(InputSize = 3, HiddenSize = 17, NumLayers = 2, Bidirectional = true, OutputSize = 2, WeightStorage = WeightStorage.Int8)] public partial class GruInt8_3_17_2_Bi { }
 [GruModel(InputSize = 3, HiddenSize = 17, BatchSize = 3, OutputSize = 2, WeightStorage = WeightStorage.Int8)] public partial class GruInt8_3_17_B3 { }
+
+// bf16 gate weights: odd tiles (1→16 and 1→40 on AVX-512: three vectors a block, one or three blocks) and even ones
+[GruModel(InputSize = 1, HiddenSize = 16, WeightStorage = WeightStorage.BFloat16)] public partial class GruBf16_1_16 { }
+[GruModel(InputSize = 1, HiddenSize = 40, WeightStorage = WeightStorage.BFloat16)] public partial class GruBf16_1_40 { }
+[GruModel(InputSize = 3, HiddenSize = 17, NumLayers = 2, OutputSize = 3, WeightStorage = WeightStorage.BFloat16)] public partial class GruBf16_3_17_2_Head3 { }
+[GruModel(InputSize = 64, HiddenSize = 128, WeightStorage = WeightStorage.BFloat16)] public partial class GruBf16_64_128 { }
+[GruModel(InputSize = 3, HiddenSize = 17, NumLayers = 2, Bidirectional = true, OutputSize = 2, WeightStorage = WeightStorage.BFloat16)] public partial class GruBf16_3_17_2_Bi { }
+[GruModel(InputSize = 3, HiddenSize = 17, BatchSize = 3, OutputSize = 2, WeightStorage = WeightStorage.BFloat16)] public partial class GruBf16_3_17_B3 { }

@@ -8,16 +8,18 @@ namespace LstmGen.Tests.Gru;
 /// A generated GRU model's outputs from the double-precision reference (<see cref="ReferenceGru"/>, itself checked
 /// against torch.nn.GRU and by finite differences): the reference runs each layer and direction on its own (a reverse
 /// direction on the time-reversed input), from the model's h_0 (zero, or its learned initial state), with the model's
-/// tensors taken by name; the layers' outputs [forward ; reverse] feed the next layer and the head. With
-/// <paramref name="int8"/>, what an int8 model's products see: W_ih and W_hh dequantized row by row, x_t and h_(t-1)
-/// quantized to 8 bits before their products (ReducedReference).
+/// tensors taken by name; the layers' outputs [forward ; reverse] feed the next layer and the head. With a reduced
+/// <paramref name="storage"/>, what the reduced model's products see: W_ih and W_hh rounded to bf16, or dequantized row by
+/// row with x_t and h_(t-1) quantized to 8 bits before their products (int8; ReducedReference).
 /// </summary>
 public static class GruOracle
 {
-    public static double[] Run(LstmParameters p, GruCase c, ReadOnlySpan<float> xs, int steps, bool int8 = false)
+    public static double[] Run(LstmParameters p, GruCase c, ReadOnlySpan<float> xs, int steps, Reduced.Storage? storage = null)
     {
-        double[] Tensor(string name) => int8 && Reduced.ReducedReference.IsGateMatrix(name)
-            ? Reduced.ReducedReference.DequantizeRows(p[name].Values.ToArray(), p[name].Rows, p[name].Columns)
+        bool int8 = storage == Reduced.Storage.Int8;
+        double[] Tensor(string name) => storage is { } reduced && Reduced.ReducedReference.IsGateMatrix(name)
+            ? (reduced == Reduced.Storage.Int8 ? Reduced.ReducedReference.DequantizeRows(p[name].Values.ToArray(), p[name].Rows, p[name].Columns)
+                                               : Reduced.ReducedReference.RoundBFloat16(p[name].Values.ToArray()))
             : GruOracle.Tensor(p, name);
         int h = c.H, d = c.Bidirectional ? 2 : 1;
         double[] x = xs.ToArray().Select(v => (double)v).ToArray();
