@@ -119,7 +119,9 @@ public sealed partial class LstmGenerator
                     string proj = P > 0 ? $", ref {Unsafe}.Add(ref w, {N(_plan.PackedProjOffset(_v!, u))}), {Tb("TrainM(maxT)")}" : "";
                     string rd = RecDrop ? $", {Tb($"TrainHd({N(u)}, maxT)")}, {Tb($"TrainRMask({N(u)}, maxT)")}" : "";
                     _w.Line($"TrainLayer{N(inputs)}(ref {Unsafe}.Add(ref w, {N(_plan.PackedWeightOffset(_v!, u))}), ref {Unsafe}.Add(ref w, {N(_plan.PackedBiasOffset(_v!, u))}), {peep}{src}, {stride}, {srcSeq}, n, count, bs,");
-                    _w.Line($"    {Tb("TrainG(maxT)")}, {UnitRows(u)}{proj}{rd});");
+                    // a cell that sums some h columns apart gets the group's recurrent product in rows of its own
+                    string apart = ProductApart(_plan.Tiling(k, _v!)) ? $", {Tb("TrainProduct(maxT)")}" : "";
+                    _w.Line($"    {Tb("TrainG(maxT)")}, {UnitRows(u)}{proj}{rd}{apart});");
                 }
                 if (_plan.TrainHasOut(k))
                 {
@@ -214,6 +216,9 @@ public sealed partial class LstmGenerator
         /// <summary>The offset of row <paramref name="row"/> of step <paramref name="t"/> in da: "t * 64", or "t * 112 + 48".</summary>
         private string DaRow(string t, int row) => $"{t} * {N(Cell.DaRows * Hq)}" + (row > 0 ? $" + {N(row * Hq)}" : "");
 
+        /// <summary>Whether a layer's training group product lands in rows of its own (see ModelPlan.RecurrentProductApart).</summary>
+        private bool ProductApart(LayerPlan plan) => _plan.TrainGroupProduct(plan) && Cell.SplitsColumns;
+
         /// <summary>A reference into sequence s's buffer (inside a loop over s that declares tbs).</summary>
         private static string Tbs(string offset) => $"ref {Unsafe}.Add(ref tbs, {offset})";
 
@@ -229,8 +234,9 @@ public sealed partial class LstmGenerator
             string peepParam = Cell.PackedParameter;
             string peepArg = Cell.PackedRows > 0 ? $"ref {Cell.PackedRowsName.ToLowerInvariant()}, " : "";
             _w.Line($"/// <summary>One layer with {N(inputs)} inputs over n steps for count sequences (rows bs floats apart, inputs xSeq): the hoisted projections, then the recurrence keeping {string.Concat(Cell.Carried.Select(v => v.Symbol + "_t, "))}h_t, {Cell.KeptDescription}.</summary>");
+            bool apart = ProductApart(plan);
             _w.Open($"private static void TrainLayer{N(inputs)}(ref float w, ref float bias, {peepParam}ref float x, int xStride, int xSeq, int n, int count, int bs, ref float g, {UnitRowParameters}" +
-                    (P > 0 ? ", ref float wr, ref float m" : "") + (RecDrop ? ", ref float hd, ref float rmask" : "") + ")");
+                    (P > 0 ? ", ref float wr, ref float m" : "") + (RecDrop ? ", ref float hd, ref float rmask" : "") + (apart ? ", ref float product" : "") + ")");
             _w.Line("for (int s = 0; s < count; s++)");
             _w.Line("    " + KernelEmitter.ProjectCall(_plan, plan, reduced: false, "ref w", "ref bias", "", $"ref {Unsafe}.Add(ref x, s * xSeq)", "xStride", $"ref {Unsafe}.Add(ref g, s * bs)"));
             bool product = _plan.TrainGroupProduct(plan);
@@ -260,11 +266,26 @@ public sealed partial class LstmGenerator
             {
                 _w.Close();
                 _w.Open("if (count > 1)");
-                _w.Line("// G_s[t] += W_hh·h_s(t-1) for the whole group, each weight loaded once for it; then the cell of each sequence");
-                _w.Line($"InputProjection.ProjectAdd(ref {Unsafe}.Add(ref w, {N(plan.RecurrentWeightOffset)}), {At(z, "t * TrainHq", "")}, bs, count, {At("g", $"t * {N(Cell.Gates * plan.PaddedHidden)}", "")}, bs,");
+                if (apart)
+                {
+                    _w.Line("// P_s = W_hh·h_s(t-1) for the whole group into rows of their own (the cell sums some h columns apart), each weight");
+                    _w.Line("// loaded once for the group; then the cell of each sequence, which routes P_s's rows to its accumulators");
+                    _w.Line("for (int s = 0; s < count; s++)");
+                    _w.Line($"    MemoryMarshal.CreateSpan(ref {Unsafe}.Add(ref product, s * bs), {N(Cell.Gates * plan.PaddedHidden)}).Clear();");
+                }
+                else
+                    _w.Line("// G_s[t] += W_hh·h_s(t-1) for the whole group, each weight loaded once for it; then the cell of each sequence");
+                _w.Line($"InputProjection.ProjectAdd(ref {Unsafe}.Add(ref w, {N(plan.RecurrentWeightOffset)}), {At(z, "t * TrainHq", "")}, bs, count, {(apart ? "ref product" : At("g", $"t * {N(Cell.Gates * plan.PaddedHidden)}", ""))}, bs,");
                 _w.Line($"    {N(plan.Width.Lanes)}, {N(plan.Recurrent)}, {N(plan.Tiles)}, {N(plan.VectorsPerTile)}, {N(plan.TileStride)});");
                 _w.Line("for (int s = 0; s < count; s++)");
-                _w.Line($"    {K}.{KernelNames.CellTrain(_plan, plan)}({Args("s * bs")});");
+                string args = Args("s * bs");
+                if (apart)
+                {
+                    // the product row follows init in the cell-only kernel's parameters
+                    string init = At("g", $"t * {N(Cell.Gates * plan.PaddedHidden)}", "s * bs") + ", ";
+                    args = args.Replace(init, init + At("product", "0", "s * bs") + ", ");
+                }
+                _w.Line($"    {K}.{KernelNames.CellTrain(_plan, plan)}({args});");
                 _w.Close();
                 _w.Line("else");
                 _w.Line($"    {recur}({Args("")});");

@@ -439,8 +439,8 @@ public sealed partial class LstmGenerator
                 : "/// <summary>One step of one layer: a = (b_ih + b_hh) + W·[x; h_(t-1)], then the cell update.</summary>");
             if (reduced)
                 _w.Line("/// <remarks>bf16 weights: each 32-bit load holds two gate vectors, widened to float32 in registers by a shift and a mask.</remarks>");
-            // an inference cell-only kernel of a cell that sums some h columns apart reads the recurrent product from its own row
-            bool productRow = cellOnly && !training && _cell.SplitsColumns;
+            // a cell-only kernel of a cell that sums some h columns apart reads the recurrent product from its own row
+            bool productRow = cellOnly && _cell.SplitsColumns;
             _w.Open($"internal static void {name}(ref float w, ref float init, {(productRow ? "ref float product, " : "")}{_cell.PackedParameter}ref float z, {_cell.CarriedParameters}ref float hOut{(training ? _cell.KeptParameters : "")})");
             bool tileLoop = plan.Tiles > 1;
             bool groupLoop = batch / streams > 1;

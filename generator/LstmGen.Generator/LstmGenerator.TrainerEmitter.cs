@@ -113,7 +113,15 @@ public sealed partial class LstmGenerator
             }
             _w.Line($"private static int TrainLogits(int maxT) => TrainFixed(maxT) + {N(gateRows + 2 * cellRows)};");
             _w.Line($"private static int TrainDLogits(int maxT) => TrainLogits(maxT) + maxT * {N(Oq)};");
-            _w.Line($"private static int TrainLength(int maxT) => TrainDLogits(maxT) + maxT * {N(Oq)};");
+            if (Cell.SplitsColumns)
+            {
+                // a cell that sums some h columns apart: the rows the training group product lands in (see TrainLayer)
+                _w.Line($"private static int TrainProduct(int maxT) => TrainDLogits(maxT) + maxT * {N(Oq)};");
+                _w.Line($"private static int TrainLength(int maxT) => TrainProduct(maxT) + {N(Cell.Gates * Hq)};");
+            }
+            else
+                _w.Line($"private static int TrainLength(int maxT) => TrainDLogits(maxT) + maxT * {N(Oq)};");
+
             _w.Line("private static int TrainStride(int maxT) => (TrainLength(maxT) + 15) & ~15; // from one sequence's buffer to the next in a group");
         }
 

@@ -67,10 +67,10 @@ internal sealed class ModelPlan
     /// Whether training steps a group of sequences through one product with W_hh per step (InputProjection.ProjectAdd:
     /// each weight loaded once for the group) and then the cell alone, rather than one recurrent kernel per sequence:
     /// where W_hh is larger than L1 (32 KB), so that reading it once per sequence and step is what the step waits for.
-    /// A cell that sums some gate's h columns apart (the GRU) keeps its per-sequence recurrence: the group product adds
-    /// W_hh·h into the G rows, which would mix them.
+    /// For a cell that sums some gate's h columns apart (the GRU) the product lands in rows of its own (the trainer's
+    /// TrainProduct), which the cell-only kernel routes, as an int8 step's does (RecurrentProductApart).
     /// </summary>
-    internal bool TrainGroupProduct(LayerPlan plan) => !Cell.SplitsColumns && (long)Cell.Gates * plan.PaddedHidden * plan.Recurrent * 4 > 32 * 1024;
+    internal bool TrainGroupProduct(LayerPlan plan) => (long)Cell.Gates * plan.PaddedHidden * plan.Recurrent * 4 > 32 * 1024;
     internal int LayerCount => L;
     internal int UnitCount => L * D;
     internal bool HasBias => _spec.Bias;

@@ -19,6 +19,7 @@ public sealed class GruTrainingTests(ITestOutputHelper output)
     {
         { "Gru_1_1", 1 }, { "Gru_1_16", 2 }, { "Gru_1_40", 1 }, { "Gru_3_17", 2 }, { "Gru_40_17", 1 }, { "Gru_17_3_2", 2 },
         { "Gru_8_32_2_Head1", 2 }, { "Gru_3_17_2_Head3", 5 }, { "Gru_64_128", 1 },
+        { "Gru_64_128", 4 }, // W_hh past L1: the group product into rows apart (ModelPlan.TrainGroupProduct)
     };
 
     [Theory]

@@ -6,12 +6,12 @@ using Xunit.Abstractions;
 namespace LstmGen.Tests.Gru;
 
 /// <summary>
-/// GRU models with int8 gate weights (docs/maths.md §10–§11): against the double-precision GRU seeing what the int8
-/// model's products see (GruOracle with int8: each row of W_ih and W_hh dequantized, x_t and h_(t-1) quantized to 8 bits
-/// before their products, everything else exact) within 2e-5, the LSTM's bound for the same check; and against the
-/// float32 GRU over 2,000 steps, with stated bounds.
+/// GRU models with bf16 and int8 gate weights (docs/maths.md §10–§11): against the double-precision GRU seeing what the
+/// reduced model's products see (GruOracle with the storage: each row of W_ih and W_hh rounded to bf16, or dequantized
+/// with x_t and h_(t-1) quantized to 8 bits before their products; everything else exact) within 2e-5, the LSTM's bound
+/// for the same check; and int8 against the float32 GRU over 2,000 steps, with stated bounds.
 /// </summary>
-public sealed class GruInt8Tests(ITestOutputHelper output)
+public sealed class GruReducedTests(ITestOutputHelper output)
 {
     private static IRecurrentModelDriver Driver<TModel, TState>(TModel model) where TModel : IRecurrentModel<TState> where TState : class, IRecurrentState =>
         new RecurrentDriver<TModel, TState>(model);
