@@ -446,3 +446,113 @@ public sealed class GruOnnxPeer : IDisposable
         _seqBinding.Dispose(); _ab.Dispose(); _ba.Dispose(); _run.Dispose(); _seq.Dispose(); _step.Dispose();
     }
 }
+
+[GruModel(InputSize = 64, HiddenSize = 128, WeightStorage = WeightStorage.BFloat16)] public partial class GruShapeDBf16 { }
+[GruModel(InputSize = 64, HiddenSize = 128, WeightStorage = WeightStorage.Int8)] public partial class GruShapeDInt8 { }
+[GruModel(InputSize = 256, HiddenSize = 256, WeightStorage = WeightStorage.BFloat16)] public partial class GruShapeEBf16 { }
+[GruModel(InputSize = 256, HiddenSize = 256, WeightStorage = WeightStorage.Int8)] public partial class GruShapeEInt8 { }
+
+/// <summary>
+/// Shapes D and E as GRUs with float32, bf16 and int8 gate weights (same parameters, seed 42), streaming and whole
+/// sequence over 1,000 steps, ns per step. Setup checks the reduced models against float32 (at most 0.05, and not equal).
+/// </summary>
+[MemoryDiagnoser]
+public abstract class GruReducedBenchmark
+{
+    public const int Steps = 1000;
+    protected float[] Xs = Array.Empty<float>(), Ys = Array.Empty<float>(), Y = Array.Empty<float>();
+    protected abstract int Size { get; }
+    protected abstract void Create();
+    protected abstract void Stream(int storage);
+    protected abstract void Sequence(int storage);
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        Create();
+        Xs = ShapeBenchmark.MakeInputs(Steps, Size == 128 ? 64 : 256);
+        Ys = new float[Steps * Size];
+        Y = new float[Size];
+        Sequence(0);
+        float[] reference = (float[])Ys.Clone();
+        for (int storage = 1; storage <= 2; storage++)
+        {
+            Sequence(storage);
+            float worst = 0;
+            for (int k = 0; k < Ys.Length; k++) worst = MathF.Max(worst, MathF.Abs(Ys[k] - reference[k]));
+            if (!(worst <= 0.05f) || worst == 0)
+                throw new InvalidOperationException($"{GetType().Name}: storage {storage} differs from float32 by {worst} (accepted: (0, 0.05]).");
+        }
+    }
+
+    [Benchmark(Baseline = true, OperationsPerInvoke = Steps)] public void Float32Streaming() => Stream(0);
+    [Benchmark(OperationsPerInvoke = Steps)] public void BFloat16Streaming() => Stream(1);
+    [Benchmark(OperationsPerInvoke = Steps)] public void Int8Streaming() => Stream(2);
+    [Benchmark(OperationsPerInvoke = Steps)] public void Float32Sequence() => Sequence(0);
+    [Benchmark(OperationsPerInvoke = Steps)] public void BFloat16Sequence() => Sequence(1);
+    [Benchmark(OperationsPerInvoke = Steps)] public void Int8Sequence() => Sequence(2);
+}
+
+public class V_GruReducedD : GruReducedBenchmark
+{
+    private GruShapeD _f = null!; private GruShapeDBf16 _b = null!; private GruShapeDInt8 _q = null!;
+    private GruShapeD.State _fs = null!; private GruShapeDBf16.State _bs = null!; private GruShapeDInt8.State _qs = null!;
+    protected override int Size => 128;
+    protected override void Create()
+    {
+        _f = new GruShapeD(ShapeBenchmark.Seed); _b = new GruShapeDBf16(); _q = new GruShapeDInt8();
+        _b.LoadParameters(_f.Parameters.Values); _q.LoadParameters(_f.Parameters.Values);
+        _fs = _f.NewState(); _bs = _b.NewState(); _qs = _q.NewState();
+    }
+    protected override void Stream(int storage)
+    {
+        ReadOnlySpan<float> xs = Xs; Span<float> y = Y;
+        switch (storage)
+        {
+            case 0: { var m = _f; var s = _fs; s.Reset(); for (int t = 0; t < Steps; t++) m.Step(xs.Slice(t * 64, 64), s, y); break; }
+            case 1: { var m = _b; var s = _bs; s.Reset(); for (int t = 0; t < Steps; t++) m.Step(xs.Slice(t * 64, 64), s, y); break; }
+            default: { var m = _q; var s = _qs; s.Reset(); for (int t = 0; t < Steps; t++) m.Step(xs.Slice(t * 64, 64), s, y); break; }
+        }
+    }
+    protected override void Sequence(int storage)
+    {
+        switch (storage)
+        {
+            case 0: _fs.Reset(); _f.Forward(Xs, _fs, Ys); break;
+            case 1: _bs.Reset(); _b.Forward(Xs, _bs, Ys); break;
+            default: _qs.Reset(); _q.Forward(Xs, _qs, Ys); break;
+        }
+    }
+}
+
+public class V_GruReducedE : GruReducedBenchmark
+{
+    private GruShapeE _f = null!; private GruShapeEBf16 _b = null!; private GruShapeEInt8 _q = null!;
+    private GruShapeE.State _fs = null!; private GruShapeEBf16.State _bs = null!; private GruShapeEInt8.State _qs = null!;
+    protected override int Size => 256;
+    protected override void Create()
+    {
+        _f = new GruShapeE(ShapeBenchmark.Seed); _b = new GruShapeEBf16(); _q = new GruShapeEInt8();
+        _b.LoadParameters(_f.Parameters.Values); _q.LoadParameters(_f.Parameters.Values);
+        _fs = _f.NewState(); _bs = _b.NewState(); _qs = _q.NewState();
+    }
+    protected override void Stream(int storage)
+    {
+        ReadOnlySpan<float> xs = Xs; Span<float> y = Y;
+        switch (storage)
+        {
+            case 0: { var m = _f; var s = _fs; s.Reset(); for (int t = 0; t < Steps; t++) m.Step(xs.Slice(t * 256, 256), s, y); break; }
+            case 1: { var m = _b; var s = _bs; s.Reset(); for (int t = 0; t < Steps; t++) m.Step(xs.Slice(t * 256, 256), s, y); break; }
+            default: { var m = _q; var s = _qs; s.Reset(); for (int t = 0; t < Steps; t++) m.Step(xs.Slice(t * 256, 256), s, y); break; }
+        }
+    }
+    protected override void Sequence(int storage)
+    {
+        switch (storage)
+        {
+            case 0: _fs.Reset(); _f.Forward(Xs, _fs, Ys); break;
+            case 1: _bs.Reset(); _b.Forward(Xs, _bs, Ys); break;
+            default: _qs.Reset(); _q.Forward(Xs, _qs, Ys); break;
+        }
+    }
+}

@@ -15,19 +15,7 @@ public sealed class GruForwardTests(ITestOutputHelper output)
 {
     public const double Tolerance = 1e-5;
 
-    private static IRecurrentModelDriver Create(GruCase c, int seed)
-    {
-        var model = c.Create(seed);
-        // a learned initial state away from zero, so that h_0 is read from it
-        var random = new LstmRandom((ulong)seed + 100);
-        foreach (var t in model.Parameters.Tensors.Where(t => t.Name.StartsWith("initial_h", StringComparison.Ordinal)))
-        {
-            var values = new float[t.Length];
-            random.FillUniform(values, 0.8f);
-            t.CopyFrom(values);
-        }
-        return model;
-    }
+    private static IRecurrentModelDriver Create(GruCase c, int seed) => GruModels.CreateWithInitialState(c, seed);
 
     public static TheoryData<string> StreamingNames() => new(GruModels.All.Where(c => !c.Bidirectional).Select(c => c.Name));
 

@@ -74,6 +74,20 @@ public static class GruModels
 
     public static GruCase Get(string name) => All.Single(c => c.Name == name);
 
+    /// <summary>A model of <paramref name="c"/> from <paramref name="seed"/>, its learned initial state (if any) set away from zero so that h_0 is read from it.</summary>
+    public static IRecurrentModelDriver CreateWithInitialState(GruCase c, int seed)
+    {
+        var model = c.Create(seed);
+        var random = new LstmRandom((ulong)seed + 100);
+        foreach (var t in model.Parameters.Tensors.Where(t => t.Name.StartsWith("initial_h", StringComparison.Ordinal)))
+        {
+            var values = new float[t.Length];
+            random.FillUniform(values, 0.8f);
+            t.CopyFrom(values);
+        }
+        return model;
+    }
+
     public static IEnumerable<object[]> Names => All.Select(c => new object[] { c.Name });
 }
 

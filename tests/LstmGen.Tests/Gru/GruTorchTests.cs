@@ -17,18 +17,7 @@ public sealed class GruTorchTests(ITestOutputHelper output)
     private static TorchGruOracle.Shape ShapeOf(GruCase c, LstmParameters p) =>
         new(c.I, c.H, c.L, c.Bidirectional, p.Tensors.Any(t => t.Name == "bias_ih_l0"), c.O, p.Tensors.Any(t => t.Name == "initial_h_l0"));
 
-    private static IRecurrentModelDriver Create(GruCase c, int seed)
-    {
-        var model = c.Create(seed);
-        var random = new LstmRandom((ulong)seed + 5);
-        foreach (var t in model.Parameters.Tensors.Where(t => t.Name.StartsWith("initial_h", StringComparison.Ordinal)))
-        {
-            var values = new float[t.Length];
-            random.FillUniform(values, 0.8f);
-            t.CopyFrom(values);
-        }
-        return model;
-    }
+    private static IRecurrentModelDriver Create(GruCase c, int seed) => GruModels.CreateWithInitialState(c, seed);
 
     [Theory]
     [MemberData(nameof(GruModels.Names), MemberType = typeof(GruModels))]
