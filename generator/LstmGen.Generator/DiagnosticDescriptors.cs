@@ -9,7 +9,7 @@ internal static class DiagnosticDescriptors
 
     public static readonly DiagnosticDescriptor NotPartial = new(
         "LSTM001", "LSTM model class must be partial",
-        "Class '{0}' has [LstmModel] but is not partial: declare it 'partial class {0}' so the generator can add the model's members",
+        "Class '{0}' has [{1}] but is not partial: declare it 'partial class {0}' so the generator can add the model's members",
         Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
 
     public static readonly DiagnosticDescriptor SizeNotPositive = new(
@@ -24,7 +24,7 @@ internal static class DiagnosticDescriptors
 
     public static readonly DiagnosticDescriptor NestedOrGeneric = new(
         "LSTM004", "LSTM model class must be a top-level, non-generic class",
-        "Class '{0}' is {1}: declare the [LstmModel] class at namespace level and without type parameters",
+        "Class '{0}' is {1}: declare the [{2}] class at namespace level and without type parameters",
         Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
 
     public static readonly DiagnosticDescriptor ActivationWithoutHead = new(
@@ -39,7 +39,7 @@ internal static class DiagnosticDescriptors
 
     public static readonly DiagnosticDescriptor MissingSize = new(
         "LSTM007", "Required LSTM size missing",
-        "[LstmModel] needs {0}: add '{0} = <n>' to the attribute",
+        "[{1}] needs {0}: add '{0} = <n>' to the attribute",
         Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
 
     public static readonly DiagnosticDescriptor TooManyParameters = new(

@@ -58,12 +58,13 @@ public sealed partial class LstmGenerator
             LocationInfo? classLocation = LocationInfo.From(classSyntax.Identifier.GetLocation());
             LocationInfo? attributeLocation = LocationInfo.From(attributeSyntax?.GetLocation()) ?? classLocation;
 
+            string attributeName = cell == CellKind.Gru ? "GruModel" : "LstmModel";
             if (!classSyntax.Modifiers.Any(SyntaxKind.PartialKeyword))
-                diagnostics.Add(new DiagnosticInfo(DiagnosticDescriptors.NotPartial.Id, classLocation, Args(symbol.Name)));
+                diagnostics.Add(new DiagnosticInfo(DiagnosticDescriptors.NotPartial.Id, classLocation, Args(symbol.Name, attributeName)));
             if (symbol.ContainingType is not null)
-                diagnostics.Add(new DiagnosticInfo(DiagnosticDescriptors.NestedOrGeneric.Id, classLocation, Args(symbol.Name, "nested in '" + symbol.ContainingType.Name + "'")));
+                diagnostics.Add(new DiagnosticInfo(DiagnosticDescriptors.NestedOrGeneric.Id, classLocation, Args(symbol.Name, "nested in '" + symbol.ContainingType.Name + "'", attributeName)));
             else if (symbol.IsGenericType)
-                diagnostics.Add(new DiagnosticInfo(DiagnosticDescriptors.NestedOrGeneric.Id, classLocation, Args(symbol.Name, "generic")));
+                diagnostics.Add(new DiagnosticInfo(DiagnosticDescriptors.NestedOrGeneric.Id, classLocation, Args(symbol.Name, "generic", attributeName)));
 
             int? inputSize = null, hiddenSize = null, numLayers = null, outputSize = null, activation = null, sequenceLength = null;
             bool bias = true, bidirectional = false, peepholes = false, learnInitial = false, learnInitialGiven = false;
@@ -109,7 +110,7 @@ public sealed partial class LstmGenerator
                 if (value is null)
                 {
                     if (required)
-                        diagnostics.Add(new DiagnosticInfo(DiagnosticDescriptors.MissingSize.Id, attributeLocation, Args(name)));
+                        diagnostics.Add(new DiagnosticInfo(DiagnosticDescriptors.MissingSize.Id, attributeLocation, Args(name, attributeName)));
                     return;
                 }
                 if (value < min)

@@ -59,13 +59,7 @@ internal sealed class GruCell : RecurrentCell
     /// <summary>weight_ih (3H × I), weight_hh (3H × H), bias_ih, bias_hh (3H), and with a learned initial state initial_h.</summary>
     public override IEnumerable<(string Name, long Rows, long Columns)> UnitTensors(string s, long hidden, long inputs, long recurrent, bool bias, bool learnInitialState)
     {
-        yield return ($"weight_ih_l{s}", Gates * hidden, inputs);
-        yield return ($"weight_hh_l{s}", Gates * hidden, recurrent);
-        if (bias)
-        {
-            yield return ($"bias_ih_l{s}", Gates * hidden, 0);
-            yield return ($"bias_hh_l{s}", Gates * hidden, 0);
-        }
+        foreach (var t in GateTensors(s, hidden, inputs, recurrent, bias)) yield return t;
         if (learnInitialState) yield return ($"initial_h_l{s}", recurrent, 0);
     }
 

@@ -57,13 +57,7 @@ internal sealed class LstmCell : RecurrentCell
     /// </summary>
     public override IEnumerable<(string Name, long Rows, long Columns)> UnitTensors(string s, long hidden, long inputs, long recurrent, bool bias, bool learnInitialState)
     {
-        yield return ($"weight_ih_l{s}", Gates * hidden, inputs);
-        yield return ($"weight_hh_l{s}", Gates * hidden, recurrent);
-        if (bias)
-        {
-            yield return ($"bias_ih_l{s}", Gates * hidden, 0);
-            yield return ($"bias_hh_l{s}", Gates * hidden, 0);
-        }
+        foreach (var t in GateTensors(s, hidden, inputs, recurrent, bias)) yield return t;
         if (Projection) yield return ($"weight_hr_l{s}", recurrent, hidden);
         if (Peepholes) yield return ($"weight_ph_l{s}", PeepholeGates * hidden, 0);
         if (learnInitialState)

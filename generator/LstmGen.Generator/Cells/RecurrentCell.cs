@@ -142,6 +142,18 @@ internal abstract class RecurrentCell
     /// </summary>
     public abstract IEnumerable<(string Name, long Rows, long Columns)> UnitTensors(string s, long hidden, long inputs, long recurrent, bool bias, bool learnInitialState);
 
+    /// <summary>weight_ih (G·H × inputs), weight_hh (G·H × recurrent) and, with bias, bias_ih and bias_hh (G·H): what every cell's tensors start with.</summary>
+    protected IEnumerable<(string Name, long Rows, long Columns)> GateTensors(string s, long hidden, long inputs, long recurrent, bool bias)
+    {
+        yield return ($"weight_ih_l{s}", Gates * hidden, inputs);
+        yield return ($"weight_hh_l{s}", Gates * hidden, recurrent);
+        if (bias)
+        {
+            yield return ($"bias_ih_l{s}", Gates * hidden, 0);
+            yield return ($"bias_hh_l{s}", Gates * hidden, 0);
+        }
+    }
+
     /// <summary>Rows of PaddedHidden floats of the cell's own packed per-unit vectors (the LSTM's peepholes); 0 for none.</summary>
     public abstract int PackedRows { get; }
 

@@ -30,7 +30,7 @@ public sealed class AttributeFuzzTests(ITestOutputHelper output)
 
     /// <summary>One random argument list. Sizes are drawn from the extremes half the time, else small (so most accepted
     /// models stay small enough to compile quickly).</summary>
-    private static string Arguments(Random rng)
+    private static string Arguments(Random rng, bool gru = false)
     {
         var args = new List<string>();
         string Pick(string[] pool) => pool[rng.Next(pool.Length)];
@@ -44,10 +44,10 @@ public sealed class AttributeFuzzTests(ITestOutputHelper output)
         Maybe(0.3, "SequenceLength", Size);
         Maybe(0.2, "Bias", () => Pick(Bools));
         Maybe(0.25, "Bidirectional", () => Pick(Bools));
-        Maybe(0.25, "ProjSize", Size);
-        Maybe(0.25, "Peepholes", () => Pick(Bools));
+        if (!gru) Maybe(0.25, "ProjSize", Size);
+        if (!gru) Maybe(0.25, "Peepholes", () => Pick(Bools));
         Maybe(0.2, "Dropout", () => Pick(Floats));
-        Maybe(0.2, "RecurrentDropout", () => Pick(Floats));
+        if (!gru) Maybe(0.2, "RecurrentDropout", () => Pick(Floats));
         Maybe(0.25, "BatchSize", () => rng.Next(2) == 0 ? Pick(Ints) : Pick(new[] { "1", "2", "3", "256", "257" }));
         Maybe(0.2, "LearnInitialState", () => Pick(Bools));
         Maybe(0.25, "WeightStorage", () => Pick(Storages));
@@ -56,15 +56,16 @@ public sealed class AttributeFuzzTests(ITestOutputHelper output)
         return string.Join(", ", args.OrderBy(_ => rng.Next()));
     }
 
-    /// <summary>A file with one to three attributed classes in random forms.</summary>
-    private static string Source(int seed)
+    /// <summary>A file with one to three attributed classes in random forms (with <paramref name="mixed"/>, each an LSTM or a GRU).</summary>
+    private static string Source(int seed, bool mixed = false)
     {
         var rng = new Random(seed);
         var sb = new StringBuilder("using LstmGen;\nnamespace Fuzz").Append(seed.ToString(CultureInfo.InvariantCulture)).Append(";\n");
         int models = 1 + rng.Next(3);
         for (int m = 0; m < models; m++)
         {
-            string attribute = $"[LstmModel({Arguments(rng)})]";
+            bool gru = mixed && rng.Next(2) == 0;
+            string attribute = gru ? $"[GruModel({Arguments(rng, gru: true)})]" : $"[LstmModel({Arguments(rng)})]";
             switch (rng.Next(8))
             {
                 case 0: sb.Append("public class Outer").Append(m).Append(" { ").Append(attribute).Append(" public partial class M").Append(m).Append(" { } }\n"); break;
@@ -79,11 +80,20 @@ public sealed class AttributeFuzzTests(ITestOutputHelper output)
 
     public static IEnumerable<object[]> Seeds => Enumerable.Range(1, 40).Select(s => new object[] { s });
 
+    /// <summary>Files mixing [LstmModel] and [GruModel] classes (both pipelines feed the one shared kernel file).</summary>
+    public static IEnumerable<object[]> MixedSeeds => Enumerable.Range(101, 20).Select(s => new object[] { s });
+
+    [Theory]
+    [MemberData(nameof(MixedSeeds))]
+    public void MixedLstmAndGruFilesNeverThrowAndCompileCleanly(int seed) => Check(seed, mixed: true);
+
     [Theory]
     [MemberData(nameof(Seeds))]
-    public void GeneratorNeverThrowsAndAcceptedModelsCompileCleanly(int seed)
+    public void GeneratorNeverThrowsAndAcceptedModelsCompileCleanly(int seed) => Check(seed, mixed: false);
+
+    private void Check(int seed, bool mixed)
     {
-        string source = Source(seed);
+        string source = Source(seed, mixed);
         var (diagnostics, compilation, run) = GeneratorHarness.Run(source);
         var result = run.Results.Single();
         Assert.True(result.Exception is null, $"seed {seed}: the generator threw {result.Exception}\n{source}");

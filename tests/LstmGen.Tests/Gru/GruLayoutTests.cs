@@ -233,3 +233,19 @@ public sealed class GruFileTests
         finally { Directory.Delete(dir, recursive: true); }
     }
 }
+
+/// <summary>The attribute's own diagnostics name the attribute the user wrote.</summary>
+public sealed class GruDiagnosticTests
+{
+    [Theory]
+    [InlineData("[GruModel(InputSize = 2, HiddenSize = 4)] public class Model { }", "LSTM001", "has [GruModel] but is not partial")]
+    [InlineData("[GruModel(InputSize = 2, HiddenSize = 4)] public partial class Model<T> { }", "LSTM004", "declare the [GruModel] class")]
+    [InlineData("[GruModel(InputSize = 2)] public partial class Model { }", "LSTM007", "[GruModel] needs HiddenSize")]
+    public void MessagesNameGruModel(string declaration, string id, string text)
+    {
+        var (diagnostics, _, _) = Generator.GeneratorHarness.Run("using LstmGen; " + declaration);
+        var d = Assert.Single(diagnostics);
+        Assert.Equal(id, d.Id);
+        Assert.Contains(text, d.GetMessage());
+    }
+}
